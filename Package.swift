@@ -1,0 +1,56 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "seedgen",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "seedgen", targets: ["seedgen"]),
+        .library(name: "SeedgenKit", targets: ["SeedgenKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+    ],
+    targets: [
+        // libisofs (Debian libisofs-dev, pulled in by libisoburn-dev): ISO 9660 writing in-process.
+        .systemLibrary(
+            name: "CLibisofs",
+            pkgConfig: "libisofs-1",
+            providers: [.apt(["libisoburn-dev"])]
+        ),
+        // libcrypt (Debian libcrypt-dev): crypt_r for SHA-512 password hashes.
+        .systemLibrary(
+            name: "CCrypt",
+            providers: [.apt(["libcrypt-dev"])]
+        ),
+        // All of seedgen's logic; folders follow the pipeline: Spec → Render → ISO → Image → Bundle → Artifacts.
+        .target(
+            name: "SeedgenKit",
+            dependencies: [
+                "CLibisofs",
+                "CCrypt",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The command-line layer: one file per subcommand, no logic of its own.
+        .executableTarget(
+            name: "seedgen",
+            dependencies: [
+                "SeedgenKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(
+            name: "SeedgenTestSupport",
+            dependencies: ["SeedgenKit"],
+            path: "Tests/SeedgenTestSupport"
+        ),
+        .testTarget(name: "SpecTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

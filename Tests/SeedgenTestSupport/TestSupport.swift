@@ -1,0 +1,123 @@
+import Foundation
+
+/// Paths the tests need, found from this source file so tests run from any working directory.
+public enum TestPaths {
+    /// The package root (the folder holding Package.swift).
+    public static let packageRoot: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+        }
+        fatalError("Package.swift not found above \(#filePath)")
+    }()
+
+    public static var samples: URL { packageRoot.appendingPathComponent("samples") }
+    public static var templates: URL { packageRoot.appendingPathComponent("templates") }
+    public static var fixtures: URL { packageRoot.appendingPathComponent("Tests/Fixtures") }
+
+    /// The shared reference folder (`../shared/reference` beside the checkout), holding qm-options.json.
+    public static var sharedReference: URL {
+        packageRoot.deletingLastPathComponent().appendingPathComponent("shared/reference")
+    }
+
+    /// The `seedgen` binary that `swift build` put next to the test bundle.
+    public static var seedgenBinary: URL {
+        let fromEnvironment = ProcessInfo.processInfo.environment["SEEDGEN_BINARY"]
+        if let fromEnvironment, !fromEnvironment.isEmpty { return URL(fileURLWithPath: fromEnvironment) }
+        // Tests run from .build/<config>/…xctest; the executable lives in .build/<config>/seedgen.
+        var url = Bundle.main.bundleURL
+        for _ in 0..<4 {
+            let candidate = url.appendingPathComponent("seedgen")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            url.deleteLastPathComponent()
+        }
+        return packageRoot.appendingPathComponent(".build/debug/seedgen")
+    }
+}
+
+/// A directory under the system temp folder, removed when the value is released.
+public final class TemporaryDirectory: @unchecked Sendable {
+    public let url: URL
+
+    public init(prefix: String = "seedgen-test") throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    public func path(_ name: String) -> URL { url.appendingPathComponent(name) }
+
+    @discardableResult
+    public func write(_ name: String, _ text: String) throws -> URL {
+        let file = path(name)
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: file)
+        return file
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+/// The result of running an external program.
+public struct ProcessResult: Sendable {
+    public var exitCode: Int32
+    public var stdout: String
+    public var stderr: String
+    public var stdoutData: Data
+}
+
+public enum ProcessRunner {
+    /// Runs `executable` (a path, or a name looked up on PATH) and waits for it.
+    @discardableResult
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+        currentDirectory: URL? = nil, stdin: Data? = nil
+    ) throws -> ProcessResult {
+        let process = Process()
+        if executable.contains("/") {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [executable] + arguments
+        }
+        if let environment { process.environment = environment }
+        if let currentDirectory { process.currentDirectoryURL = currentDirectory }
+        let outPipe = Pipe()
+        let errPipe = Pipe()
+        let inPipe = Pipe()
+        process.standardOutput = outPipe
+        process.standardError = errPipe
+        process.standardInput = inPipe
+        try process.run()
+        if let stdin { inPipe.fileHandleForWriting.write(stdin) }
+        try inPipe.fileHandleForWriting.close()
+        // Read both pipes concurrently so a chatty child cannot fill one and block.
+        nonisolated(unsafe) var errData = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            errData = errPipe.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let outData = outPipe.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return ProcessResult(
+            exitCode: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self), stdoutData: outData)
+    }
+
+    /// Runs the built `seedgen` binary.
+    @discardableResult
+    public static func seedgen(
+        _ arguments: [String], environment: [String: String]? = nil, currentDirectory: URL? = nil
+    ) throws -> ProcessResult {
+        try run(TestPaths.seedgenBinary.path, arguments, environment: environment, currentDirectory: currentDirectory)
+    }
+
+    /// True when `name` is on PATH.
+    public static func isInstalled(_ name: String) -> Bool {
+        (try? run("sh", ["-c", "command -v \(name)"]).exitCode) == 0
+    }
+}
