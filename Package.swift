@@ -45,6 +45,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Benchmarks against the peer tools (scripts/bench.sh runs them all).
+        .executableTarget(
+            name: "seedgen-bench",
+            dependencies: [
+                "SeedgenKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .target(
             name: "SeedgenTestSupport",
             dependencies: ["SeedgenKit"],
