@@ -175,9 +175,12 @@ public enum SeedISO {
         var seconds = timestamp
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        let text = String(
-            format: "%04d%02d%02d%02d%02d%02d00", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+        func digits(_ value: Int32, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        let text = digits(parts.tm_year + 1900, 4) + digits(parts.tm_mon + 1, 2) + digits(parts.tm_mday, 2)
+            + digits(parts.tm_hour, 2) + digits(parts.tm_min, 2) + digits(parts.tm_sec, 2) + "00"
         return Array(text.utf8CString)
     }
 
@@ -229,19 +232,32 @@ final class SeedISOTemporaryFile {
         }
     }
 
+    /// libisofs hands out 2048-byte blocks; collecting them saves a system call per block.
+    private var pending: [UInt8] = []
+    private static let flushThreshold = 64 << 10
+
     func append(_ chunk: UnsafeRawBufferPointer) throws {
+        pending.append(contentsOf: chunk)
+        if pending.count >= Self.flushThreshold { try flush() }
+    }
+
+    private func flush() throws {
         var offset = 0
-        while offset < chunk.count {
-            let count = Foundation.write(descriptor, chunk.baseAddress! + offset, chunk.count - offset)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw failure("cannot write \(target.path)", hint: "check free space on its file system")
+        defer { pending.removeAll(keepingCapacity: true) }
+        try pending.withUnsafeBytes { bytes in
+            while offset < bytes.count {
+                let count = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    throw failure("cannot write \(target.path)", hint: "check free space on its file system")
+                }
+                offset += count
             }
-            offset += count
         }
     }
 
     func commit() throws {
+        try flush()
         guard fchmod(descriptor, 0o644) == 0 else { throw failure("cannot set permissions of \(target.path)") }
         guard fsync(descriptor) == 0 else { throw failure("cannot flush \(target.path) to disk") }
         let closed = close(descriptor)
@@ -249,12 +265,6 @@ final class SeedISOTemporaryFile {
         guard closed == 0 else { throw failure("cannot write \(target.path)") }
         guard rename(temporary.path, target.path) == 0 else {
             throw failure("cannot move the new ISO into place at \(target.path)", hint: "is \(target.path) a directory?")
-        }
-        // Persist the rename itself; a failure here leaves a complete file, so it is not an error.
-        let directory = open(target.deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directory >= 0 {
-            _ = fsync(directory)
-            _ = close(directory)
         }
     }
 

@@ -290,7 +290,9 @@ public enum SeedISOInspector {
     static func metaDataInstanceID(_ data: Data) -> Result<String?, YAMLFailure> {
         guard let text = String(data: data, encoding: .utf8) else { return .failure(YAMLFailure(description: "not UTF-8")) }
         do {
-            guard let node = try Yams.compose(yaml: text) else { return .success(nil) }
+            // The basic resolver: only a string is needed, and the default one compiles a dozen
+            // regular expressions (milliseconds at start-up).
+            guard let node = try Yams.compose(yaml: text, .basic) else { return .success(nil) }
             guard let value = node["instance-id"]?.string, !value.isEmpty else { return .success(nil) }
             return .success(value)
         } catch {

@@ -63,7 +63,8 @@ public enum SeedISOPacker {
             files.insert(SeedFile(name: NoCloudFileName.metaData, data: metaData), at: min(1, files.count))
             sources[NoCloudFileName.metaData] = "generated"
         }
-        warnings += contentWarnings(files)
+        let (contentProblems, instanceID) = contentWarnings(files)
+        warnings += contentProblems
         warnings += SeedSizeLimit.check(files, mode: .iso).map(\.description)
 
         let image: Data
@@ -75,11 +76,9 @@ public enum SeedISOPacker {
             try SeedISO.write(files: files, volumeID: request.volumeID, epoch: epoch, to: url)
             image = try Data(contentsOf: url)
         }
-        let metaData = files.first { $0.name == NoCloudFileName.metaData }?.data ?? Data()
-        let instanceID = try? SeedISOInspector.metaDataInstanceID(metaData).get()
         return SeedISOPackResult(
             output: request.output, size: image.count, sha256: Digest.sha256Hex(image), volumeID: request.volumeID, epoch: epoch,
-            instanceID: instanceID ?? nil,
+            instanceID: instanceID,
             files: files.map {
                 .init(name: $0.name, size: $0.data.count, sha256: Digest.sha256Hex($0.data), source: sources[$0.name] ?? "generated")
             },
@@ -114,8 +113,10 @@ public enum SeedISOPacker {
     /// Headers cloud-init recognises at the start of user-data.
     static let userDataHeaders = ["#cloud-config", "#!", "#include", "#cloud-boothook", "#part-handler", "#upstart-job", "## template:", "Content-Type:", "MIME-Version:"]
 
-    static func contentWarnings(_ files: [SeedFile]) -> [String] {
+    /// Warnings about user-data's header and meta-data's instance-id, and that instance-id.
+    static func contentWarnings(_ files: [SeedFile]) -> (warnings: [String], instanceID: String?) {
         var warnings: [String] = []
+        var instanceID: String?
         if let userData = files.first(where: { $0.name == NoCloudFileName.userData })?.data, !userData.isEmpty {
             let gzipMagic = userData.starts(with: [0x1F, 0x8B])
             if userData.starts(with: [0xEF, 0xBB, 0xBF]) {
@@ -134,11 +135,11 @@ public enum SeedISOPacker {
                 warnings.append("meta-data has no instance-id: cloud-init falls back to 'nocloud', so every VM shares one instance")
             case .failure(let reason):
                 warnings.append("meta-data is not valid YAML (\(reason)): cloud-init ignores it and uses instance-id 'nocloud'")
-            case .success:
-                break
+            case .success(let id):
+                instanceID = id
             }
         }
-        return warnings
+        return (warnings, instanceID)
     }
 
     struct InputFailure: Error {
