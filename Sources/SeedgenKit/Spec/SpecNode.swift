@@ -159,6 +159,19 @@ enum SpecYAML {
         }
     }
 
+    /// The next line after `first` that sets `key` at the same indentation.
+    private static func repeatedKeyLocation(_ key: String, after first: SourceLocation, in text: String) -> SourceLocation? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let indent = String(repeating: " ", count: first.column - 1)
+        for index in first.line..<lines.count {
+            let line = lines[index]
+            if line.hasPrefix(indent + key + ":") || line.hasPrefix(indent + "\"\(key)\":") {
+                return SourceLocation(file: first.file, line: index + 1, column: first.column)
+            }
+        }
+        return nil
+    }
+
     static func diagnostic(for error: YamlError, file: String) -> Diagnostic {
         switch error {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
@@ -167,9 +180,13 @@ enum SpecYAML {
             if let context { message += " \(context.text)" }
             return Diagnostic(at: location(mark, file: file), keyPath: "", message: message)
         case .duplicatedKeysInMapping(let duplicates, let context):
+            // libyaml's mark is the first occurrence; the user needs the repeated one.
+            let first = location(context.mark, file: file)
+            let key = duplicates.first ?? ""
+            let repeated = repeatedKeyLocation(key, after: first, in: context.text) ?? first
             return Diagnostic(
-                at: location(context.mark, file: file), keyPath: duplicates.first ?? "",
-                message: "duplicate key \(duplicates.joined(separator: ", "))")
+                at: repeated, keyPath: key,
+                message: "duplicate key '\(key)' (first set at line \(first.line))")
         case .reader(let problem, _, _, _):
             return Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), keyPath: "", message: "cannot read YAML: \(problem)")
         default:
