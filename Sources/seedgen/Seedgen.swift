@@ -8,6 +8,7 @@ struct Seedgen: AsyncParsableCommand {
         abstract: "Turn a declarative vm.yaml into a cloud-init seed ISO, a verified cloud image and a qm bundle for Proxmox VE.",
         version: SeedgenVersion.current,
         subcommands: [
+            InitCommand.self,
             ValidateCommand.self,
         ]
     )
