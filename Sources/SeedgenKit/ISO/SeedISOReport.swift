@@ -2,12 +2,10 @@ import Foundation
 
 /// How `seedgen iso` and `seedgen inspect` print their results.
 public enum SeedISOReport {
-    /// One JSON object and a newline; keys sorted so output is stable.
+    /// One JSON object and a newline, in seedgen's shared JSON style.
     public static func json(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         do {
-            return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
+            return try JSONOutput.string(value)
         } catch {
             throw SeedgenError.wrap(error, "cannot encode the result as JSON")
         }
