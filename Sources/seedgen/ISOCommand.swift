@@ -7,12 +7,14 @@ struct ISOCommand: AsyncParsableCommand {
         commandName: "iso",
         abstract: "Pack cloud-init NoCloud files into a seed ISO (a drop-in replacement for cloud-localds).",
         discussion: """
-            seedgen iso -o seed.iso --user-data user-data [--meta-data meta-data] [--network-config F] [--vendor-data F]
-            seedgen iso -o seed.iso DIR          (packs DIR/user-data, meta-data, network-config, vendor-data)
-            seedgen iso seed.iso user-data [meta-data] [-N network-config] [-V vendor-data]   (cloud-localds form)
+            Forms:
+              seedgen iso -o seed.iso --user-data F [--meta-data F] [-N F] [-V F]
+              seedgen iso -o seed.iso DIR      (DIR/user-data, meta-data, …)
+              seedgen iso seed.iso user-data [meta-data] [-N F] [-V F]   (cloud-localds)
 
-            Without a meta-data, one is generated with an instance-id derived from the other files' content.
-            Timestamps come from SOURCE_DATE_EPOCH (default 2000-01-01): the same input gives the same bytes.
+            Without a meta-data, one is generated with a content-derived instance-id.
+            Timestamps come from SOURCE_DATE_EPOCH (default 2000-01-01T00:00:00Z),
+            so the same input gives the same bytes.
             """)
 
     @Argument(help: ArgumentHelp("DIR, or OUTPUT USER-DATA [META-DATA] as cloud-localds takes them ('-': stdin/stdout).", valueName: "args"))
