@@ -32,6 +32,31 @@ public struct SeedISOInspection: Sendable, Hashable, Codable {
     public var warnings: [String]
 }
 
+/// Receives one file's bytes while an ISO is read.
+protocol SeedISOFileSink: AnyObject {
+    func append(_ chunk: UnsafeRawBufferPointer) throws
+    /// All bytes were delivered.
+    func finish() throws
+    /// Reading failed; drop what was received.
+    func abandon()
+}
+
+/// Collects a file in memory and hands it over when complete.
+final class SeedISOMemorySink: SeedISOFileSink {
+    private var data = Data()
+    private let completion: (Data) -> Void
+
+    init(_ completion: @escaping (Data) -> Void) { self.completion = completion }
+    func append(_ chunk: UnsafeRawBufferPointer) throws { data.append(chunk.assumingMemoryBound(to: UInt8.self)) }
+    func finish() throws { completion(data) }
+    func abandon() {}
+}
+
+extension SeedISOTemporaryFile: SeedISOFileSink {
+    func finish() throws { try commit() }
+    func abandon() { discard() }
+}
+
 /// Reads ISO images (seedgen's or anyone's) back through libisofs.
 public enum SeedISOInspector {
     /// Seed files kept in memory for the content checks; larger ones are only hashed.
@@ -41,7 +66,7 @@ public enum SeedISOInspector {
         var checkedContents: [String: Data] = [:]
         let (volumeID, rockRidge, joliet, entries, jolietRootNames) = try read(url) { entry, isRootFile in
             guard isRootFile, NoCloudFileName.all.contains(entry.path), entry.size <= contentCheckLimit else { return nil }
-            return { data in checkedContents[entry.path] = data }
+            return SeedISOMemorySink { data in checkedContents[entry.path] = data }
         }
         var status = stat()
         let imageSize = stat(url.path, &status) == 0 ? Int64(status.st_size) : 0
@@ -56,27 +81,30 @@ public enum SeedISOInspector {
     public static func contents(of url: URL) throws -> [SeedFile] {
         var files: [SeedFile] = []
         _ = try read(url) { entry, _ in
-            { data in files.append(SeedFile(name: entry.path, data: data)) }
+            SeedISOMemorySink { data in files.append(SeedFile(name: entry.path, data: data)) }
         }
         return files
     }
 
     /// Writes every regular file of the image below `directory` (created when missing), each one
-    /// atomically with mode 0644; returns the written files.
+    /// streamed into a temporary file and renamed into place with mode 0644; returns the written files.
     @discardableResult
     public static func extract(_ url: URL, to directory: URL) throws -> [URL] {
-        let files = try contents(of: url)
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
             throw SeedgenError.wrap(error, "cannot create \(directory.path)", hint: "check that its parent is writable")
         }
         var written: [URL] = []
-        for file in files {
-            let target = directory.appendingPathComponent(file.name)
-            try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try AtomicFile.write(file.data, to: target, permissions: 0o644)
+        _ = try read(url) { entry, _ in
+            let target = directory.appendingPathComponent(entry.path)
+            do {
+                try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            } catch {
+                throw SeedgenError.wrap(error, "cannot create \(target.deletingLastPathComponent().path)")
+            }
             written.append(target)
+            return try SeedISOTemporaryFile(replacing: target)
         }
         return written
     }
@@ -84,9 +112,9 @@ public enum SeedISOInspector {
     // MARK: - Reading through libisofs
 
     /// Imports the image and walks its tree; `collect` decides per file whether its bytes are
-    /// wanted (returning a consumer) or only hashed.
+    /// wanted (returning a sink for them) or only hashed.
     private static func read(
-        _ url: URL, collect: (SeedISOEntry, _ isRootFile: Bool) -> ((Data) -> Void)?
+        _ url: URL, collect: (SeedISOEntry, _ isRootFile: Bool) throws -> (any SeedISOFileSink)?
     ) throws -> (volumeID: String, rockRidge: Bool, joliet: Bool, entries: [SeedISOEntry], jolietRootNames: [String]?) {
         // libisofs' own error for a missing file is vague; check readability first for a clear message.
         let probe = open(url.path, O_RDONLY | O_CLOEXEC)
@@ -110,14 +138,18 @@ public enum SeedISOInspector {
                         mode: "0" + String(iso_node_get_permissions(node) & 0o7777, radix: 8),
                         uid: UInt32(iso_node_get_uid(node)), gid: UInt32(iso_node_get_gid(node)),
                         modified: Int64(iso_node_get_mtime(node)), sha256: "")
-                    let consumer = collect(entry, depth == 0)
-                    var data = Data()
-                    try readFile(node, path: path) { chunk in
-                        hasher.update(bufferPointer: chunk)
-                        if consumer != nil { data.append(chunk.assumingMemoryBound(to: UInt8.self)) }
+                    let sink = try collect(entry, depth == 0)
+                    do {
+                        try readFile(node, path: path) { chunk in
+                            hasher.update(bufferPointer: chunk)
+                            try sink?.append(chunk)
+                        }
+                        try sink?.finish()
+                    } catch {
+                        sink?.abandon()
+                        throw error
                     }
                     entry.sha256 = hasher.finalize().hexString
-                    consumer?(data)
                     entries.append(entry)
                 }
                 var jolietNames: [String]?
