@@ -18,6 +18,9 @@ struct ISOCommandTests {
         #expect(result.exitCode == 0, "\(result.stderr)")
         let contents = try SeedISOInspector.contents(of: directory.path("seed.iso"))
         #expect(contents.map(\.name).sorted() == ["meta-data", "network-config", "user-data"])
+        try expectSeedReadsBack(directory.path("seed.iso"), byName(contents))
+        #expect(byName(contents)["user-data"] == sampleSeedFiles()[0].data)
+        #expect(byName(contents)["network-config"] == sampleSeedFiles()[2].data)
         let inspection = try SeedISOInspector.inspect(directory.path("seed.iso"))
         let instanceID = try #require(inspection.instanceID)
         #expect(instanceID.hasPrefix("iid-seedgen-"))
@@ -46,6 +49,7 @@ struct ISOCommandTests {
         let theirs = try filesBelow(directory.path("theirs"))
         #expect(theirs.keys.sorted() == ["meta-data", "network-config", "user-data", "vendor-data"])
         #expect(try filesBelow(directory.path("ours")) == theirs)
+        try expectSeedReadsBack(directory.path("ours.iso"), theirs)
         let ourSize = try Data(contentsOf: directory.path("ours.iso")).count
         let theirSize = try Data(contentsOf: directory.path("theirs.iso")).count
         #expect(ourSize < theirSize, "ours \(ourSize) bytes, cloud-localds \(theirSize)")
@@ -72,6 +76,7 @@ struct ISOCommandTests {
         #expect(decoded.instanceID == "iid-web01-1")
         #expect(decoded.files.map(\.name) == ["user-data", "meta-data", "network-config"])
         #expect(bytes == (try SeedISO.image(files: sampleSeedFiles(), epoch: testEpoch)))
+        try expectSeedReadsBack(iso, byName(sampleSeedFiles()))
     }
 
     @Test("user-data from standard input and the ISO on standard output")
@@ -86,6 +91,7 @@ struct ISOCommandTests {
         try result.stdoutData.write(to: iso)
         let contents = try SeedISOInspector.contents(of: iso)
         #expect(contents.first { $0.name == "user-data" }?.data == userData)
+        try expectSeedReadsBack(iso, byName(contents))
         #expect(directoryEntries(directory.url) == ["piped.iso"])
     }
 
@@ -97,6 +103,8 @@ struct ISOCommandTests {
         let accepted = try ProcessRunner.seedgen(["iso", "-o", "upper.iso", "--user-data", "user-data", "--volume-id", "CIDATA"], currentDirectory: directory.url)
         #expect(accepted.exitCode == 0, "\(accepted.stderr)")
         #expect(try SeedISOInspector.inspect(directory.path("upper.iso")).volumeID == "CIDATA")
+        try expectSeedReadsBack(
+            directory.path("upper.iso"), byName(try SeedISOInspector.contents(of: directory.path("upper.iso"))), volumeID: "CIDATA")
         let before = directoryEntries(directory.url)
         let refused = try ProcessRunner.seedgen(["iso", "-o", "seed.iso", "--user-data", "user-data", "--volume-id", "CiData"], currentDirectory: directory.url)
         #expect(refused.exitCode == 2)

@@ -71,3 +71,32 @@ extension SeedgenError {
         return false
     }
 }
+
+/// Reads a produced seed back with every real consumer the issue names — `isoinfo -d`,
+/// `isoinfo -f -R`, `isoinfo -f -J`, `xorriso -pvd_info`, `xorriso -osirrox on -extract`,
+/// `blkid -p` — and compares names, label and extracted bytes with `expected`.
+func expectSeedReadsBack(
+    _ iso: URL, _ expected: [String: Data], volumeID: String = "cidata", sourceLocation: Testing.SourceLocation = #_sourceLocation
+) throws {
+    let names = expected.keys.map { "/" + $0 }.sorted()
+    let description = try runTool("isoinfo", ["-d", "-i", iso.path], sourceLocation: sourceLocation).stdout
+    #expect(description.contains("Volume id: \(volumeID)\n"), "isoinfo -d: \(description)", sourceLocation: sourceLocation)
+    #expect(description.contains("Rock Ridge signatures"), sourceLocation: sourceLocation)
+    #expect(description.contains("Joliet"), sourceLocation: sourceLocation)
+    for tree in ["-R", "-J"] {
+        let listing = try runTool("isoinfo", ["-f", tree, "-i", iso.path], sourceLocation: sourceLocation).stdout
+        #expect(listing.split(separator: "\n").map(String.init).sorted() == names, "isoinfo -f \(tree)", sourceLocation: sourceLocation)
+    }
+    let pvd = try runTool("xorriso", ["-indev", iso.path, "-pvd_info"], sourceLocation: sourceLocation).stdout
+    #expect(pvd.contains("Volume Id    : \(volumeID)\n"), "xorriso -pvd_info: \(pvd)", sourceLocation: sourceLocation)
+    let probe = try runTool("blkid", ["-p", "-o", "export", iso.path], sourceLocation: sourceLocation).stdout
+    #expect(probe.contains("\nLABEL=\(volumeID)\n") && probe.contains("\nTYPE=iso9660\n"), "blkid -p: \(probe)", sourceLocation: sourceLocation)
+    let extracted = try TemporaryDirectory(prefix: "seedgen-extract")
+    let target = extracted.path("root")
+    try runTool("xorriso", ["-osirrox", "on", "-indev", iso.path, "-extract", "/", target.path], sourceLocation: sourceLocation)
+    #expect(try filesBelow(target) == expected, "xorriso -extract bytes differ from the input", sourceLocation: sourceLocation)
+}
+
+func byName(_ files: [SeedFile]) -> [String: Data] {
+    Dictionary(files.map { ($0.name, $0.data) }, uniquingKeysWith: { first, _ in first })
+}

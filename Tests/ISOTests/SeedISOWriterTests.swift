@@ -68,6 +68,7 @@ struct SeedISOWriterTests {
         var files = sampleSeedFiles(userDataPadding: padding)
         files.append(SeedFile(name: "vendor-data", data: Data()))
         try SeedISO.write(files: files, epoch: testEpoch, to: iso)
+        try expectSeedReadsBack(iso, byName(files))
         let extracted = directory.path("extracted")
         try runTool("xorriso", ["-osirrox", "on", "-indev", iso.path, "-extract", "/", extracted.path])
         let read = try filesBelow(extracted)
@@ -100,6 +101,7 @@ struct SeedISOWriterTests {
         try data.write(to: iso)
         let probe = try runTool("blkid", ["-p", "-o", "export", iso.path]).stdout
         #expect(probe.contains("\nLABEL=CIDATA\n"))
+        try expectSeedReadsBack(iso, byName(sampleSeedFiles()), volumeID: "CIDATA")
     }
 
     @Test("image() and write() produce the same bytes")
@@ -174,6 +176,7 @@ struct SeedISOReproducibilityTests {
                 "--meta-data", inputs.path("meta-data").path, "--network-config", inputs.path("network-config").path,
             ], environment: environment, currentDirectory: workB.url)
         #expect(second.exitCode == 0, "\(second.stderr)")
+        try expectSeedReadsBack(workA.path("seed.iso"), byName(sampleSeedFiles()))
         let digestA = Digest.sha256Hex(try Data(contentsOf: workA.path("seed.iso")))
         let digestB = Digest.sha256Hex(try Data(contentsOf: workB.path("seed.iso")))
         #expect(digestA == digestB)
@@ -271,6 +274,7 @@ struct SeedISOFailureTests {
         try Data("old".utf8).write(to: target)
         try SeedISO.write(files: sampleSeedFiles(), epoch: testEpoch, to: target)
         #expect(try Data(contentsOf: target) == (try SeedISO.image(files: sampleSeedFiles(), epoch: testEpoch)))
+        try expectSeedReadsBack(target, byName(sampleSeedFiles()))
         #expect(directoryEntries(directory.url) == ["seed.iso"])
         let mode = try FileManager.default.attributesOfItem(atPath: target.path)[.posixPermissions] as? NSNumber
         #expect(mode?.intValue == 0o644)
