@@ -19,11 +19,15 @@ struct ISOBenchmark: ParsableCommand {
     @Option(help: "Interleaved rounds the runs are split into.")
     var rounds = 10
 
+    @Option(help: "Where the ISOs are written (default: the system temporary directory); e.g. /dev/shm to leave the disk out.")
+    var directory: String?
+
     @Option(help: "The seedgen binary for the process comparison (default: next to seedgen-bench).")
     var seedgen: String?
 
     func run() throws {
-        let workspace = FileManager.default.temporaryDirectory.appendingPathComponent("seedgen-bench-iso-\(UUID().uuidString)")
+        let base = directory.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory
+        let workspace = base.appendingPathComponent("seedgen-bench-iso-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: workspace) }
         let inputs = workspace.appendingPathComponent("inputs")
@@ -34,6 +38,9 @@ struct ISOBenchmark: ParsableCommand {
         for file in files { try file.data.write(to: inputs.appendingPathComponent(file.name)) }
         let inputPaths = files.map { inputs.appendingPathComponent($0.name).path }
         let seedgenBinary = try locateSeedgen()
+        // cloud-localds builds in a temporary directory of its own: keep it on the same file system.
+        var toolEnvironment = ProcessInfo.processInfo.environment
+        toolEnvironment["TMPDIR"] = workspace.path
         for tool in ["cloud-localds", "genisoimage"] {
             guard (try? BenchClock.runExternal("sh", ["-c", "command -v \(tool)"])) != nil else {
                 throw BenchFailure("\(tool) is not installed: run scripts/install-deps.sh as root")
@@ -42,7 +49,7 @@ struct ISOBenchmark: ParsableCommand {
         let epoch = BuildEpoch.current()
         let image = try SeedISO.image(files: files, epoch: epoch)
         print("seed: \(files.map { "\($0.name) \($0.data.count) B" }.joined(separator: ", ")); ISO \(image.count) B")
-        print("in-process: \(count) ISOs per measurement; processes: \(processCount) runs each\n")
+        print("in-process: \(count) ISOs per measurement; processes: \(processCount) runs each; in \(workspace.path)\n")
 
         // Warm-up: page cache, libisofs initialisation, dynamic loader for the tools.
         _ = try SeedISO.image(files: files, epoch: epoch)
@@ -81,7 +88,8 @@ struct ISOBenchmark: ParsableCommand {
             }
             cloudLocalds += try BenchClock.measure(iterations: processBatch) {
                 try BenchClock.runExternal(
-                    "cloud-localds", [nextTarget().path, inputPaths[0], inputPaths[1], "-N", inputPaths[2]])
+                    "cloud-localds", [nextTarget().path, inputPaths[0], inputPaths[1], "-N", inputPaths[2]],
+                    environment: toolEnvironment)
             }
             genisoimage += try BenchClock.measure(iterations: processBatch) {
                 try BenchClock.runExternal(

@@ -14,8 +14,9 @@ public enum SeedISO {
     static let directoryMode: mode_t = 0o555
     /// ISO 9660 directory records hold the year as one byte after 1900: 2155-12-31T23:59:59Z is the last second.
     public static let latestEpoch: Int64 = 5_869_583_999
-    /// libisofs' ring buffer, in 2048-byte blocks (32 is its minimum; the 2 MiB default costs time per seed).
-    static let fifoBlocks = 32
+    /// libisofs' ring buffer, in 2048-byte blocks: 256 KiB holds a whole typical seed, so the generator
+    /// thread never waits for the reader; the 2 MiB default costs time per seed.
+    static let fifoBlocks = 128
     /// `read_xt` must be asked for one block at a time: larger requests near the end return 0 and
     /// silently truncate the image (building-blocks.md).
     static let blockSize = 2048
@@ -24,7 +25,9 @@ public enum SeedISO {
     public static func image(files: [SeedFile], volumeID: String = defaultVolumeID, epoch: Int64) throws -> Data {
         try validate(files: files, volumeID: volumeID, epoch: epoch)
         var image = Data()
-        try generate(files: files, volumeID: volumeID, epoch: epoch) { chunk in image.append(chunk.assumingMemoryBound(to: UInt8.self)) }
+        try generate(files: files, volumeID: volumeID, epoch: epoch, expecting: { image.reserveCapacity($0) }) { chunk in
+            image.append(chunk.assumingMemoryBound(to: UInt8.self))
+        }
         return image
     }
 
@@ -62,7 +65,8 @@ public enum SeedISO {
 
     /// Builds the image under the libisofs lock and hands it to `sink` in 2048-byte chunks.
     static func generate(
-        files: [SeedFile], volumeID: String, epoch: Int64, into sink: (UnsafeRawBufferPointer) throws -> Void
+        files: [SeedFile], volumeID: String, epoch: Int64, expecting: (Int) -> Void = { _ in },
+        into sink: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
         try LibisofsSession.exclusive {
             var imageHandle: OpaquePointer?
@@ -87,7 +91,7 @@ public enum SeedISO {
                 if !complete { _ = source.pointee.cancel?(source) }
                 release(source)
             }
-            try drain(source, into: sink)
+            try drain(source, expecting: expecting, into: sink)
             complete = true
         }
     }
@@ -184,9 +188,12 @@ public enum SeedISO {
         return Array(text.utf8CString)
     }
 
-    private static func drain(_ source: UnsafeMutablePointer<burn_source>, into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+    private static func drain(
+        _ source: UnsafeMutablePointer<burn_source>, expecting: (Int) -> Void, into sink: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         let total = Int64(source.pointee.get_size(source))
         guard total > 0 else { throw SeedgenError.runtime(message: "libisofs computed an empty ISO image") }
+        expecting(Int(total))
         let read = source.pointee.version >= 1 ? source.pointee.read_xt : source.pointee.read
         guard let read else { throw SeedgenError.runtime(message: "libisofs burn source cannot be read") }
         var block = [UInt8](repeating: 0, count: blockSize)
