@@ -79,7 +79,22 @@ public struct BundleArgument: Sendable, Hashable, Codable, ExpressibleByStringLi
     public var parts: [Part]
 
     public init(_ literal: String) { parts = [.literal(literal)] }
-    public init(parts: [Part]) { self.parts = parts }
+
+    /// Adjacent literals are joined and empty ones dropped, so equal words compare equal.
+    public init(parts: [Part]) {
+        var merged: [Part] = []
+        for part in parts {
+            if case .literal(let text) = part {
+                if text.isEmpty { continue }
+                if case .literal(let previous)? = merged.last {
+                    merged[merged.count - 1] = .literal(previous + text)
+                    continue
+                }
+            }
+            merged.append(part)
+        }
+        self.parts = merged.isEmpty ? [.literal("")] : merged
+    }
     public init(stringLiteral value: String) { self.init(value) }
 
     /// The word with variables shown as `${NAME}`, for people and messages.

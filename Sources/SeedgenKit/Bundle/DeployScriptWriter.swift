@@ -86,9 +86,13 @@ struct DeployScriptWriter {
 
     /// shellcheck's SC2016 ("expressions don't expand in single quotes") is the point of quoting:
     /// a value such as a `$6$…` hash or a description with `$(…)` must stay literal.
+    /// SC1003 ("want to escape a single quote?") likewise flags a literal backslash before `'\''`.
     private func literalDollarDirective(_ values: [String]) -> [String] {
-        values.contains { $0.contains("$") || $0.contains("`") }
-            ? ["# shellcheck disable=SC2016  # '$' inside a single-quoted value is meant literally"] : []
+        var codes: [String] = []
+        if values.contains(where: { $0.contains("$") || $0.contains("`") }) { codes.append("SC2016") }
+        if values.contains(where: { $0.contains("\\") }) { codes.append("SC1003") }
+        guard !codes.isEmpty else { return [] }
+        return ["# shellcheck disable=\(codes.joined(separator: ","))  # single-quoted values are meant literally"]
     }
 
     private func literalTexts(_ step: BundleStep) -> [String] {
