@@ -66,6 +66,8 @@ import Testing
             var spec = BundleFixture.spec(mode: mode, bios: bios)
             if !withImage { spec.image = nil }
             let plan = try ProxmoxBundle.plan(for: spec, inputs: inputs(for: spec, image: withImage))
+            let scripts = try TemporaryDirectory()
+            try requireShellcheckClean(try scripts.write("deploy.sh", ProxmoxBundle.deployScript(plan)))
             for source in ["local:import/noble-server-cloudimg-amd64-abababab.qcow2", "/var/lib/vz/template/iso/noble-abababab.img"] {
                 var commands = plan.steps.filter { !$0.options.isEmpty || $0.kind == .resizeDisk }
                 if let update = plan.rerun.seedUpdate { commands.append(update) }

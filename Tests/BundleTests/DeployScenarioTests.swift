@@ -218,6 +218,33 @@ import Testing
         try expectRefusal(fixture, on: node, mentioning: ["is not on this node: pass --image PATH"])
     }
 
+    @Test func imageWithTheWrongChecksumIsRefused() throws {
+        let work = try TemporaryDirectory()
+        let fixture = try BundleFixture.make(spec: BundleFixture.spec(), in: work.path("out/web01"), includeImage: false)
+        let wrong = try work.write("other.img", "not the image")
+        let node = try FakeNode()
+        try expectRefusal(fixture, on: node, arguments: ["--image", wrong.path], mentioning: [
+            "the cloud image does not have the plan's sha256", wrong.path,
+        ])
+    }
+
+    @Test func interruptedCopyLeavesNoPartialFile() throws {
+        // The copy fails (a directory sits where the temporary file should go): the run stops
+        // before qm create, and nothing appears under the target name.
+        let work = try TemporaryDirectory()
+        let fixture = try BundleFixture.make(spec: BundleFixture.spec(), in: work.path("out/web01"))
+        let node = try FakeNode()
+        let image = try #require(fixture.plan.file(role: "image")?.volume?.split(separator: "/").last)
+        let target = node.storageFile("local", "import/\(image)")
+        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let partial = target.deletingLastPathComponent().appendingPathComponent(".\(image).seedgen-partial/x")
+        try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
+        let result = try deploy(fixture, on: node)
+        #expect(result.exitCode != 0)
+        #expect(!FileManager.default.fileExists(atPath: target.path))
+        #expect(try node.vmConfig(9001) == nil)
+    }
+
     @Test func imageFromTheImageOptionOrAlreadyOnTheNode() throws {
         let work = try TemporaryDirectory()
         let fixture = try BundleFixture.make(spec: BundleFixture.spec(), in: work.path("out/web01"), includeImage: false)
@@ -248,7 +275,7 @@ import Testing
         let before = try node.snapshot()
         let result = try deploy(fixture, on: node, ["--dry-run"])
         #expect(result.exitCode == 0, "\(result.stderr)")
-        for expected in ["+ qm create 9001", "--scsi0 local-lvm:0\\,import-from=", "+ qm disk resize 9001 scsi0 20G", "+ qm start 9001", "+ cp -- "] {
+        for expected in ["+ qm create 9001", "--scsi0 local-lvm:0\\,import-from=", "+ qm disk resize 9001 scsi0 20G", "+ qm start 9001", "+ cp -T -- "] {
             #expect(result.stdout.contains(expected), "missing \(expected) in \(result.stdout)")
         }
         #expect(result.stdout.contains("dry run: nothing was changed"))

@@ -298,16 +298,24 @@ struct DeployScriptWriter {
           done
           printf '%s\n' "$list"
         }
+        # A copy in progress; removed if deploy.sh stops before renaming it into place.
+        PARTIAL=''
+        remove_partial() {
+          if [ -n "$PARTIAL" ]; then rm -f -- "$PARTIAL"; fi
+        }
+        trap remove_partial EXIT
         place_file() {
           local source=$1 target=$2 directory partial
           directory=$(dirname -- "$target")
           partial="$directory/.$(basename -- "$target").seedgen-partial"
           run mkdir -p -- "$directory"
-          if ! run cp -- "$source" "$partial"; then
-            rm -f -- "$partial"
-            fail "cannot copy $source to $partial"
+          [ "$DRY_RUN" -eq 1 ] || PARTIAL=$partial
+          # -T: never copy or move *into* a directory that happens to have the name.
+          if ! run cp -T -- "$source" "$partial"; then
+            fail "cannot copy $source to $directory"
           fi
-          run mv -f -- "$partial" "$target"
+          run mv -f -T -- "$partial" "$target"
+          PARTIAL=''
           [ "$DRY_RUN" -eq 1 ] || say "placed $target"
         }
         place_role() {
