@@ -101,6 +101,32 @@ import Testing
         #expect(try node.snapshot() == snapshot)
     }
 
+    @Test func snippetsReRunSwapsChangedSnippetsAndPVEModeReRunIsANoOp() throws {
+        let work = try TemporaryDirectory()
+        let node = try FakeNode()
+        let first = try BundleFixture.make(spec: BundleFixture.spec(mode: .snippets), in: work.path("v1/web01"), seed: "one")
+        #expect(try deploy(first, on: node).exitCode == 0)
+        let second = try BundleFixture.make(spec: BundleFixture.spec(mode: .snippets), in: work.path("v2/web01"), seed: "two")
+        let result = try deploy(second, on: node)
+        #expect(result.exitCode == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("the seed changed"))
+        #expect(try node.vmConfig(9001)?["cicustom"] == second.plan.rerun.expectedSeed)
+
+        var pveSpec = BundleFixture.spec(mode: .pve)
+        pveSpec.vmid = 9002
+        pveSpec.name = "web02"
+        let pve = try BundleFixture.make(spec: pveSpec, in: work.path("pve/web02"))
+        #expect(try deploy(pve, on: node).exitCode == 0)
+        let snapshot = try node.snapshot()
+        try node.clearCalls()
+        let again = try deploy(pve, on: node)
+        #expect(again.exitCode == 0)
+        #expect(again.stdout.contains("already deployed"))
+        #expect(again.stdout.contains("hardware matches the plan"), "\(again.stdout)")
+        #expect(try node.changingCalls().isEmpty)
+        #expect(try node.snapshot() == snapshot)
+    }
+
     /// Runs a refusal scenario and checks that nothing at all changed.
     private func expectRefusal(
         _ fixture: BundleFixture, on node: FakeNode, arguments: [String] = [], mentioning phrases: [String]
