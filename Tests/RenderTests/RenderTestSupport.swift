@@ -67,6 +67,9 @@ func requireTool(_ name: String, sourceLocation: Testing.SourceLocation = #_sour
     return installed
 }
 
+/// The Python that Debian's cloud-init runs on (PATH may hold another one without cloudinit).
+let systemPython = "/usr/bin/python3"
+
 /// Reads YAML with PyYAML's safe loader, the parser cloud-init itself uses, and returns it as
 /// Foundation values (through JSON).
 func loadWithPyYAML(_ data: Data, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Any {
@@ -74,7 +77,7 @@ func loadWithPyYAML(_ data: Data, sourceLocation: Testing.SourceLocation = #_sou
         import json, sys, yaml
         print(json.dumps(yaml.safe_load(sys.stdin.buffer.read().decode("utf-8")), default=str))
         """
-    let result = try ProcessRunner.run("python3", ["-c", script], stdin: data)
+    let result = try ProcessRunner.run(systemPython, ["-c", script], stdin: data)
     try #require(result.exitCode == 0, "PyYAML failed: \(result.stderr)", sourceLocation: sourceLocation)
     return try JSONSerialization.jsonObject(with: result.stdoutData, options: [.fragmentsAllowed])
 }
