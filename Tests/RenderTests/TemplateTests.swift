@@ -88,7 +88,7 @@ func document(_ data: Data) throws -> [String: Any] {
             {{#packages}}
               - {{.}}
             {{/packages}}
-            fqdn: "{{fqdn}}"
+            fqdn: {{fqdn}}: x
             """)
         let found = diagnostics { try SeedRenderer.render(spec) }
         #expect(found.count == 1)

@@ -61,9 +61,17 @@ enum RenderTemplateEngine {
                     allowed: "remove the CONTENT_TYPE pragma")
             ]))
         }
+        if RenderValueSplicer.containsMarkers(template.text) {
+            return .failure(.invalidInput([
+                Diagnostic(
+                    at: SourceLocation(file: template.displayPath, line: 1, column: 1), keyPath: template.keyPath,
+                    message: "template contains the noncharacters U+FDD0/U+FDD1, which seedgen reserves",
+                    allowed: "remove them")
+            ]))
+        }
         do {
             let mustache = try MustacheTemplate(string: pragmaLine + template.text)
-            return .success(mustache.render(context))
+            return .success(RenderValueSplicer.splice(mustache.render(context)))
         } catch let error as MustacheTemplate.ParserError {
             let location = SourceLocation(
                 file: template.displayPath, line: max(1, error.context.lineNumber - 1), column: error.context.columnNumber)
@@ -133,7 +141,7 @@ enum RenderTemplateEngine {
             at: SourceLocation(file: template.displayPath, line: position.line, column: position.column),
             keyPath: template.keyPath,
             message: "\(what) renders invalid YAML: \(problem) (rendered line \(renderedLine): `\(offendingLine)`)",
-            allowed: "each {{value}} is already one quoted YAML scalar: do not quote it or join it with other text")
+            allowed: "a {{value}} may stand alone, inside plain text, inside double quotes or in a | block")
     }
 
     private static func lineNumber(ofFirst needle: String, in text: String) -> Int {

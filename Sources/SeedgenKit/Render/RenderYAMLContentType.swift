@@ -1,13 +1,14 @@
 import Mustache
 
-/// The Mustache content type of every template seedgen renders: each `{{value}}` becomes one
-/// complete double-quoted YAML scalar, so no value (quotes, `: #`, newlines, `yes`, `0755`, …)
-/// can change the structure or the type of what the template wrote around it.
+/// The Mustache content type of every template seedgen renders: each `{{value}}` is written as an
+/// unforgeable marker that `RenderValueSplicer` then turns into quoted YAML, so no value (quotes,
+/// `: #`, newlines, `yes`, `0755`, …) can change the structure or the type of what the template
+/// wrote around it.
 struct RenderYAMLContentType: MustacheContentType {
     static let name = "SEEDGEN_YAML"
 
     func escapeText(_ text: String) -> String {
-        RenderYAMLQuoting.doubleQuoted(text)
+        RenderValueSplicer.marker(for: text)
     }
 }
 
