@@ -72,7 +72,8 @@ func document(_ data: Data) throws -> [String: Any] {
         #expect(found.count == 1)
         #expect(found.first?.location?.file == "tpl/user.yaml")
         #expect(found.first?.keyPath == "cloud_init.templates.user_data")
-        #expect(found.first?.message.contains("never closed") == true, "\(found)")
+        #expect(found.first?.message.contains("section `items` is never closed") == true, "\(found)")
+        #expect(found.first?.location?.line == 3 && found.first?.location?.column == 4, "\(found)")
 
         spec.cloudInit.templates.userData = TemplateSource(path: "tpl/user.yaml", text: "a: {{#x}}\nb: 1\n{{/y}}\n")
         let mismatched = diagnostics { try SeedRenderer.render(spec) }
@@ -276,4 +277,24 @@ func document(_ data: Data) throws -> [String: Any] {
         let found = diagnostics { try SeedRenderer.render(spec) }
         #expect(found.map(\.keyPath) == ["cloud_init.parts[0].type", "cloud_init.parts[1].source"], "\(found)")
     }
+}
+
+/// The example template of docs/readme/render.md, checked by cloud-init's schema.
+@Test func documentedExampleTemplateRendersValidCloudConfig() throws {
+    guard requireTool("cloud-init") else { return }
+    let docs = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("docs/readme/render.md"), encoding: .utf8)
+    let start = try #require(docs.range(of: "```yaml\n#cloud-config\n"))
+    let end = try #require(docs[start.upperBound...].range(of: "```\n"))
+    let template = "#cloud-config\n" + docs[start.upperBound..<end.lowerBound]
+    var spec = RenderSpecs.full()
+    spec.cloudInit.templates.userData = TemplateSource(path: "docs-example.yaml", text: template)
+    let seed = try SeedRenderer.render(spec)
+    let user = try document(seed.userData)
+    #expect(user["hostname"] as? String == "web01.example.com")
+    let file = try #require((user["write_files"] as? [[String: Any]])?.first)
+    #expect(file["content"] as? String == "name = web01\nvmid = 9001\n")
+    let directory = try TemporaryDirectory(prefix: "render-docs")
+    try seed.userData.write(to: directory.path("user-data"))
+    let result = try ProcessRunner.run("cloud-init", ["schema", "--config-file", directory.path("user-data").path])
+    #expect(result.exitCode == 0, "\(result.stdout)\(result.stderr)\n\(text(seed.userData))")
 }

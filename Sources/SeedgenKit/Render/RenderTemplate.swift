@@ -73,12 +73,23 @@ enum RenderTemplateEngine {
             let mustache = try MustacheTemplate(string: pragmaLine + template.text)
             return .success(RenderValueSplicer.splice(mustache.render(context)))
         } catch let error as MustacheTemplate.ParserError {
-            let location = SourceLocation(
+            var location = SourceLocation(
                 file: template.displayPath, line: max(1, error.context.lineNumber - 1), column: error.context.columnNumber)
+            var message = "template syntax: \(describe(error.error))"
+            let near = error.context.line.trimmingCharacters(in: .whitespaces)
+            if case .expectedSectionEnd = error.error as? MustacheTemplate.Error,
+                let open = unclosedSection(in: template.text)
+            {
+                // The parser stops at the end of the file; the useful place is the opening tag.
+                location.line = open.line
+                location.column = open.column
+                message = "template syntax: section `\(open.name)` is never closed (no {{/\(open.name)}})"
+            } else if !near.isEmpty {
+                message += " near `\(near)`"
+            }
             return .failure(.invalidInput([
                 Diagnostic(
-                    at: location, keyPath: template.keyPath,
-                    message: "template syntax: \(describe(error.error)) near `\(error.context.line.trimmingCharacters(in: .whitespaces))`",
+                    at: location, keyPath: template.keyPath, message: message,
                     allowed: "Mustache tags: {{name}}, {{#list}}…{{/list}}, {{^flag}}…{{/flag}}, {{! comment }}")
             ]))
         } catch {
@@ -88,6 +99,27 @@ enum RenderTemplateEngine {
                     message: "template cannot be parsed: \(error)")
             ]))
         }
+    }
+
+    /// The innermost section opened and never closed (default delimiters), with its position.
+    static func unclosedSection(in text: String) -> (name: String, line: Int, column: Int)? {
+        guard let pattern = try? NSRegularExpression(pattern: "\\{\\{\\s*([#^/])\\s*([^}\\s]+)\\s*\\}\\}") else { return nil }
+        var open: [(name: String, offset: Int)] = []
+        let nsText = text as NSString
+        for match in pattern.matches(in: text, range: NSRange(location: 0, length: nsText.length)) {
+            let kind = nsText.substring(with: match.range(at: 1))
+            let name = nsText.substring(with: match.range(at: 2))
+            if kind == "/" {
+                if let last = open.lastIndex(where: { $0.name == name }) { open.removeSubrange(last...) }
+            } else {
+                open.append((name, match.range.location))
+            }
+        }
+        guard let innermost = open.last else { return nil }
+        let prefix = nsText.substring(to: innermost.offset)
+        let line = prefix.filter { $0 == "\n" }.count + 1
+        let column = (prefix.split(separator: "\n", omittingEmptySubsequences: false).last?.count ?? 0) + 1
+        return (innermost.name, line, column)
     }
 
     private static func describe(_ error: any Error) -> String {
