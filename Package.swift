@@ -67,10 +67,8 @@ let package = Package(
             path: "Tests/SeedgenTestSupport"
         ),
         .testTarget(name: "SpecTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
-        .testTarget(
-            name: "RenderTests",
-            dependencies: ["SeedgenKit", "SeedgenTestSupport", .product(name: "Yams", package: "Yams")]
-        ),
+        .testTarget(name: "RenderTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
+        .testTarget(name: "BundleTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
