@@ -34,6 +34,16 @@ enum RenderTemplateEngine {
     /// standalone tag, so it renders nothing and shifts the template's lines by exactly one).
     private static let pragmaLine = "{{% CONTENT_TYPE: \(RenderYAMLContentType.name)}}\n"
 
+    /// The built-in templates, parsed once per process (a fleet build renders them per VM).
+    private static let parsedBuiltins: [String: MustacheTemplate] = {
+        _ = contentTypeRegistered
+        var parsed: [String: MustacheTemplate] = [:]
+        for (name, text) in RenderBuiltinTemplates.byName {
+            parsed["templates/\(name).mustache"] = try? MustacheTemplate(string: pragmaLine + text)
+        }
+        return parsed
+    }()
+
     /// Renders `template` with `context` and reads the output as YAML, with null entries dropped.
     /// Problems are returned as diagnostics positioned in the template file.
     static func renderTree(_ template: RenderTemplate, context: [String: Any]) -> Result<ConfigValue, SeedgenError> {
@@ -70,7 +80,9 @@ enum RenderTemplateEngine {
             ]))
         }
         do {
-            let mustache = try MustacheTemplate(string: pragmaLine + template.text)
+            let mustache = try template.isBuiltin
+                ? (parsedBuiltins[template.displayPath] ?? MustacheTemplate(string: pragmaLine + template.text))
+                : MustacheTemplate(string: pragmaLine + template.text)
             return .success(RenderValueSplicer.splice(mustache.render(context)))
         } catch let error as MustacheTemplate.ParserError {
             var location = SourceLocation(
