@@ -108,6 +108,23 @@ func document(_ data: Data) throws -> [String: Any] {
         #expect(Set(found.compactMap(\.location?.file)) == ["u.yaml", "n.yaml"], "\(found)")
     }
 
+    @Test func usersFromExtraMustStayValidForCloudInit() {
+        var spec = RenderSpecs.minimal()
+        spec.locations["cloud_init.extra"] = SeedgenKit.SourceLocation(file: "vm.yaml", line: 12, column: 3)
+        spec.cloudInit.extra = .map([(key: "users", value: .list([
+            .string("default"),
+            .map([(key: "name", value: .string("a")), (key: "ssh-authorized-keys", value: .list([.string("k")]))]),
+            .map([(key: "name", value: .string("b")), (key: "groups", value: .list([]))]),
+            .map([(key: "shell", value: .string("/bin/sh"))]),
+        ]))])
+        let found = diagnostics { try SeedRenderer.render(spec) }
+        #expect(found.map(\.keyPath) == [
+            "cloud_init.extra.users[1].ssh-authorized-keys", "cloud_init.extra.users[2].groups", "cloud_init.extra.users[3]",
+        ], "\(found)")
+        #expect(found.first?.allowed == "did you mean `ssh_authorized_keys`?")
+        #expect(found.allSatisfy { $0.location?.line == 12 })
+    }
+
     @Test func templatesCannotSwitchOffQuoting() {
         var spec = RenderSpecs.minimal()
         spec.cloudInit.templates.userData = TemplateSource(path: "u.yaml", text: "a: 1\n{{%CONTENT_TYPE: TEXT}}\nb: {{hostname}}\n")

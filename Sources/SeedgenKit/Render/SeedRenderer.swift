@@ -54,6 +54,7 @@ public enum SeedRenderer {
             keyPath: "cloud_init.templates.network_config", context: context, extra: nil, spec: spec,
             diagnostics: &diagnostics)
         checkParts(spec, diagnostics: &diagnostics)
+        checkUsers(in: userTree, spec: spec, diagnostics: &diagnostics)
         try diagnostics.throwIfErrors()
 
         let cloudConfig = Data(("#cloud-config\n" + (try emitVerified(userTree, document: "user-data"))).utf8)
@@ -147,6 +148,47 @@ public enum SeedRenderer {
                     diagnostics.error(
                         "cloud-config part \(part.filename) is not valid YAML: \(error)",
                         at: spec.location(of: "\(keyPath).source"), keyPath: "\(keyPath).source")
+                }
+            }
+        }
+    }
+
+    /// Keys cloud-init accepts in a `users` entry (its schema forbids any other; 22.4 plus `doas`).
+    static let userEntryKeys: Set<String> = [
+        "create_groups", "doas", "expiredate", "gecos", "groups", "hashed_passwd", "homedir", "inactive", "lock_passwd",
+        "lock-passwd", "name", "no_create_home", "no_log_init", "no_user_group", "passwd", "plain_text_passwd",
+        "primary_group", "selinux_user", "shell", "snapuser", "ssh_authorized_keys", "ssh_import_id",
+        "ssh_redirect_user", "sudo", "system", "uid",
+    ]
+
+    /// The merged `users` list must still be one cloud-init accepts: the generated entries are,
+    /// but a user template or `extra:` can add entries with misspelt keys or an empty `groups`.
+    private static func checkUsers(in tree: ConfigValue, spec: VMSpec, diagnostics: inout DiagnosticCollector) {
+        guard case .list(let entries)? = tree["users"] else { return }
+        let fromExtra = spec.cloudInit.extra?["users"] != nil
+        let keyPath = fromExtra ? "cloud_init.extra.users" : "cloud_init.users"
+        let location = fromExtra
+            ? spec.location(of: keyPath)
+            : spec.cloudInit.templates.userData.map { SourceLocation(file: $0.path, line: 1, column: 1) }
+                ?? spec.location(of: keyPath)
+        for (index, entry) in entries.enumerated() {
+            guard case .map(let pairs) = entry else { continue }
+            let entryPath = "\(keyPath)[\(index)]"
+            if entry["name"] == nil && entry["snapuser"] == nil {
+                diagnostics.error("a user entry needs a name", at: location, keyPath: entryPath, allowed: "name: <login>")
+            }
+            for (key, value) in pairs {
+                if !userEntryKeys.contains(key) {
+                    let suggestion = key.replacingOccurrences(of: "-", with: "_")
+                    diagnostics.error(
+                        "cloud-init does not accept `\(key)` in a user entry", at: location, keyPath: "\(entryPath).\(key)",
+                        allowed: userEntryKeys.contains(suggestion)
+                            ? "did you mean `\(suggestion)`?" : "one of \(userEntryKeys.sorted().joined(separator: ", "))")
+                }
+                if key == "groups", case .list(let groups) = value, groups.isEmpty {
+                    diagnostics.error(
+                        "an empty groups list fails cloud-init 22.4", at: location, keyPath: "\(entryPath).groups",
+                        allowed: "leave groups out, or name at least one group")
                 }
             }
         }
