@@ -59,6 +59,7 @@ let package = Package(
             path: "Tests/SeedgenTestSupport"
         ),
         .testTarget(name: "SpecTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
+        .testTarget(name: "ImageTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

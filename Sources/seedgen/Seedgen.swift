@@ -7,6 +7,6 @@ struct Seedgen: AsyncParsableCommand {
         commandName: "seedgen",
         abstract: "Turn a declarative vm.yaml into a cloud-init seed ISO, a verified cloud image and a qm bundle for Proxmox VE.",
         version: SeedgenVersion.current,
-        subcommands: []
+        subcommands: [ImageCommand.self]
     )
 }
