@@ -201,6 +201,8 @@ private final class DownloadTransfer: NSObject, URLSessionDataDelegate, @uncheck
     private var status = 0
     private var expectedTotal: UInt64?
     private var writeError: String?
+    /// Only a 200/206 body belongs in the file; Linux may deliver an error page's body even after `.cancel`.
+    private var accepting = false
     private var continuation: CheckedContinuation<Outcome, Never>?
     private weak var task: URLSessionDataTask?
 
@@ -239,6 +241,7 @@ private final class DownloadTransfer: NSObject, URLSessionDataDelegate, @uncheck
             if numbers.count >= 1, numbers[0] != resumeOffset {
                 writeError = "server resumed at byte \(numbers[0]) instead of \(resumeOffset)"
                 completionHandler(.cancel)
+                cancelSoon(dataTask)
                 return
             }
             expectedTotal = numbers.count >= 3 ? numbers[2] : (length > 0 ? resumeOffset + UInt64(length) : nil)
@@ -250,6 +253,7 @@ private final class DownloadTransfer: NSObject, URLSessionDataDelegate, @uncheck
                 } catch {
                     writeError = "\(error)"
                     completionHandler(.cancel)
+                    cancelSoon(dataTask)
                     return
                 }
                 digester = ImageDigester(includeSHA512: includeSHA512)
@@ -257,14 +261,16 @@ private final class DownloadTransfer: NSObject, URLSessionDataDelegate, @uncheck
             expectedTotal = length > 0 ? UInt64(length) : nil
         default:
             completionHandler(.cancel)
+            cancelSoon(dataTask)
             return
         }
+        accepting = true
         progress.begin(total: expectedTotal)
         completionHandler(.allow)
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        guard writeError == nil else { return }
+        guard accepting, writeError == nil else { return }
         do {
             try handle.write(contentsOf: data)
         } catch {
