@@ -70,12 +70,19 @@ final class TestSigningKey: Sendable {
         try runGPG(["--batch", "--export", fingerprint], home: home).stdout.write(to: keyring)
     }
 
+    /// One gpg at a time per key home: parallel tests would otherwise race on the agent.
+    private static let signing = NSLock()
+
     func detachSign(_ file: URL, output: URL) throws {
+        Self.signing.lock()
+        defer { Self.signing.unlock() }
         defer { stopAgent(home: home) }
         try runGPG(["--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "", "--detach-sign", "-o", output.path, file.path], home: home)
     }
 
     func clearsign(_ file: URL, output: URL) throws {
+        Self.signing.lock()
+        defer { Self.signing.unlock() }
         defer { stopAgent(home: home) }
         try runGPG(["--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "", "--clearsign", "-o", output.path, file.path], home: home)
     }
