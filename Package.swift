@@ -70,6 +70,7 @@ let package = Package(
         .testTarget(name: "ISOTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
         .testTarget(name: "RenderTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
         .testTarget(name: "BundleTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
+        .testTarget(name: "ImageTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

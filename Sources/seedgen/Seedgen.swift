@@ -8,10 +8,14 @@ struct Seedgen: AsyncParsableCommand {
         abstract: "Turn a declarative vm.yaml into a cloud-init seed ISO, a verified cloud image and a qm bundle for Proxmox VE.",
         version: SeedgenVersion.current,
         subcommands: [
-            InitCommand.self,
+            BuildCommand.self,
             ValidateCommand.self,
+            RenderCommand.self,
             ISOCommand.self,
             InspectCommand.self,
+            ImageCommand.self,
+            InitCommand.self,
+            ConvertCommand.self,
         ]
     )
 }

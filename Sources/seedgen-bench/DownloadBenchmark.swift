@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import SeedgenKit
+
+/// Download throughput of seedgen's fetcher (URLSession data task streaming into a hashed .part)
+/// against `curl -o`, from the same loopback server in the same run (target ≥ 0.9×).
+struct DownloadBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "download", abstract: "Image download throughput vs curl -o from one loopback server.")
+
+    @Option(help: "Test file size in MiB.") var sizeMib: Int = 1024
+    @Option(help: "Runs per tool; the fastest counts.") var iterations: Int = 3
+    @Option(help: "The loopback server script.") var serverScript: String = "Tests/Fixtures/image/fault_server.py"
+    @Option(help: "Directory for the served file and the downloads (default: the system temp directory).") var directory: String?
+
+    func run() async throws {
+        guard FileManager.default.fileExists(atPath: serverScript) else {
+            throw BenchFailure("\(serverScript) not found: run from the package root or pass --server-script")
+        }
+        let folder = URL(fileURLWithPath: directory ?? NSTemporaryDirectory()).appendingPathComponent("seedgen-bench-download-\(UUID().uuidString)")
+        let www = folder.appendingPathComponent("www")
+        try FileManager.default.createDirectory(at: www, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let source = www.appendingPathComponent("image.bin")
+        try BenchClock.runExternal("dd", ["if=/dev/urandom", "of=\(source.path)", "bs=1M", "count=\(sizeMib)", "status=none"])
+
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", serverScript, www.path]
+        let pipe = Pipe()
+        server.standardOutput = pipe
+        try server.run()
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        var line = Data()
+        while let byte = try pipe.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data([0x0A]) { line.append(byte) }
+        guard let port = Int(String(decoding: line, as: UTF8.self)) else { throw BenchFailure("the loopback server did not start") }
+        let url = URL(string: "http://127.0.0.1:\(port)/image.bin")!
+        let target = folder.appendingPathComponent("download.part")
+        let downloader = ImageDownloader(policy: ImageFetchPolicy(attempts: 1, stallTimeout: 60, backoff: 0))
+        let silent = ImageProgressReporter(mode: .none, label: "")
+
+        var ours: [Double] = []
+        var peer: [Double] = []
+        let clock = ContinuousClock()
+        for _ in 0..<iterations {
+            try? FileManager.default.removeItem(at: target)
+            let start = clock.now
+            _ = try await downloader.download(url, to: target, includeSHA512: false, progress: silent)
+            ours.append(BenchClock.seconds(clock.now - start))
+            try? FileManager.default.removeItem(at: target)
+            peer.append(try BenchClock.measure(iterations: 1) {
+                try BenchClock.runExternal("curl", ["-s", "-f", "--noproxy", "127.0.0.1", "-o", target.path, url.absoluteString])
+            }[0])
+        }
+        let bytes = Double(sizeMib) * 1_048_576
+        func rate(_ seconds: Double) -> String { String(format: "%.0f MiB/s", bytes / seconds / 1_048_576) }
+        let best = ours.min()!, bestPeer = peer.min()!
+        print("download benchmark: \(sizeMib) MiB over loopback, best of \(iterations) (seedgen also hashes SHA-256 while writing)")
+        BenchRow.printTable([
+            BenchRow(measurement: "download vs curl -o", seedgen: rate(best), peer: rate(bestPeer), ratio: bestPeer / best, target: ">= 0.9x"),
+        ])
+    }
+}

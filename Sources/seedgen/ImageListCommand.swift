@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import SeedgenKit
+
+struct ImageListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List the catalog and the cached images.")
+
+    @OptionGroup var store: ImageStoreOptions
+    @OptionGroup var output: OutputOptions
+
+    @Flag(help: "Only the cached images.")
+    var cached = false
+
+    struct Result: Encodable {
+        var catalog: [ImageCatalogEntry]
+        var cached: [ImageCacheRecord]
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            let imageStore = try store.makeStore(progress: output.progress)
+            let records = imageStore.records()
+            if output.json {
+                try printJSON(Result(catalog: cached ? [] : imageStore.catalog.entries, cached: records))
+                return
+            }
+            var lines: [String] = []
+            if !cached {
+                lines.append("Catalog:")
+                let width = imageStore.catalog.names.map(\.count).max() ?? 0
+                for entry in imageStore.catalog.entries {
+                    let isCached = records.contains { $0.name == entry.name || $0.source == entry.url }
+                    lines.append("  \(entry.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(isCached ? "cached" : "      ")  \(entry.description)")
+                    lines.append("  \(String(repeating: " ", count: width))          \(entry.url)")
+                    lines.append("  \(String(repeating: " ", count: width))          trust: \(entry.trustSummary)")
+                }
+                lines.append("")
+            }
+            lines.append("Cache \(imageStore.directory.path):")
+            if records.isEmpty { lines.append("  (empty)") }
+            for record in records {
+                lines.append("  \(record.sha256.prefix(12))  \(ImageProgressReporter.formatBytes(record.size).padding(toLength: 10, withPad: " ", startingAt: 0))  \(record.format)  \(record.name ?? "-")  \(record.fileName)")
+                lines.append("                \(record.source)")
+                lines.append("                \(record.verification), fetched \(record.fetchedAt)")
+            }
+            Terminal.standardOutput.write(lines.joined(separator: "\n") + "\n")
+        }
+    }
+}

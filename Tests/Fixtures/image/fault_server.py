@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Loopback HTTP server for seedgen's image tests and download benchmark.
+
+Serves ROOT on 127.0.0.1 (port 0 unless given) and prints the port on its first stdout line.
+Honours Range (bytes=N- and bytes=N-M), lists directories as HTML, and injects faults chosen by a
+path prefix: /_fault/<spec>/<real path>, where <spec> is one of
+
+  resetK      the first K requests send half the body, then reset the connection (RST)
+  truncateK   the first K requests send half the body, then close cleanly (short body)
+  truncate    every request is cut short
+  statusCxK   the first K requests answer HTTP C (e.g. status500x2, status404x99)
+  stallK      the first K requests send half the body, then go silent for 300 s
+  norange     Range is ignored (200 with the whole file)
+  slowMS      sleep MS milliseconds after every 256 KiB
+
+Counters are per full request path. GET /_log returns the request log as JSON lines.
+"""
+import json
+import os
+import re
+import socket
+import struct
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
+
+ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".")
+PORT = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+COUNTERS = {}
+LOG = []
+LOCK = threading.Lock()
+CHUNK = 256 * 1024
+
+
+def take(key, limit):
+    """True while the fault keyed `key` has fired fewer than `limit` times."""
+    with LOCK:
+        count = COUNTERS.get(key, 0)
+        if count >= limit:
+            return False
+        COUNTERS[key] = count + 1
+        return True
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_HEAD(self):
+        self.handle_request(head=True)
+
+    def do_GET(self):
+        self.handle_request(head=False)
+
+    def handle_request(self, head):
+        raw_path = unquote(self.path.split("?", 1)[0])
+        with LOCK:
+            LOG.append({"path": raw_path, "range": self.headers.get("Range")})
+        if raw_path == "/_log":
+            with LOCK:
+                body = "".join(json.dumps(entry) + "\n" for entry in LOG).encode()
+            return self.send_bytes(200, body, "application/x-ndjson", head)
+        spec = ""
+        path = raw_path
+        match = re.match(r"^/_fault/([^/]+)(/.*)$", raw_path)
+        if match:
+            spec, path = match.group(1), match.group(2)
+        local = os.path.normpath(os.path.join(ROOT, path.lstrip("/")))
+        if not (local == ROOT or local.startswith(ROOT + os.sep)):
+            return self.send_bytes(403, b"forbidden\n", "text/plain", head)
+        status = re.match(r"^status(\d{3})x(\d+)$", spec)
+        if status and take(raw_path, int(status.group(2))):
+            return self.send_bytes(int(status.group(1)), b"injected\n", "text/plain", head)
+        if os.path.isdir(local):
+            names = sorted(os.listdir(local))
+            links = "".join(
+                '<a href="%s%s">%s</a>\n' % (name, "/" if os.path.isdir(os.path.join(local, name)) else "", name)
+                for name in names)
+            return self.send_bytes(200, ("<html><body>\n%s</body></html>\n" % links).encode(), "text/html", head)
+        if not os.path.isfile(local):
+            return self.send_bytes(404, b"not found\n", "text/plain", head)
+        size = os.path.getsize(local)
+        start, end = 0, size - 1
+        code = 200
+        requested = self.headers.get("Range")
+        if requested and spec != "norange":
+            m = re.match(r"^bytes=(\d+)-(\d*)$", requested.strip())
+            if m:
+                start = int(m.group(1))
+                if m.group(2):
+                    end = min(int(m.group(2)), size - 1)
+                if start >= size:
+                    self.send_response(416)
+                    self.send_header("Content-Range", "bytes */%d" % size)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                code = 206
+        length = end - start + 1
+        self.send_response(code)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(length))
+        self.send_header("Accept-Ranges", "bytes")
+        if code == 206:
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, size))
+        self.end_headers()
+        if head:
+            return
+        cut = None
+        fault = None
+        for name in ("reset", "truncate", "stall"):
+            m = re.match(r"^%s(\d*)$" % name, spec)
+            if m and take(raw_path, int(m.group(1)) if m.group(1) else 1 << 30):
+                fault = name
+                cut = length // 2
+        slow = re.match(r"^slow(\d+)$", spec)
+        delay = int(slow.group(1)) / 1000.0 if slow else 0
+        with open(local, "rb") as handle:
+            limit = cut if cut is not None else length
+            if delay == 0 and fault is None:
+                self.wfile.flush()
+                self.connection.sendfile(handle, start, limit)
+            else:
+                handle.seek(start)
+                sent = 0
+                while sent < limit:
+                    block = handle.read(min(CHUNK, limit - sent))
+                    if not block:
+                        break
+                    self.wfile.write(block)
+                    sent += len(block)
+                    if delay:
+                        self.wfile.flush()
+                        time.sleep(delay)
+        self.wfile.flush()
+        if fault == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+        elif fault == "truncate":
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+        elif fault == "stall":
+            time.sleep(300)
+            self.close_connection = True
+
+    def send_bytes(self, code, body, content_type, head):
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    server = Server(("127.0.0.1", PORT), Handler)
+    print(server.server_address[1], flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

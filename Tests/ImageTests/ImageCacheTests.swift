@@ -1,0 +1,143 @@
+import Foundation
+import SeedgenKit
+import SeedgenTestSupport
+import Testing
+
+/// Lockfile, air-gap export/import, gc and the multi-process cache.
+@Suite struct ImageCacheTests {
+    /// A publisher tree with dated serial directories and a moving `current/`, like Ubuntu's.
+    func publishSerials(_ published: PublishedImage) throws -> ImageCatalogEntry {
+        let fileManager = FileManager.default
+        for serial in ["20240101", "20240202", "current"] {
+            let folder = published.www.appendingPathComponent("noble/\(serial)")
+            try fileManager.createDirectory(at: folder, withIntermediateDirectories: true)
+            for name in ["disk.qcow2", "SHA256SUMS", "SHA256SUMS.gpg"] {
+                try fileManager.copyItem(at: published.www.appendingPathComponent(name), to: folder.appendingPathComponent(name))
+            }
+        }
+        try published.write("noble/20240101/SHA256SUMS", "\(String(repeating: "1", count: 64)) *disk.qcow2\n")
+        let base = published.server.url("noble").absoluteString
+        return ImageCatalogEntry(
+            name: "test-serial", description: "", url: "\(base)/current/disk.qcow2", checksums: "SHA256SUMS", checksumFormat: .gnu,
+            digestAlgorithm: .sha256, signatureStyle: .detached, signature: "SHA256SUMS.gpg", keyring: published.keys.trusted.keyring.path,
+            fingerprints: [published.keys.trusted.fingerprint],
+            latest: .serialDirectory(
+                indexURL: "\(base)/", serialPattern: "^[0-9]{8}$", imageURL: "\(base)/{serial}/disk.qcow2",
+                checksumsURL: "\(base)/{serial}/SHA256SUMS", signatureURL: "\(base)/{serial}/SHA256SUMS.gpg"))
+    }
+
+    @Test func lockPinsTheNewestDatedURLAndBuildsUseIt() async throws {
+        let published = try PublishedImage()
+        let entry = try publishSerials(published)
+        let store = try published.makeStore([entry])
+        let locked = try #require(try await store.lockEntry(for: ImageSpec(catalogName: "test-serial")))
+        #expect(locked.key == "test-serial")
+        #expect(locked.entry.url.hasSuffix("/noble/20240202/disk.qcow2"))
+        #expect(locked.entry.sha256 == published.sha256)
+        #expect(locked.entry.verification.hasPrefix("signed (VALIDSIG"))
+        let lockURL = published.directory.path("seedgen.lock")
+        var lockfile = ImageLockfile()
+        lockfile.images[locked.key] = locked.entry
+        try lockfile.write(to: lockURL)
+        #expect(try ImageLockfile.read(lockURL) == lockfile)
+
+        // A fresh cache with the lockfile fetches the dated URL, pinned by sha256.
+        let fresh = try published.makeStore([entry], cache: published.directory.path("cache2"))
+        let resolved = try await fresh.resolve(ImageSpec(catalogName: "test-serial"), lockfile: lockURL)
+        #expect(resolved.source.hasSuffix("/noble/20240202/disk.qcow2"))
+        #expect(resolved.verification.hasPrefix("sha256 pinned by seedgen.lock"))
+        // If the publisher's bytes change under the dated URL, the lock refuses them.
+        try published.write("noble/20240202/disk.qcow2", "not the image")
+        let third = try published.makeStore([entry], cache: published.directory.path("cache3"))
+        await expectRuntimeError({ _ = try await third.resolve(ImageSpec(catalogName: "test-serial"), lockfile: lockURL) }, containing: "seedgen.lock")
+        try expectCacheClean(third)
+    }
+
+    @Test func lockResolvesALatestTwinInTheList() async throws {
+        let published = try PublishedImage()
+        try FileManager.default.copyItem(at: published.www.appendingPathComponent("disk.qcow2"), to: published.www.appendingPathComponent("disk-9.4-20240507.qcow2"))
+        try published.write("TWIN/SHA256SUMS", "\(published.sha256) *disk.qcow2\n\(published.sha256) *disk-9.4-20240507.qcow2\n")
+        let entry = ImageCatalogEntry(
+            name: "test-twin", description: "", url: published.server.url("disk.qcow2").absoluteString,
+            checksums: published.server.url("TWIN/SHA256SUMS").absoluteString, checksumFormat: .gnu, digestAlgorithm: .sha256,
+            signatureStyle: .none, latest: .sameDigestInList(datedNamePattern: "^disk-9\\.[0-9]+-[0-9]{8}\\.qcow2$"))
+        let store = try published.makeStore([entry])
+        let locked = try #require(try await store.lockEntry(for: ImageSpec(catalogName: "test-twin")))
+        #expect(locked.entry.fileName == "disk-9.4-20240507.qcow2")
+        #expect(locked.entry.sha256 == published.sha256)
+    }
+
+    @Test func exportImportReverifiesEverything() async throws {
+        let published = try PublishedImage()
+        let entry = published.signedEntry()
+        let connected = try published.makeStore([entry])
+        _ = try await connected.resolve(ImageSpec(catalogName: entry.name), lockfile: nil)
+        _ = try await connected.resolve(ImageSpec(url: published.server.url("disk.qcow2", fault: "slow0"), checksumsURL: published.server.url("SHA512SUMS")), lockfile: nil)
+        let export = published.directory.path("export")
+        let exported = try connected.export(to: export)
+        #expect(exported.count == 2)
+
+        let airGapped = try published.makeStore([entry], cache: published.directory.path("airgap"), offline: true)
+        let findings = try airGapped.importImages(from: export)
+        #expect(findings.count == 2 && findings.allSatisfy { $0.ok })
+        let resolved = try await airGapped.resolve(ImageSpec(catalogName: entry.name), lockfile: nil)
+        #expect(resolved.sha256 == published.sha256)
+        #expect(resolved.verification.hasPrefix("signed (VALIDSIG \(published.keys.trusted.fingerprint)"))
+        try expectCacheClean(airGapped)
+
+        // A tampered export is refused and nothing of it enters the cache.
+        let blob = export.appendingPathComponent("sha256/\(published.sha256)")
+        _ = chmod(blob.path, 0o644)
+        let handle = try FileHandle(forWritingTo: blob)
+        try handle.seek(toOffset: 100)
+        try handle.write(contentsOf: Data("tampered".utf8))
+        try handle.close()
+        let other = try published.makeStore([entry], cache: published.directory.path("airgap2"), offline: true)
+        #expect(throws: SeedgenError.self) { try other.importImages(from: export) }
+        #expect(other.records().isEmpty)
+        try expectCacheClean(other)
+    }
+
+    @Test func verifyDetectsCorruptionAndGCRemovesIt() async throws {
+        let published = try PublishedImage()
+        let store = try published.makeStore()
+        let resolved = try await store.resolve(ImageSpec(url: published.server.url("disk.qcow2"), sha256: published.sha256), lockfile: nil)
+        #expect(store.verifyAll().allSatisfy { $0.ok })
+        _ = chmod(resolved.path.path, 0o644)
+        try Data("corrupt".utf8).write(to: resolved.path)
+        let findings = store.verifyAll()
+        #expect(findings.count == 1 && !findings[0].ok)
+        try FileManager.default.createDirectory(at: store.directory.appendingPathComponent("tmp"), withIntermediateDirectories: true)
+        try Data("stale".utf8).write(to: store.directory.appendingPathComponent("tmp/stale.part"))
+        let report = try store.collectGarbage(remove: [published.sha256])
+        #expect(report.removedRecords == 1)
+        #expect(report.removedFiles.contains("sha256/\(published.sha256)"))
+        #expect(report.removedFiles.contains("tmp/stale.part"))
+        #expect(store.records().isEmpty)
+        try expectCacheClean(store)
+    }
+
+    @Test func parallelProcessesShareOneDownload() async throws {
+        let published = try PublishedImage()
+        let cache = published.directory.path("shared-cache")
+        let url = published.server.url("disk.qcow2", fault: "slow20").absoluteString
+        let binary = TestPaths.seedgenBinary.path
+        #expect(FileManager.default.isExecutableFile(atPath: binary), "run `swift build` first")
+        let results = try await withThrowingTaskGroup(of: ProcessResult.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    try ProcessRunner.run(binary, ["image", "fetch", url, "--sha256", published.sha256, "--cache", cache.path, "--progress", "none", "--json"])
+                }
+            }
+            return try await group.reduce(into: [ProcessResult]()) { $0.append($1) }
+        }
+        for result in results {
+            #expect(result.exitCode == 0, "\(result.stderr)")
+            #expect(result.stdout.contains(published.sha256))
+        }
+        #expect(try published.server.requests().filter { $0.path.hasSuffix("disk.qcow2") }.count == 1, "one download for four processes")
+        let verify = try ProcessRunner.run(binary, ["image", "verify", "--cache", cache.path])
+        #expect(verify.exitCode == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.contains("1 of 1 cached images verified"))
+    }
+}

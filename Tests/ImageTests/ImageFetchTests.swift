@@ -1,0 +1,225 @@
+import Foundation
+import SeedgenKit
+import SeedgenTestSupport
+import Testing
+
+/// Fetch + verify against a loopback server with injected faults. After every failure the cache
+/// must hold nothing corrupt and verify cleanly.
+@Suite struct ImageFetchTests {
+    @Test func signedListSuccessIsCachedAndReused() async throws {
+        let published = try PublishedImage()
+        let entry = published.signedEntry()
+        let store = try published.makeStore([entry])
+        let resolved = try await store.resolve(ImageSpec(catalogName: entry.name), lockfile: nil)
+        #expect(resolved.sha256 == published.sha256)
+        #expect(resolved.size == published.size)
+        #expect(resolved.format == "qcow2")
+        #expect(resolved.virtualSize == published.virtualSize)
+        #expect(resolved.fileName == "disk.qcow2")
+        #expect(resolved.verification == "signed (VALIDSIG \(published.keys.trusted.fingerprint))")
+        #expect(Digest.sha256Hex(try Data(contentsOf: resolved.path)) == published.sha256)
+        let requestsAfterFirst = try published.server.requests().count
+        let again = try await store.resolve(ImageSpec(catalogName: entry.name), lockfile: nil)
+        #expect(again == resolved)
+        #expect(try published.server.requests().count == requestsAfterFirst, "a cached image must not be fetched again")
+        let record = try #require(store.records().first)
+        #expect(record.checksumList != nil && record.signature != nil && record.keyring != nil)
+        try expectCacheClean(store)
+    }
+
+    @Test func clearsignedBSDListSuccess() async throws {
+        let published = try PublishedImage()
+        let entry = ImageCatalogEntry(
+            name: "test-clear", description: "", url: published.server.url("disk.qcow2").absoluteString, checksums: "CHECKSUM",
+            checksumFormat: .bsd, digestAlgorithm: .sha256, signatureStyle: .clearsigned, keyring: published.keys.trusted.keyring.path,
+            fingerprints: [published.keys.trusted.fingerprint])
+        let store = try published.makeStore([entry])
+        let resolved = try await store.resolve(ImageSpec(catalogName: "test-clear"), lockfile: nil)
+        #expect(resolved.sha256 == published.sha256)
+        #expect(resolved.verification.hasPrefix("signed (VALIDSIG "))
+        try expectCacheClean(store)
+    }
+
+    @Test func unsignedSHA512ListIsDigestPinned() async throws {
+        let published = try PublishedImage()
+        let spec = ImageSpec(url: published.server.url("disk.qcow2"), checksumsURL: published.server.url("SHA512SUMS"))
+        let store = try published.makeStore()
+        let resolved = try await store.resolve(spec, lockfile: nil)
+        #expect(resolved.verification == "digest-pinned, unsigned")
+        #expect(store.records().first?.sha512 == published.sha512)
+        try expectCacheClean(store)
+    }
+
+    @Test func wrongDigestDeletesTheDownload() async throws {
+        let published = try PublishedImage()
+        try published.write("BAD256SUMS", "\(String(repeating: "ab", count: 32))  disk.qcow2\n")
+        let store = try published.makeStore()
+        let spec = ImageSpec(url: published.server.url("disk.qcow2"), checksumsURL: published.server.url("BAD256SUMS"))
+        await expectRuntimeError({ _ = try await store.resolve(spec, lockfile: nil) }, containing: "sha256 mismatch for disk.qcow2")
+        #expect(store.records().isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.directory.appendingPathComponent("tmp").path).filter { $0.hasSuffix(".part") }.isEmpty)
+        try expectCacheClean(store)
+        // A pinned sha256 that disagrees is refused the same way.
+        let pinned = ImageSpec(url: published.server.url("disk.qcow2"), sha256: String(repeating: "cd", count: 32))
+        await expectRuntimeError({ _ = try await store.resolve(pinned, lockfile: nil) }, containing: "mismatch")
+        try expectCacheClean(store)
+    }
+
+    @Test func badSignatureIsRefused() async throws {
+        let published = try PublishedImage()
+        // The signature of SHA256SUMS served over a different list: cryptographically bad.
+        try published.write("TAMPERED/SHA256SUMS", "\(String(repeating: "ab", count: 32)) *disk.qcow2\n")
+        try FileManager.default.copyItem(at: published.www.appendingPathComponent("SHA256SUMS.gpg"), to: published.www.appendingPathComponent("TAMPERED/SHA256SUMS.gpg"))
+        var entry = published.signedEntry()
+        entry.checksums = published.server.url("TAMPERED/SHA256SUMS").absoluteString
+        entry.signature = published.server.url("TAMPERED/SHA256SUMS.gpg").absoluteString
+        let store = try published.makeStore([entry])
+        await expectRuntimeError({ _ = try await store.resolve(ImageSpec(catalogName: entry.name), lockfile: nil) }, containing: "bad signature")
+        #expect(store.records().isEmpty)
+        try expectCacheClean(store)
+    }
+
+    @Test func signatureByUnpinnedKeyIsRefused() async throws {
+        let published = try PublishedImage()
+        let entry = published.signedEntry(signature: "SHA256SUMS.other.gpg", keyring: published.keys.combinedKeyring)
+        let store = try published.makeStore([entry])
+        await expectRuntimeError({ _ = try await store.resolve(ImageSpec(catalogName: entry.name), lockfile: nil) }, containing: "not a pinned key")
+        #expect(store.records().isEmpty)
+        try expectCacheClean(store)
+    }
+
+    @Test func truncatedBodyFailsAndCachesNothing() async throws {
+        let published = try PublishedImage()
+        let store = try published.makeStore(attempts: 2)
+        let spec = ImageSpec(url: published.server.url("disk.qcow2", fault: "truncate"), sha256: published.sha256)
+        await expectRuntimeError({ _ = try await store.resolve(spec, lockfile: nil) }, containing: "disk.qcow2")
+        #expect(store.records().isEmpty)
+        try expectCacheClean(store)
+    }
+
+    @Test func truncatedOnceResumesWithRange() async throws {
+        let published = try PublishedImage()
+        let store = try published.makeStore()
+        let spec = ImageSpec(url: published.server.url("disk.qcow2", fault: "truncate1"), sha256: published.sha256)
+        let resolved = try await store.resolve(spec, lockfile: nil)
+        #expect(resolved.sha256 == published.sha256)
+        let imageRequests = try published.server.requests().filter { $0.path.hasSuffix("disk.qcow2") }
+        #expect(imageRequests.count == 2)
+        #expect(imageRequests.last?.range?.hasPrefix("bytes=") == true)
+        try expectCacheClean(store)
+    }
+
+    @Test func connectionResetMidFileResumes() async throws {
+        let published = try PublishedImage()
+        let store = try published.makeStore()
+        let spec = ImageSpec(url: published.server.url("disk.qcow2", fault: "reset1"), sha256: published.sha256)
+        let resolved = try await store.resolve(spec, lockfile: nil)
+        #expect(resolved.sha256 == published.sha256)
+        let imageRequests = try published.server.requests().filter { $0.path.hasSuffix("disk.qcow2") }
+        #expect(imageRequests.count == 2)
+        let range = try #require(imageRequests.last?.range)
+        let offset = try #require(Int(range.dropFirst("bytes=".count).dropLast()))
+        #expect(offset > 0, "the second request resumes where the first stopped")
+        try expectCacheClean(store)
+    }
+
+    @Test func notFoundFailsWithoutRetrying() async throws {
+        let published = try PublishedImage()
+        let store = try published.makeStore()
+        let spec = ImageSpec(url: published.server.url("missing.qcow2"), sha256: published.sha256)
+        await expectRuntimeError({ _ = try await store.resolve(spec, lockfile: nil) }, containing: "was not found (HTTP 404)")
+        #expect(try published.server.requests().filter { $0.path.hasSuffix("missing.qcow2") }.count == 1)
+        try expectCacheClean(store)
+    }
+
+    @Test func serverErrorsAreRetried() async throws {
+        let published = try PublishedImage()
+        let store = try published.makeStore(attempts: 3)
+        let spec = ImageSpec(url: published.server.url("disk.qcow2", fault: "status500x2"), sha256: published.sha256)
+        let resolved = try await store.resolve(spec, lockfile: nil)
+        #expect(resolved.sha256 == published.sha256)
+        #expect(try published.server.requests().filter { $0.path.hasSuffix("disk.qcow2") }.count == 3)
+        try expectCacheClean(store)
+    }
+
+    @Test func persistentServerErrorGivesUp() async throws {
+        let published = try PublishedImage()
+        let store = try published.makeStore(attempts: 2)
+        let spec = ImageSpec(url: published.server.url("disk.qcow2", fault: "status503x99"), sha256: published.sha256)
+        await expectRuntimeError({ _ = try await store.resolve(spec, lockfile: nil) }, containing: "HTTP 503")
+        try expectCacheClean(store)
+    }
+
+    @Test func stalledTransferTimesOut() async throws {
+        let published = try PublishedImage()
+        let store = try published.makeStore(attempts: 2, timeout: 1)
+        let spec = ImageSpec(url: published.server.url("disk.qcow2", fault: "stall99"), sha256: published.sha256)
+        let clock = ContinuousClock()
+        let start = clock.now
+        await expectRuntimeError({ _ = try await store.resolve(spec, lockfile: nil) }, containing: "disk.qcow2")
+        #expect(clock.now - start < .seconds(60), "a stall must end by the timeout, not by the server")
+        #expect(store.records().isEmpty)
+        try expectCacheClean(store)
+    }
+
+    @Test func stallOnceThenResumes() async throws {
+        let published = try PublishedImage()
+        let store = try published.makeStore(attempts: 3, timeout: 1)
+        let spec = ImageSpec(url: published.server.url("disk.qcow2", fault: "stall1"), sha256: published.sha256)
+        let resolved = try await store.resolve(spec, lockfile: nil)
+        #expect(resolved.sha256 == published.sha256)
+        try expectCacheClean(store)
+    }
+
+    @Test func serverIgnoringRangeRestartsCleanly() async throws {
+        let published = try PublishedImage()
+        let store = try published.makeStore()
+        // Leave half a file as .part, then resume against a server that ignores Range.
+        let first = ImageSpec(url: published.server.url("disk.qcow2", fault: "norange"), sha256: published.sha256)
+        let part = store.directory.appendingPathComponent("tmp").appendingPathComponent(
+            String(Digest.sha256Hex(Data(published.server.url("disk.qcow2", fault: "norange").absoluteString.utf8)).prefix(32)) + ".part")
+        try Data(try Data(contentsOf: published.www.appendingPathComponent("disk.qcow2")).prefix(1000)).write(to: part)
+        let resolved = try await store.resolve(first, lockfile: nil)
+        #expect(resolved.sha256 == published.sha256)
+        try expectCacheClean(store)
+    }
+
+    @Test func concurrentTasksShareOneFetch() async throws {
+        let published = try PublishedImage()
+        let store = try published.makeStore()
+        let spec = ImageSpec(url: published.server.url("disk.qcow2", fault: "slow5"), sha256: published.sha256)
+        let results = try await withThrowingTaskGroup(of: ResolvedImage.self) { group in
+            for _ in 0..<8 { group.addTask { try await store.resolve(spec, lockfile: nil) } }
+            return try await group.reduce(into: [ResolvedImage]()) { $0.append($1) }
+        }
+        #expect(results.count == 8)
+        #expect(Set(results.map(\.sha256)) == [published.sha256])
+        #expect(try published.server.requests().filter { $0.path.hasSuffix("disk.qcow2") }.count == 1)
+        try expectCacheClean(store)
+    }
+
+    @Test func offlineNeverFetchesAndNamesTheCommand() async throws {
+        let published = try PublishedImage()
+        let entry = published.signedEntry(name: "test-offline")
+        let offline = try published.makeStore([entry], offline: true)
+        await expectRuntimeError({ _ = try await offline.resolve(ImageSpec(catalogName: "test-offline"), lockfile: nil) }, containing: "seedgen image fetch test-offline")
+        #expect(try published.server.requests().isEmpty, "offline mode opened a connection")
+        // Once a connected run cached it, offline works from the cache.
+        let online = try published.makeStore([entry], cache: offline.directory)
+        _ = try await online.resolve(ImageSpec(catalogName: "test-offline"), lockfile: nil)
+        let count = try published.server.requests().count
+        let resolved = try await offline.resolve(ImageSpec(catalogName: "test-offline"), lockfile: nil)
+        #expect(resolved.sha256 == published.sha256)
+        #expect(try published.server.requests().count == count)
+    }
+
+    @Test func localPathIsHashedInPlace() async throws {
+        let published = try PublishedImage()
+        let store = try published.makeStore()
+        let path = published.www.appendingPathComponent("disk.qcow2").path
+        let resolved = try await store.resolve(ImageSpec(path: path, sha256: published.sha256), lockfile: nil)
+        #expect(resolved.path.path == path)
+        #expect(resolved.verification == "sha256 pinned")
+        await expectRuntimeError({ _ = try await store.resolve(ImageSpec(path: path, sha256: String(repeating: "0", count: 64)), lockfile: nil) }, containing: "mismatch")
+    }
+}
