@@ -142,7 +142,7 @@ struct BundlePlanner {
         }
 
         for interface in spec.network.interfaces {
-            var value = "\(interface.model)=\(interface.mac),bridge=\(interface.bridge),firewall=\(interface.firewall ? 1 : 0)"
+            var value = "\(interface.model)=\(interface.mac.lowercased()),bridge=\(interface.bridge),firewall=\(interface.firewall ? 1 : 0)"
             if let vlan = interface.vlan { value += ",tag=\(vlan)" }
             if let mtu = interface.mtu { value += ",mtu=\(mtu)" }
             options.append(BundleQMOption(interface.proxmoxKey, BundleArgument(value)))
@@ -277,7 +277,7 @@ struct BundlePlanner {
         }
         drift.append(BundleDriftCheck(key: "scsi0", expected: "size=\(vm.bootDiskConfigSize)", match: .contains))
         for interface in spec.network.interfaces {
-            drift.append(BundleDriftCheck(key: interface.proxmoxKey, expected: "=\(interface.mac)", match: .contains))
+            drift.append(BundleDriftCheck(key: interface.proxmoxKey, expected: "=\(interface.mac.lowercased())", match: .contains))
             drift.append(BundleDriftCheck(key: interface.proxmoxKey, expected: "bridge=\(interface.bridge)", match: .contains))
         }
         for option in vm.options where ["ciuser", "nameserver", "searchdomain"].contains(option.key) || option.key.hasPrefix("ipconfig") {
