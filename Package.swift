@@ -51,7 +51,10 @@ let package = Package(
             dependencies: [
                 "SeedgenKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            // With --static-swift-stdlib, FoundationNetworking is linked statically but does not
+            // name libcurl itself (Debian libcurl4-openssl-dev provides it to link against).
+            linkerSettings: [.linkedLibrary("curl", .when(platforms: [.linux]))]
         ),
         // Benchmarks against the peer tools (scripts/bench.sh runs them all).
         .executableTarget(
@@ -59,7 +62,8 @@ let package = Package(
             dependencies: [
                 "SeedgenKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            linkerSettings: [.linkedLibrary("curl", .when(platforms: [.linux]))]
         ),
         .target(
             name: "SeedgenTestSupport",

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages seedgen builds against and tests with. Run as root (CI is root).
-#   build:  libisoburn-dev (brings libisofs-dev), libcrypt-dev, pkg-config
+#   build:  libisoburn-dev (brings libisofs-dev), libcrypt-dev, pkg-config,
+#           libcurl4-openssl-dev (the static binary links FoundationNetworking's libcurl)
 #   tests:  real consumers of seedgen's output — cloud-init + netplan.io (schema, net-convert),
 #           xorriso, genisoimage (isoinfo), util-linux (blkid), shellcheck, qemu-utils (qemu-img),
 #           gnupg + gpgv (signed checksum lists), curl, cloud-image-utils (cloud-localds, the peer)
 #   bench:  hyperfine
 set -euo pipefail
 packages=(
-  libisoburn-dev libcrypt-dev pkg-config
+  libisoburn-dev libcrypt-dev pkg-config libcurl4-openssl-dev
   cloud-init netplan.io xorriso genisoimage util-linux shellcheck qemu-utils
   gnupg gpgv curl cloud-image-utils python3 hyperfine
 )
