@@ -35,7 +35,15 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            plugins: ["RenderTemplateEmbedder"]
+        ),
+        // Build-time: templates/*.mustache → a generated Swift file inside SeedgenKit (relocatable binary).
+        .executableTarget(name: "RenderTemplateEmbedderTool"),
+        .plugin(
+            name: "RenderTemplateEmbedder",
+            capability: .buildTool(),
+            dependencies: ["RenderTemplateEmbedderTool"]
         ),
         // The command-line layer: one file per subcommand, no logic of its own.
         .executableTarget(
@@ -59,6 +67,9 @@ let package = Package(
             path: "Tests/SeedgenTestSupport"
         ),
         .testTarget(name: "SpecTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
+        .testTarget(name: "ISOTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
+        .testTarget(name: "RenderTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
+        .testTarget(name: "BundleTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
         .testTarget(name: "ImageTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

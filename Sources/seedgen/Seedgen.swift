@@ -7,6 +7,15 @@ struct Seedgen: AsyncParsableCommand {
         commandName: "seedgen",
         abstract: "Turn a declarative vm.yaml into a cloud-init seed ISO, a verified cloud image and a qm bundle for Proxmox VE.",
         version: SeedgenVersion.current,
-        subcommands: [ImageCommand.self]
+        subcommands: [
+            BuildCommand.self,
+            ValidateCommand.self,
+            RenderCommand.self,
+            ISOCommand.self,
+            InspectCommand.self,
+            ImageCommand.self,
+            InitCommand.self,
+            ConvertCommand.self,
+        ]
     )
 }

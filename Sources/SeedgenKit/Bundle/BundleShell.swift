@@ -1,0 +1,36 @@
+import Foundation
+
+/// The one place where text becomes shell syntax in deploy.sh: every value goes through `quote`,
+/// every word with node-side values through `word`.
+public enum BundleShell {
+    /// Characters that never need quoting in bash (no globbing, expansion, word splitting or history).
+    /// `=` and `,` are left out on purpose: bash takes them literally, but inside `( … )` arrays
+    /// shellcheck reads them as index assignments or separators, so such words are quoted.
+    private static let plainCharacters = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_@%+:./-")
+
+    /// `text` as one bash word with the same value: plain when safe, else single-quoted with
+    /// embedded `'` written as `'\''`. Newlines and control characters survive inside the quotes.
+    public static func quote(_ text: String) -> String {
+        if !text.isEmpty, text.allSatisfy({ plainCharacters.contains($0) }) { return text }
+        return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    /// A bash word for `argument`: literal parts quoted, variables expanded inside double quotes.
+    public static func word(_ argument: BundleArgument) -> String {
+        if let literal = argument.literalValue { return quote(literal) }
+        return argument.parts.map { part -> String in
+            switch part {
+            case .literal(let text): return text.isEmpty ? "" : quote(text)
+            case .variable(let variable): return "\"${\(variable.rawValue)}\""
+            }
+        }.joined()
+    }
+
+    /// `NAME=value` with the value quoted.
+    static func assignment(_ name: String, _ value: String) -> String { "\(name)=\(quote(value))" }
+
+    /// `NAME=(a b c)` with every element quoted.
+    static func arrayAssignment(_ name: String, _ values: [String]) -> String {
+        "\(name)=(" + values.map(quote).joined(separator: " ") + ")"
+    }
+}

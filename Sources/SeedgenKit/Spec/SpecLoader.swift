@@ -1,0 +1,139 @@
+import Foundation
+
+/// Reads vm.yaml files (or Ansible `proxmox_vm_*` variable files), resolves `extends:` chains,
+/// validates everything and reports every problem with its file, line and column.
+public struct SpecLoader: Sendable {
+    public struct Options: Sendable {
+        public var environment: [String: String]
+        /// Catalog names `image:` may use; nil skips the check.
+        public var knownImageNames: [String]?
+        /// Further checks run on each decoded VM (for example what a cloud_init.mode cannot express).
+        public var extraChecks: [@Sendable (VMSpec) -> [Diagnostic]]
+
+        public init(
+            environment: [String: String] = ProcessInfo.processInfo.environment, knownImageNames: [String]? = nil,
+            extraChecks: [@Sendable (VMSpec) -> [Diagnostic]] = []
+        ) {
+            self.environment = environment
+            self.knownImageNames = knownImageNames
+            self.extraChecks = extraChecks
+        }
+    }
+
+    /// What loading a set of files found: the valid VMs and every diagnostic (errors and warnings).
+    public struct Result: Sendable {
+        public var specs: [VMSpec]
+        public var diagnostics: [Diagnostic]
+        public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+        public var warnings: [Diagnostic] { diagnostics.filter { $0.severity == .warning } }
+
+        /// The VMs, or `SeedgenError.invalidInput` with every diagnostic when any is an error.
+        public func get() throws(SeedgenError) -> [VMSpec] {
+            if hasErrors { throw .invalidInput(diagnostics) }
+            return specs
+        }
+    }
+
+    public var options: Options
+
+    public init(options: Options = Options()) { self.options = options }
+
+    /// Loads one VM file.
+    public func load(_ file: String) throws(SeedgenError) -> VMSpec {
+        let result = loadAll([file])
+        let specs = try result.get()
+        guard let spec = specs.first else { throw .invalidInput(result.diagnostics) }
+        return spec
+    }
+
+    /// Loads many VM files and checks them against each other: duplicate VMIDs, names and MACs
+    /// in one run are errors at both places.
+    public func loadAll(_ files: [String]) -> Result {
+        var diagnostics: [Diagnostic] = []
+        var specs: [VMSpec] = []
+        for file in files {
+            do {
+                var warnings: [Diagnostic] = []
+                let tree = try mergedTree(file, warnings: &warnings)
+                diagnostics.append(contentsOf: warnings)
+                var decoding = VMSpecDecoding(environment: options.environment, knownImageNames: options.knownImageNames)
+                let spec = decoding.decode(tree, sourceFile: file)
+                // Report a file's problems in reading order, whichever check found them.
+                diagnostics.append(contentsOf: decoding.decoder.diagnostics.diagnostics.sorted { a, b in
+                    (a.location?.line ?? 0, a.location?.column ?? 0) < (b.location?.line ?? 0, b.location?.column ?? 0)
+                })
+                if let spec {
+                    let extra = options.extraChecks.flatMap { $0(spec) }
+                    diagnostics.append(contentsOf: extra)
+                    if !extra.contains(where: { $0.severity == .error }) { specs.append(spec) }
+                }
+            } catch {
+                if case .invalidInput(let found) = error { diagnostics.append(contentsOf: found) } else {
+                    diagnostics.append(Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), keyPath: "", message: error.description))
+                }
+            }
+        }
+        diagnostics.append(contentsOf: Self.crossFileDiagnostics(specs))
+        return Result(specs: specs, diagnostics: diagnostics)
+    }
+
+    /// The file's tree after Ansible conversion and `extends:` merging, before validation.
+    func mergedTree(_ file: String, chain: [String] = [], warnings: inout [Diagnostic]) throws(SeedgenError) -> SpecNode {
+        let absolute = SpecPaths.absolute(file)
+        guard let data = FileManager.default.contents(atPath: absolute) else {
+            let reason = FileManager.default.fileExists(atPath: absolute) ? "cannot read file" : "file not found"
+            throw .invalidInput([Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), keyPath: "", message: reason)])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw .invalidInput([Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), keyPath: "", message: "file is not UTF-8 text")])
+        }
+        var tree = try SpecYAML.parse(text, file: file)
+        if AnsibleVariables.looksLikeAnsible(tree) {
+            let converted = try AnsibleVariables.convert(tree)
+            tree = converted.tree
+            warnings.append(contentsOf: converted.warnings)
+        }
+        guard let extendsEntry = tree.entries?.first(where: { $0.key == "extends" }) else { return tree }
+        guard case .scalar(let baseName, .string) = extendsEntry.value.kind else {
+            throw .invalidInput([Diagnostic(at: extendsEntry.value.location, keyPath: "extends", message: "expected a file path, found \(extendsEntry.value.typeName)")])
+        }
+        let basePath = SpecPaths.resolve(baseName, relativeTo: file)
+        let baseAbsolute = SpecPaths.absolute(basePath)
+        if baseAbsolute == absolute || chain.contains(baseAbsolute) {
+            let cycle = (chain + [absolute, baseAbsolute]).map { ($0 as NSString).lastPathComponent }.joined(separator: " → ")
+            throw .invalidInput([Diagnostic(at: extendsEntry.value.location, keyPath: "extends", message: "extends cycle: \(cycle)", allowed: "a chain of base files that ends")])
+        }
+        guard FileManager.default.fileExists(atPath: baseAbsolute) else {
+            throw .invalidInput([Diagnostic(at: extendsEntry.value.location, keyPath: "extends", message: "base file not found: \(basePath)")])
+        }
+        let base = try mergedTree(basePath, chain: chain + [absolute], warnings: &warnings)
+        return base.merged(with: tree.removing(key: "extends")).removing(key: "extends")
+    }
+
+    static func crossFileDiagnostics(_ specs: [VMSpec]) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        func check(_ label: String, _ values: [(value: String, location: SourceLocation?, keyPath: String)]) {
+            var first: [String: (SourceLocation?, String)] = [:]
+            for item in values {
+                if let (otherLocation, otherPath) = first[item.value] {
+                    let other = otherLocation.map(\.description) ?? otherPath
+                    diagnostics.append(Diagnostic(at: item.location, keyPath: item.keyPath, message: "duplicate \(label) \(item.value) in this run, also at \(other)"))
+                    if let otherLocation {
+                        diagnostics.append(Diagnostic(at: otherLocation, keyPath: otherPath, message: "duplicate \(label) \(item.value) in this run, also at \(item.location?.description ?? item.keyPath)"))
+                    }
+                } else {
+                    first[item.value] = (item.location, item.keyPath)
+                }
+            }
+        }
+        check("VMID", specs.map { (String($0.vmid), $0.location(of: "vmid"), "vmid") })
+        check("name", specs.map { ($0.name, $0.location(of: "name"), "name") })
+        check("MAC", specs.flatMap { spec in
+            spec.network.interfaces.map { interface in
+                let path = "network.interfaces[\(interface.index)].mac"
+                return (interface.mac, spec.location(of: path), path)
+            }
+        })
+        return diagnostics
+    }
+}

@@ -1,0 +1,20 @@
+import ArgumentParser
+import Foundation
+import SeedgenKit
+
+struct ConvertCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Print the vm.yaml equivalent of an Ansible proxmox_vm_* variables file.")
+
+    @Argument(help: "The Ansible variables file (YAML).")
+    var file: String
+
+    func run() async throws {
+        try await reportingErrors {
+            let loader = SpecLoader.standard()
+            for warning in loader.loadAll([file]).warnings { Terminal.standardError.write(warning.description + "\n") }
+            Terminal.standardOutput.write(try loader.convertedDocument(file))
+        }
+    }
+}
