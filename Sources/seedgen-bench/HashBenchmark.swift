@@ -26,7 +26,7 @@ struct HashBenchmark: AsyncParsableCommand {
         let peer256 = try BenchClock.measure(iterations: iterations) { try BenchClock.runExternal("sha256sum", [file.path]) }.min()!
         let ours512 = try BenchClock.measure(iterations: iterations) { _ = try ImageFileHasher.digests(of: file, includeSHA512: true) }.min()!
         let peer512 = try BenchClock.measure(iterations: iterations) { try BenchClock.runExternal("sha512sum", [file.path]) }.min()!
-        let peakRSS = BenchClock.peakResidentBytes()
+        let peakRSS = try childPeakRSS(verifying: file, cache: folder.appendingPathComponent("cache"))
 
         func rate(_ seconds: Double) -> String { String(format: "%.0f MiB/s", bytes / seconds / 1_048_576) }
         print("hash benchmark: \(sizeMib) MiB file, best of \(iterations)")
@@ -34,9 +34,22 @@ struct HashBenchmark: AsyncParsableCommand {
             BenchRow(measurement: "verify sha256 vs sha256sum", seedgen: rate(ours256), peer: rate(peer256), ratio: peer256 / ours256, target: ">= 4x"),
             BenchRow(measurement: "verify sha256+sha512 vs sha512sum", seedgen: rate(ours512), peer: rate(peer512), ratio: peer512 / ours512, target: "(report)"),
             BenchRow(
-                measurement: "peak RSS of the hashing process", seedgen: String(format: "%.1f MiB", Double(peakRSS) / 1_048_576), peer: "32 MiB",
+                measurement: "peak RSS of `seedgen image verify FILE`", seedgen: String(format: "%.1f MiB", Double(peakRSS) / 1_048_576), peer: "32 MiB",
                 ratio: 32 * 1_048_576 / Double(max(peakRSS, 1)), target: "<= 32 MiB (ratio >= 1x)"),
         ])
+    }
+
+    /// Peak RSS of the seedgen binary (beside this one) verifying `file`: the user-facing number,
+    /// free of this benchmark's own buffers. Linux reports the largest waited-for child in KiB.
+    private func childPeakRSS(verifying file: URL, cache: URL) throws -> UInt64 {
+        let binary = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("seedgen")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw BenchFailure("\(binary.path) missing: build the seedgen product in the same configuration first")
+        }
+        try BenchClock.runExternal(binary.path, ["image", "verify", file.path, "--cache", cache.path, "--progress", "none"])
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &usage)
+        return UInt64(usage.ru_maxrss) * 1024
     }
 
     /// Writes `mebibytes` of pseudo-random data (a 4 MiB random block, varied per block) without holding it in memory.

@@ -29,7 +29,8 @@ struct ImageLockCommand: AsyncParsableCommand {
             var results: [Result] = []
             for file in files {
                 let vmFile = URL(fileURLWithPath: file)
-                guard let spec = try ImageSpecReader.imageSpec(inVMFile: vmFile) else {
+                // The full vm.yaml loader: `extends`, validation and relative paths as `build` sees them.
+                guard let spec = try SpecLoader.standard(catalog: imageStore.catalog).load(file).image else {
                     Terminal.standardError.write("\(file): no image: key, nothing to lock\n")
                     continue
                 }

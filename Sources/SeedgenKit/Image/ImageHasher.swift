@@ -36,7 +36,7 @@ public struct ImageDigests: Sendable, Hashable, Codable {
 
 /// Streams a file through the digester in fixed chunks: constant memory whatever the file size.
 public enum ImageFileHasher {
-    public static let chunkSize = 4 << 20
+    public static let chunkSize = 1 << 20
 
     public static func digests(of file: URL, includeSHA512: Bool, progress: ((UInt64) -> Void)? = nil) throws -> ImageDigests {
         var digester = ImageDigester(includeSHA512: includeSHA512)
