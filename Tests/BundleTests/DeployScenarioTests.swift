@@ -20,6 +20,7 @@ import Testing
         #expect(config["scsi0"]?.contains("discard=on") == true)
         #expect(config["scsihw"] == "virtio-scsi-single")
         #expect(config["boot"] == "order=scsi0")
+        // The same lower-case MAC string as network-config (cloud-init matches the NIC by it).
         #expect(config["net0"] == "virtio=bc:24:11:12:34:56,bridge=vmbr0,firewall=1,tag=20,mtu=1500")
         #expect(config["net1"] == "virtio=bc:24:11:ab:cd:ef,bridge=vmbr1,firewall=0")
         #expect(config["serial0"] == "socket")
