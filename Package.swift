@@ -75,6 +75,8 @@ let package = Package(
         .testTarget(name: "RenderTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
         .testTarget(name: "BundleTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
         .testTarget(name: "ImageTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
+        // Runs the built `seedgen` binary (swift build first) on the samples, a fleet and faults.
+        .testTarget(name: "EndToEndTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -114,53 +114,6 @@ final class SharedKeys: Sendable {
     static func get() throws -> SharedKeys { try shared.get() }
 }
 
-/// The fault-injecting loopback server (Tests/Fixtures/image/fault_server.py) over a directory.
-final class FaultServer: @unchecked Sendable {
-    let root: URL
-    let port: Int
-    private let process: Process
-
-    init(root: URL) throws {
-        try requireTool("python3")
-        self.root = root
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", TestPaths.fixtures.appendingPathComponent("image/fault_server.py").path, root.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        while true {
-            let byte = try output.fileHandleForReading.read(upToCount: 1) ?? Data()
-            if byte.isEmpty || byte == Data([0x0A]) { break }
-            line.append(byte)
-        }
-        guard let port = Int(String(decoding: line, as: UTF8.self)) else { throw FixtureError("fault server did not start") }
-        self.port = port
-    }
-
-    func url(_ path: String, fault: String? = nil) -> URL {
-        let prefix = fault.map { "/_fault/\($0)" } ?? ""
-        return URL(string: "http://127.0.0.1:\(port)\(prefix)/\(path)")!
-    }
-
-    /// The request log: (path, Range header) per request.
-    func requests() throws -> [(path: String, range: String?)] {
-        let data = try Data(contentsOf: URL(string: "http://127.0.0.1:\(port)/_log")!)
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let path = object["path"] as? String else { return nil }
-            return (path, object["range"] as? String)
-        }.filter { $0.path != "/_log" }
-    }
-
-    deinit {
-        // SIGKILL: the child may inherit a blocked SIGTERM from the test runner.
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-}
-
 /// A published image tree: a qcow2 with random content, its SHA256SUMS (signed), SHA512SUMS
 /// (unsigned), a BSD CHECKSUM (clearsigned) served from a fresh loopback server.
 final class PublishedImage: @unchecked Sendable {
