@@ -75,7 +75,7 @@ struct BuildBenchmark: ParsableCommand {
         image: { path: "\(imagePath)", sha256: \(digest) }
         network:
           interfaces:
-            - { bridge: vmbr0, ipv4: "10.\(index / 65536 % 256).\(index / 256 % 256).\(index % 256 + 1)/8", gateway4: 10.255.255.254 }
+            - { bridge: vmbr0, ipv4: "10.\(index / 62500 % 250).\(index / 250 % 250).\(index % 250 + 1)/8", gateway4: 10.255.255.254 }
         cloud_init:
           users:
             - name: ops

@@ -296,10 +296,10 @@ func document(_ data: Data) throws -> [String: Any] {
     }
 }
 
-/// The example template of docs/readme/render.md, checked by cloud-init's schema.
+/// The example template of README.md (section "Your own templates"), checked by cloud-init's schema.
 @Test func documentedExampleTemplateRendersValidCloudConfig() throws {
     guard requireTool("cloud-init") else { return }
-    let docs = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("docs/readme/render.md"), encoding: .utf8)
+    let docs = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
     let start = try #require(docs.range(of: "```yaml\n#cloud-config\n"))
     let end = try #require(docs[start.upperBound...].range(of: "```\n"))
     let template = "#cloud-config\n" + docs[start.upperBound..<end.lowerBound]

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The values every template sees (documented in docs/readme/render.md). Absent optionals are left
+/// The values every template sees (documented in README.md, "Template variables"). Absent optionals are left
 /// out rather than stored as nil, so `key: {{value}}` renders an empty value that is then dropped.
 /// Keys that are optional inside list entries (`sudo`, `mtu`, `gateway4`, …) never exist at the top
 /// level, because Mustache looks a missing key up in the enclosing context.
