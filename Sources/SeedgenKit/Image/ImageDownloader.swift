@@ -113,7 +113,9 @@ public final class ImageDownloader: Sendable {
         configuration.timeoutIntervalForResource = 7 * 24 * 3600
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
         configuration.urlCache = nil
-        let transfer = DownloadTransfer(handle: handle, digester: digester, resumeOffset: offset, progress: progress, includeSHA512: includeSHA512)
+        let transfer = DownloadTransfer(
+            handle: handle, digester: digester, resumeOffset: offset, progress: progress, includeSHA512: includeSHA512,
+            stallTimeout: policy.stallTimeout)
         let queue = OperationQueue()
         queue.maxConcurrentOperationCount = 1
         let session = URLSession(configuration: configuration, delegate: transfer, delegateQueue: queue)
@@ -205,21 +207,63 @@ private final class DownloadTransfer: NSObject, URLSessionDataDelegate, @uncheck
     private var accepting = false
     private var continuation: CheckedContinuation<Outcome, Never>?
     private weak var task: URLSessionDataTask?
+    /// URLSession's request timeout is not enforced mid-body on Linux (a stalled server held a
+    /// transfer for its full 300 s), so a watchdog cancels a transfer that received nothing for
+    /// `stallTimeout` seconds.
+    private let stallTimeout: TimeInterval
+    private let activityLock = NSLock()
+    private var lastActivity = ContinuousClock.now
+    private var stalled = false
+    private var watchdog: DispatchSourceTimer?
 
-    init(handle: FileHandle, digester: ImageDigester, resumeOffset: UInt64, progress: ImageProgressReporter, includeSHA512: Bool) {
+    init(
+        handle: FileHandle, digester: ImageDigester, resumeOffset: UInt64, progress: ImageProgressReporter, includeSHA512: Bool,
+        stallTimeout: TimeInterval
+    ) {
         self.handle = handle
         self.digester = digester
         self.resumeOffset = resumeOffset
         self.progress = progress
         self.includeSHA512 = includeSHA512
+        self.stallTimeout = stallTimeout
     }
 
     func run(_ task: URLSessionDataTask) async -> Outcome {
         await withCheckedContinuation { continuation in
             self.continuation = continuation
             self.task = task
+            startWatchdog(task)
             task.resume()
         }
+    }
+
+    private func noteActivity() {
+        activityLock.withLock { lastActivity = ContinuousClock.now }
+    }
+
+    private func startWatchdog(_ task: URLSessionDataTask) {
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        let interval = max(0.05, stallTimeout / 4)
+        timer.schedule(deadline: .now() + interval, repeating: interval)
+        timer.setEventHandler { [weak self, weak task] in
+            guard let self, let task else { return }
+            let idle = self.activityLock.withLock { ContinuousClock.now - self.lastActivity }
+            if idle > .milliseconds(Int64(self.stallTimeout * 1000)) {
+                self.activityLock.withLock { self.stalled = true }
+                self.stopWatchdog()
+                task.cancel()
+            }
+        }
+        activityLock.withLock { watchdog = timer }
+        timer.resume()
+    }
+
+    private func stopWatchdog() {
+        let timer = activityLock.withLock { () -> DispatchSourceTimer? in
+            defer { watchdog = nil }
+            return watchdog
+        }
+        timer?.cancel()
     }
 
     /// `cancel()` from inside a delegate callback is ignored on Linux; cancel from another queue.
@@ -231,6 +275,7 @@ private final class DownloadTransfer: NSObject, URLSessionDataDelegate, @uncheck
         _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
         completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void
     ) {
+        noteActivity()
         status = (response as? HTTPURLResponse)?.statusCode ?? 200
         let length = response.expectedContentLength
         switch status {
@@ -270,6 +315,7 @@ private final class DownloadTransfer: NSObject, URLSessionDataDelegate, @uncheck
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        noteActivity()
         guard accepting, writeError == nil else { return }
         do {
             try handle.write(contentsOf: data)
@@ -283,9 +329,13 @@ private final class DownloadTransfer: NSObject, URLSessionDataDelegate, @uncheck
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
+        stopWatchdog()
         let cancelledByUs = (error as? URLError)?.code == .cancelled && (writeError != nil || !(status == 200 || status == 206))
+        let stalled = activityLock.withLock { self.stalled }
+        // A transfer the watchdog cancelled timed out: retryable, resumable from the part.
+        let reported: (any Error)? = stalled ? URLError(.timedOut) : (cancelledByUs ? nil : error)
         let outcome = Outcome(
-            status: status, error: cancelledByUs ? nil : error, writeError: writeError, digester: digester, expectedTotal: expectedTotal)
+            status: status, error: reported, writeError: writeError, digester: digester, expectedTotal: expectedTotal)
         continuation?.resume(returning: outcome)
         continuation = nil
     }
