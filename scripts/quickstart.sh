@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-swift build -c release --product seedgen
-.build/release/seedgen build samples/web01.yaml -o out "$@"
+swift build --product seedgen
+.build/debug/seedgen build samples/web01.yaml -o out "$@"
 echo
 echo "Artifacts for web01 (copy this directory to the Proxmox node and run 'bash deploy.sh' there):"
 ls -l out/web01.example.com
