@@ -213,7 +213,6 @@ private final class DownloadTransfer: NSObject, URLSessionDataDelegate, @uncheck
     private let stallTimeout: TimeInterval
     private let activityLock = NSLock()
     private var lastActivity = ContinuousClock.now
-    private var stalled = false
     private var watchdog: DispatchSourceTimer?
 
     init(
@@ -230,7 +229,7 @@ private final class DownloadTransfer: NSObject, URLSessionDataDelegate, @uncheck
 
     func run(_ task: URLSessionDataTask) async -> Outcome {
         await withCheckedContinuation { continuation in
-            self.continuation = continuation
+            activityLock.withLock { self.continuation = continuation }
             self.task = task
             startWatchdog(task)
             task.resume()
@@ -247,12 +246,23 @@ private final class DownloadTransfer: NSObject, URLSessionDataDelegate, @uncheck
         timer.schedule(deadline: .now() + interval, repeating: interval)
         timer.setEventHandler { [weak self, weak task] in
             guard let self, let task else { return }
-            let idle = self.activityLock.withLock { ContinuousClock.now - self.lastActivity }
-            if idle > .milliseconds(Int64(self.stallTimeout * 1000)) {
-                self.activityLock.withLock { self.stalled = true }
-                self.stopWatchdog()
-                task.cancel()
+            self.activityLock.lock()
+            let idle = ContinuousClock.now - self.lastActivity
+            guard idle > .milliseconds(Int64(self.stallTimeout * 1000)), let continuation = self.continuation else {
+                self.activityLock.unlock()
+                return
             }
+            // Under load URLSession may report the cancellation much later (seen: 88 s), so the
+            // watchdog ends the transfer itself; the late completion callback finds nothing to resume.
+            self.continuation = nil
+            self.accepting = false
+            let outcome = Outcome(
+                status: self.status, error: URLError(.timedOut), writeError: self.writeError, digester: self.digester,
+                expectedTotal: self.expectedTotal)
+            self.activityLock.unlock()
+            self.stopWatchdog()
+            task.cancel()
+            continuation.resume(returning: outcome)
         }
         activityLock.withLock { watchdog = timer }
         timer.resume()
@@ -315,8 +325,10 @@ private final class DownloadTransfer: NSObject, URLSessionDataDelegate, @uncheck
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        noteActivity()
-        guard accepting, writeError == nil else { return }
+        activityLock.lock()
+        defer { activityLock.unlock() }
+        lastActivity = ContinuousClock.now
+        guard accepting, writeError == nil, continuation != nil else { return }
         do {
             try handle.write(contentsOf: data)
         } catch {
@@ -330,13 +342,14 @@ private final class DownloadTransfer: NSObject, URLSessionDataDelegate, @uncheck
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
         stopWatchdog()
-        let cancelledByUs = (error as? URLError)?.code == .cancelled && (writeError != nil || !(status == 200 || status == 206))
-        let stalled = activityLock.withLock { self.stalled }
-        // A transfer the watchdog cancelled timed out: retryable, resumable from the part.
-        let reported: (any Error)? = stalled ? URLError(.timedOut) : (cancelledByUs ? nil : error)
-        let outcome = Outcome(
-            status: status, error: reported, writeError: writeError, digester: digester, expectedTotal: expectedTotal)
-        continuation?.resume(returning: outcome)
+        activityLock.lock()
+        // nil when the watchdog already ended this transfer as timed out.
+        let pending = continuation
         continuation = nil
+        let cancelledByUs = (error as? URLError)?.code == .cancelled && (writeError != nil || !(status == 200 || status == 206))
+        let outcome = Outcome(
+            status: status, error: cancelledByUs ? nil : error, writeError: writeError, digester: digester, expectedTotal: expectedTotal)
+        activityLock.unlock()
+        pending?.resume(returning: outcome)
     }
 }
