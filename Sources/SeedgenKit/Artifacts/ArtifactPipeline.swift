@@ -23,8 +23,10 @@ public struct ArtifactPipeline: Sendable {
         let specs = try loaded.get()
         if specs.isEmpty { throw SeedgenError.usage("no VM files given") }
 
-        let images = try await resolveImages(for: specs, catalog: catalog)
-        try checkDiskSizes(specs, images: images)
+        // One key per VM, computed once: each looks for a seedgen.lock beside its file.
+        let imageKeys = specs.map(ImageKey.init)
+        let images = try await resolveImages(Set(imageKeys), catalog: catalog)
+        try checkDiskSizes(specs, keys: imageKeys, images: images)
 
         try createOutputDirectory()
         let epoch = BuildEpoch.current(environment: options.environment)
@@ -37,7 +39,7 @@ public struct ArtifactPipeline: Sendable {
                 let index = next
                 next += 1
                 let spec = specs[index]
-                let image = images[ImageKey(spec)]
+                let image = images[imageKeys[index]]
                 group.addTask {
                     do {
                         return (index, .success(try stage(spec, image: image, epoch: epoch)))
@@ -102,8 +104,8 @@ public struct ArtifactPipeline: Sendable {
     }
 
     /// Each distinct image once, concurrently; a failure belongs to the VMs that use that image.
-    private func resolveImages(for specs: [VMSpec], catalog: ImageCatalog) async throws -> [ImageKey: Result<ResolvedImage, SeedgenError>] {
-        let keys = Set(specs.map(ImageKey.init)).filter { $0.image != nil }
+    private func resolveImages(_ allKeys: Set<ImageKey>, catalog: ImageCatalog) async throws -> [ImageKey: Result<ResolvedImage, SeedgenError>] {
+        let keys = allKeys.filter { $0.image != nil }
         guard !keys.isEmpty else { return [:] }
         let store = try ImageStore(directory: options.cacheDirectory, catalog: catalog, progress: options.progress, offline: options.offline)
         return await withTaskGroup(of: (ImageKey, Result<ResolvedImage, SeedgenError>).self) { group in
@@ -128,10 +130,10 @@ public struct ArtifactPipeline: Sendable {
     }
 
     /// SPEC §6: a boot disk smaller than the image's virtual size is invalid input.
-    private func checkDiskSizes(_ specs: [VMSpec], images: [ImageKey: Result<ResolvedImage, SeedgenError>]) throws {
+    private func checkDiskSizes(_ specs: [VMSpec], keys: [ImageKey], images: [ImageKey: Result<ResolvedImage, SeedgenError>]) throws {
         var problems = DiagnosticCollector()
-        for spec in specs {
-            guard case .success(let image)? = images[ImageKey(spec)], spec.hardware.disk.size.bytes < image.virtualSize else { continue }
+        for (spec, key) in zip(specs, keys) {
+            guard case .success(let image)? = images[key], spec.hardware.disk.size.bytes < image.virtualSize else { continue }
             let virtual = ByteSize(bytes: image.virtualSize)
             problems.error(
                 "disk size \(spec.hardware.disk.size) is smaller than the image's virtual size \(virtual.qmSize) (\(image.virtualSize) bytes)",
@@ -166,11 +168,10 @@ public struct ArtifactPipeline: Sendable {
             try? FileManager.default.removeItem(at: temporary)
             throw error
         }
-        var outcome = BuildOutcome(
+        let outcome = BuildOutcome(
             name: spec.name, vmid: spec.vmid, file: spec.sourceFile, status: .built, directory: finalDirectory.path,
             files: artifacts.checksums, seedISO: artifacts.seedISOName, image: resolvedImage?.path.path,
             imageVerification: resolvedImage?.verification, error: nil)
-        if resolvedImage == nil { outcome.imageVerification = nil }
         return StagedVM(temporaryDirectory: temporary, finalDirectory: finalDirectory, outcome: outcome, warnings: artifacts.warnings)
     }
 
