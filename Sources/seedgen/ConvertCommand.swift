@@ -12,9 +12,9 @@ struct ConvertCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let loader = SpecLoader.standard()
-            for warning in loader.loadAll([file]).warnings { Terminal.standardError.write(warning.description + "\n") }
-            Terminal.standardOutput.write(try loader.convertedDocument(file))
+            let converted = try SpecLoader.standard().convertedDocument(file)
+            for warning in converted.warnings { Terminal.standardError.write(warning.description + "\n") }
+            Terminal.standardOutput.write(converted.document)
         }
     }
 }

@@ -79,6 +79,23 @@ import Testing
         #expect(spec.fqdn == "legacy01.example.com")
     }
 
+    @Test func convertedAnsibleFileLoadsAsTheSameVM() throws {
+        let vars = TestPaths.samples.appendingPathComponent("ansible-vars.yml").path
+        let converted = try SpecLoader.standard().convertedDocument(vars)
+        #expect(converted.warnings.contains { $0.keyPath == "proxmox_vm_import_disk_format" })
+        // Written beside the samples' relative paths (keys/ops.pub) so they resolve the same way.
+        let copy = TestPaths.samples.appendingPathComponent(".converted-\(UUID().uuidString).yaml")
+        defer { try? FileManager.default.removeItem(at: copy) }
+        try Data(converted.document.utf8).write(to: copy)
+        var original = try SpecLoader.standard().load(vars)
+        var roundTrip = try SpecLoader.standard().load(copy.path)
+        original.sourceFile = ""
+        roundTrip.sourceFile = ""
+        original.locations = [:]
+        roundTrip.locations = [:]
+        #expect(original == roundTrip)
+    }
+
     @Test func ansiblePlaintextPasswordAndUnknownVariables() throws {
         let fixture = try SpecFixture("""
             proxmox_vm_name: legacy01
