@@ -16,9 +16,13 @@ public enum TestPaths {
     public static var templates: URL { packageRoot.appendingPathComponent("templates") }
     public static var fixtures: URL { packageRoot.appendingPathComponent("Tests/Fixtures") }
 
-    /// The shared reference folder (`../shared/reference` beside the checkout), holding qm-options.json.
+    /// The folder holding qm-options.json: the project's shared reference (`../shared/reference`
+    /// beside the checkout) when it is there, so tests follow its updates; otherwise the copy in
+    /// Tests/Fixtures/reference, so a clone on its own (a new user's machine) still runs every test.
     public static var sharedReference: URL {
-        packageRoot.deletingLastPathComponent().appendingPathComponent("shared/reference")
+        let shared = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/reference")
+        if FileManager.default.fileExists(atPath: shared.appendingPathComponent("qm-options.json").path) { return shared }
+        return packageRoot.appendingPathComponent("Tests/Fixtures/reference")
     }
 
     /// The `seedgen` binary that `swift build` put next to the test bundle.
