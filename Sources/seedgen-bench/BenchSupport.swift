@@ -1,4 +1,5 @@
 import Foundation
+import SeedgenKit
 
 /// Wall-clock timing helpers shared by the benchmarks.
 enum BenchClock {
@@ -35,8 +36,9 @@ enum BenchClock {
         if let environment { process.environment = environment }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
+        let exit = ProcessExit(process)
         try process.run()
-        process.waitUntilExit()
+        exit.wait()
         guard process.terminationStatus == 0 else {
             throw BenchFailure("\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
         }

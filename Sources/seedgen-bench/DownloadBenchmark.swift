@@ -29,10 +29,11 @@ struct DownloadBenchmark: AsyncParsableCommand {
         server.arguments = ["python3", serverScript, www.path]
         let pipe = Pipe()
         server.standardOutput = pipe
+        let serverExit = ProcessExit(server)
         try server.run()
         defer {
             kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
+            serverExit.wait()
         }
         var line = Data()
         while let byte = try pipe.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data([0x0A]) { line.append(byte) }

@@ -1,4 +1,5 @@
 import Foundation
+import SeedgenKit
 
 /// Thrown by shared fixtures when a consumer tool is missing or a fixture cannot start.
 public struct TestFixtureError: Error, CustomStringConvertible {
@@ -12,6 +13,9 @@ public final class FaultServer: @unchecked Sendable {
     public let root: URL
     public let port: Int
     private let process: Process
+    private let exit: ProcessExit
+    /// The server's standard input: it exits when this closes, so it cannot outlive the tests.
+    private let lifeline = Pipe()
 
     public init(root: URL) throws {
         guard ProcessRunner.isInstalled("python3") else {
@@ -20,10 +24,14 @@ public final class FaultServer: @unchecked Sendable {
         self.root = root
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", TestPaths.fixtures.appendingPathComponent("image/fault_server.py").path, root.path]
+        process.arguments = [
+            "python3", TestPaths.fixtures.appendingPathComponent("image/fault_server.py").path, root.path, "--until-stdin-closes",
+        ]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
+        process.standardInput = lifeline
+        exit = ProcessExit(process)
         try process.run()
         var line = Data()
         while true {
@@ -52,6 +60,6 @@ public final class FaultServer: @unchecked Sendable {
     deinit {
         // SIGKILL: the child may inherit a blocked SIGTERM from the test runner.
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        exit.wait()
     }
 }

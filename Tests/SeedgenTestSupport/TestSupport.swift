@@ -1,4 +1,5 @@
 import Foundation
+import SeedgenKit
 
 /// Paths the tests need, found from this source file so tests run from any working directory.
 public enum TestPaths {
@@ -93,6 +94,7 @@ public enum ProcessRunner {
         process.standardOutput = outPipe
         process.standardError = errPipe
         process.standardInput = inPipe
+        let exit = ProcessExit(process)
         try process.run()
         if let stdin { inPipe.fileHandleForWriting.write(stdin) }
         try inPipe.fileHandleForWriting.close()
@@ -106,7 +108,7 @@ public enum ProcessRunner {
         }
         let outData = outPipe.fileHandleForReading.readDataToEndOfFile()
         group.wait()
-        process.waitUntilExit()
+        exit.wait()
         return ProcessResult(
             exitCode: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
             stderr: String(decoding: errData, as: UTF8.self), stdoutData: outData)

@@ -140,6 +140,7 @@ enum ImageProcess {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
+        let exit = ProcessExit(process)
         try process.run()
         nonisolated(unsafe) var errorData = Data()
         let group = DispatchGroup()
@@ -150,7 +151,7 @@ enum ImageProcess {
         }
         let outputData = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
-        process.waitUntilExit()
+        exit.wait()
         return Result(
             exitCode: process.terminationStatus, stdout: String(decoding: outputData, as: UTF8.self),
             stderr: String(decoding: errorData, as: UTF8.self))

@@ -14,6 +14,10 @@ path prefix: /_fault/<spec>/<real path>, where <spec> is one of
   slowMS      sleep MS milliseconds after every 256 KiB
 
 Counters are per full request path. GET /_log returns the request log as JSON lines.
+
+With --until-stdin-closes the server exits when its standard input reaches end of file: the
+tests hand it a pipe, so it ends with the test process even when that dies without cleaning up
+(an orphaned server would otherwise keep running, and keep a CI run waiting for it).
 """
 import json
 import os
@@ -26,8 +30,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
-ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".")
-PORT = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+UNTIL_STDIN_CLOSES = "--until-stdin-closes" in sys.argv
+ARGS = [argument for argument in sys.argv[1:] if argument != "--until-stdin-closes"]
+ROOT = os.path.abspath(ARGS[0] if len(ARGS) > 0 else ".")
+PORT = int(ARGS[1]) if len(ARGS) > 1 else 0
 COUNTERS = {}
 LOG = []
 LOCK = threading.Lock()
@@ -162,7 +168,20 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
+def exit_when_stdin_closes():
+    def watch():
+        try:
+            while sys.stdin.buffer.read(65536):
+                pass
+        finally:
+            os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main():
+    if UNTIL_STDIN_CLOSES:
+        exit_when_stdin_closes()
     server = Server(("127.0.0.1", PORT), Handler)
     print(server.server_address[1], flush=True)
     try:
