@@ -72,7 +72,9 @@ let package = Package(
         ),
         .testTarget(name: "SpecTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
         .testTarget(name: "ISOTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
-        .testTarget(name: "RenderTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
+        .testTarget(
+            name: "RenderTests",
+            dependencies: ["SeedgenKit", "SeedgenTestSupport", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "BundleTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
         .testTarget(name: "ImageTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
         // Runs the built `seedgen` binary (swift build first) on the samples, a fleet and faults.

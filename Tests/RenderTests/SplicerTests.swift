@@ -2,6 +2,7 @@ import Foundation
 @testable import SeedgenKit
 import SeedgenTestSupport
 import Testing
+import Yams
 
 /// A user template that places one value in every position a template author might use.
 let everyPositionTemplate = """
@@ -85,5 +86,41 @@ let everyPositionTemplate = """
         spec.cloudInit.templates.userData = TemplateSource(path: "u.yaml", text: "a: \(marker)b\n")
         let found = diagnostics { try SeedRenderer.render(spec) }
         #expect(found.count == 1 && found.first?.location?.file == "u.yaml", "\(found)")
+    }
+}
+
+@Suite struct BlockScalarHeaderTests {
+    /// The splicer's hand-written check agrees with the pattern it replaced on every line shape.
+    @Test func handCheckAgreesWithThePattern() throws {
+        let pattern = try NSRegularExpression(pattern: "(^|[:-] +)[|>][-+0-9]*$")
+        let lines = [
+            "key: |", "key: >", "key: |-", "key: >+", "key: |2", "key: |2-", "key: |+1", "  - |", "- >-", "|", ">", "|-",
+            "key: | # comment", "key: |2 # a # b", "key:|", "key: x|", "key: | x", "key: 'a' |", "key: \"|\"", "- - |",
+            "a - |", "a: b: |", "key:  \t|", "key: \u{A0}|", "key: |\u{A0}", "  ", "", "#", " # |", "key: |#x", "key: |  ",
+            "\tkey: >\t", "key: ||", "key: >|", "-|", ":|", " : |", "-  >2", "x: -|", "key: |9-+", "key: text # |",
+        ]
+        for line in lines {
+            let withoutComment = line.range(of: " #").map { String(line[..<$0.lowerBound]) } ?? line
+            let trimmed = withoutComment.trimmingCharacters(in: .whitespaces)
+            let expected = pattern.firstMatch(in: trimmed, range: NSRange(trimmed.startIndex..., in: trimmed)) != nil
+            #expect(RenderValueSplicer.opensBlockScalar(Array(line.unicodeScalars)) == expected, "\(line.debugDescription)")
+        }
+    }
+}
+
+@Suite struct ScalarTagTests {
+    /// The shortcut types every text exactly as Yams' default (YAML 1.1) resolver does.
+    @Test func shortcutAgreesWithTheDefaultResolver() {
+        var texts = [
+            "", "~", "null", "Null", "NULL", "yes", "No", "ON", "off", "true", "False", "y", "n", "0", "-0", "+12", "0755",
+            "0o17", "0b101", "0x1F", "1_000", "190:20:30", "1.5", "-.5", ".5", "1e3", "1.0e+3", ".inf", "-.Inf", ".NaN",
+            "2001-12-14", "2001-12-14t21:59:43.10-05:00", "<<", "=", "ops", "vmbr0", "10.0.0.1/8", "fe80::1", "-", "- x",
+            ".", "+", "o", "t", "yesterday", "nulls", "0.0.0.0", "1:2", "=x", "<", "~x", "ssh-ed25519 AAAA", "é", "🙂",
+        ]
+        for scalar in 0x20...0x7E { texts.append(String(UnicodeScalar(UInt8(scalar))) + "x") }
+        for scalar in 0x20...0x7E { texts.append(String(UnicodeScalar(UInt8(scalar)))) }
+        for text in texts {
+            #expect(YAMLScalarTag.implicitTag(of: text) == Resolver.default.resolveTag(of: Node(text)), "\(text.debugDescription)")
+        }
     }
 }

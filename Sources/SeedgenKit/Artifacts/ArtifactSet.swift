@@ -88,9 +88,7 @@ struct ArtifactSet: Sendable {
             }
             switch file.contents {
             case .bytes(let data):
-                guard manager.createFile(atPath: target.path, contents: data, attributes: [.posixPermissions: file.permissions]) else {
-                    throw SeedgenError.runtime(message: "cannot write \(target.path)", cause: String(cString: strerror(errno)))
-                }
+                try NewFile.write(data, to: target.path, permissions: file.permissions)
             case .copy(let source):
                 // A hard link costs nothing and the cache never modifies a file in place; across
                 // file systems fall back to a copy.

@@ -89,8 +89,11 @@ struct DeployScriptWriter {
     /// SC1003 ("want to escape a single quote?") likewise flags a literal backslash before `'\''`.
     private func literalDollarDirective(_ values: [String]) -> [String] {
         var codes: [String] = []
-        if values.contains(where: { $0.contains("$") || $0.contains("`") }) { codes.append("SC2016") }
-        if values.contains(where: { $0.contains("\\") }) { codes.append("SC1003") }
+        func mentions(_ character: Unicode.Scalar) -> Bool {
+            values.contains { $0.utf8.contains(UInt8(character.value)) }
+        }
+        if mentions("$") || mentions("`") { codes.append("SC2016") }
+        if mentions("\\") { codes.append("SC1003") }
         guard !codes.isEmpty else { return [] }
         return ["# shellcheck disable=\(codes.joined(separator: ","))  # single-quoted values are meant literally"]
     }

@@ -218,10 +218,7 @@ enum RenderValueSplicer {
     /// The column a block scalar's content must be indented beyond, when `line` opens one
     /// (`key: |`, `- >-`, `key: |2 # comment`); nil otherwise.
     private static func blockScalarParentColumn(_ line: [Unicode.Scalar]) -> Int? {
-        let text = String(String.UnicodeScalarView(line))
-        let withoutComment = text.range(of: " #").map { String(text[..<$0.lowerBound]) } ?? text
-        let trimmed = withoutComment.trimmingCharacters(in: .whitespaces)
-        guard trimmed.range(of: "(^|[:-] +)[|>][-+0-9]*$", options: .regularExpression) != nil else { return nil }
+        guard opensBlockScalar(line) else { return nil }
         // The parent node starts after the indentation and any `- ` sequence entries.
         var column = line.prefix { $0 == " " }.count
         var rest = line[column...]
@@ -232,6 +229,32 @@ enum RenderValueSplicer {
             rest = rest.dropFirst(afterDash)
         }
         return column
+    }
+
+    /// True when `line`, without a ` #` comment and surrounding whitespace, is a block scalar
+    /// header: `|` or `>` with optional indentation/chomping indicators, alone or after `: ` or
+    /// `- ` (the pattern `(^|[:-] +)[|>][-+0-9]*$`, checked by hand: this runs on every line of
+    /// every rendered template, and a regular expression there cost more than the rest of the pass).
+    static func opensBlockScalar(_ line: [Unicode.Scalar]) -> Bool {
+        var end = line.count
+        for index in line.indices.dropLast() where line[index] == " " && line[index + 1] == "#" {
+            end = index
+            break
+        }
+        let isWhitespace = { (scalar: Unicode.Scalar) in CharacterSet.whitespaces.contains(scalar) }
+        var start = 0
+        while start < end, isWhitespace(line[start]) { start += 1 }
+        while end > start, isWhitespace(line[end - 1]) { end -= 1 }
+        // Back over the indicators to the `|` or `>`.
+        var indicator = end - 1
+        while indicator >= start, "-+0123456789".unicodeScalars.contains(line[indicator]) { indicator -= 1 }
+        guard indicator >= start, line[indicator] == "|" || line[indicator] == ">" else { return false }
+        if indicator == start { return true }
+        // Otherwise one or more spaces, right after a `:` or `-`.
+        var beforeSpaces = indicator - 1
+        guard line[beforeSpaces] == " " else { return false }
+        while beforeSpaces >= start, line[beforeSpaces] == " " { beforeSpaces -= 1 }
+        return beforeSpaces >= start && (line[beforeSpaces] == ":" || line[beforeSpaces] == "-")
     }
 
     private static func spliceBlockLine(_ line: [Unicode.Scalar], indentation: Int) -> String {

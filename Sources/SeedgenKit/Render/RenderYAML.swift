@@ -8,14 +8,15 @@ import Yams
 enum RenderYAML {
     /// Parses one YAML document; an empty document is `.null`. Throws Yams' `YamlError`.
     static func parse(_ text: String) throws -> ConfigValue {
-        guard let node = try Yams.compose(yaml: text) else { return .null }
+        // `.basic`: scalars are typed by YAMLScalarTag, without the default resolver's regexes.
+        guard let node = try Yams.compose(yaml: text, .basic) else { return .null }
         return value(of: node)
     }
 
     static func value(of node: Node) -> ConfigValue {
         switch node {
         case .scalar(let scalar):
-            return value(of: scalar, resolvedTag: node.tag.rawValue)
+            return value(of: scalar, tag: YAMLScalarTag.tag(of: scalar))
         case .sequence(let sequence):
             return .list(sequence.map(value(of:)))
         case .mapping(let mapping):
@@ -26,8 +27,8 @@ enum RenderYAML {
         }
     }
 
-    private static func value(of scalar: Node.Scalar, resolvedTag: String) -> ConfigValue {
-        switch Tag.Name(rawValue: resolvedTag) {
+    private static func value(of scalar: Node.Scalar, tag: Tag.Name) -> ConfigValue {
+        switch tag {
         case .null:
             return .null
         case .bool:
@@ -78,7 +79,9 @@ enum RenderYAML {
         // the double-quoted style escapes it.
         if string.unicodeScalars.contains("\u{FEFF}") { return Node.Scalar(string, Tag(.str), .doubleQuoted) }
         if string.contains("\n") { return Node.Scalar(string, Tag(.str), .literal) }
-        return string.represented()
+        // As Yams' `String.represented()`: single-quoted when plain would read as another type.
+        return YAMLScalarTag.implicitTag(of: string) == .str
+            ? Node.Scalar(string, Tag(.str)) : Node.Scalar(string, Tag(.str), .singleQuoted)
     }
 }
 

@@ -100,7 +100,8 @@ enum SpecYAML {
     static func parse(_ text: String, file: String) throws(SeedgenError) -> SpecNode {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            // `.basic`: scalars are typed by YAMLScalarTag, without the default resolver's regexes.
+            root = try Yams.compose(yaml: text, .basic)
         } catch let error as YamlError {
             throw .invalidInput([diagnostic(for: error, file: file)])
         } catch {
@@ -127,7 +128,7 @@ enum SpecYAML {
             if scalar.style != .plain {
                 type = .string
             } else {
-                switch Tag.Name(rawValue: node.tag.rawValue) {
+                switch YAMLScalarTag.tag(of: scalar) {
                 case .int: type = .int
                 case .float: type = .float
                 case .bool: type = .bool
