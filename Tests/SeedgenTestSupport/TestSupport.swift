@@ -99,15 +99,9 @@ public enum ProcessRunner {
         if let stdin { inPipe.fileHandleForWriting.write(stdin) }
         try inPipe.fileHandleForWriting.close()
         // Read both pipes concurrently so a chatty child cannot fill one and block.
-        nonisolated(unsafe) var errData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errData = errPipe.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
+        let errors = PipeDrain(errPipe.fileHandleForReading)
         let outData = outPipe.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
+        let errData = errors.wait()
         exit.wait()
         return ProcessResult(
             exitCode: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),

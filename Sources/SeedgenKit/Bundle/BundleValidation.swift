@@ -20,7 +20,7 @@ enum BundleValidation {
     ]
 
     static func matches(_ text: String, _ pattern: String) -> Bool {
-        text.range(of: pattern, options: .regularExpression) != nil
+        TextPattern.matches(text, pattern)
     }
 
     static func diagnostics(for spec: VMSpec, inputs: BundleInputs) -> [Diagnostic] {

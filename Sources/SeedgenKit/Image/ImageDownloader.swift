@@ -214,6 +214,9 @@ private final class DownloadTransfer: NSObject, URLSessionDataDelegate, @uncheck
     private let activityLock = NSLock()
     private var lastActivity = ContinuousClock.now
     private var watchdog: DispatchSourceTimer?
+    /// The watchdog's own serial queue: Dispatch's global queue can be busy for minutes with
+    /// blocking work (seen in the test suite), and a stall must be noticed on time.
+    private let watchdogQueue = DispatchQueue(label: "seedgen.download.watchdog")
 
     init(
         handle: FileHandle, digester: ImageDigester, resumeOffset: UInt64, progress: ImageProgressReporter, includeSHA512: Bool,
@@ -241,7 +244,7 @@ private final class DownloadTransfer: NSObject, URLSessionDataDelegate, @uncheck
     }
 
     private func startWatchdog(_ task: URLSessionDataTask) {
-        let timer = DispatchSource.makeTimerSource(queue: .global())
+        let timer = DispatchSource.makeTimerSource(queue: watchdogQueue)
         let interval = max(0.05, stallTimeout / 4)
         timer.schedule(deadline: .now() + interval, repeating: interval)
         timer.setEventHandler { [weak self, weak task] in
@@ -278,7 +281,7 @@ private final class DownloadTransfer: NSObject, URLSessionDataDelegate, @uncheck
 
     /// `cancel()` from inside a delegate callback is ignored on Linux; cancel from another queue.
     private func cancelSoon(_ task: URLSessionTask) {
-        DispatchQueue.global().async { task.cancel() }
+        watchdogQueue.async { task.cancel() }
     }
 
     func urlSession(

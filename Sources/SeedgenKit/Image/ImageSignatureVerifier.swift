@@ -142,15 +142,9 @@ enum ImageProcess {
         process.standardInput = FileHandle.nullDevice
         let exit = ProcessExit(process)
         try process.run()
-        nonisolated(unsafe) var errorData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errorData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
+        let errors = PipeDrain(err.fileHandleForReading)
         let outputData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
+        let errorData = errors.wait()
         exit.wait()
         return Result(
             exitCode: process.terminationStatus, stdout: String(decoding: outputData, as: UTF8.self),

@@ -71,6 +71,6 @@ enum RenderMultipart {
     /// A MIME type as `type/subtype` with token characters only (RFC 2045), so it cannot break the header.
     static func isValidType(_ type: String) -> Bool {
         let token = "[A-Za-z0-9!#$&^_.+-]+"
-        return type.range(of: "^\(token)/\(token)$", options: .regularExpression) != nil
+        return TextPattern.matches(type, "^\(token)/\(token)$")
     }
 }

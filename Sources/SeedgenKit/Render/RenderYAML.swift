@@ -9,7 +9,8 @@ enum RenderYAML {
     /// Parses one YAML document; an empty document is `.null`. Throws Yams' `YamlError`.
     static func parse(_ text: String) throws -> ConfigValue {
         // `.basic`: scalars are typed by YAMLScalarTag, without the default resolver's regexes.
-        guard let node = try Yams.compose(yaml: text, .basic) else { return .null }
+        // `.utf8` given, not defaulted: Yams reads the whole environment to pick the default.
+        guard let node = try Yams.compose(yaml: text, .basic, .default, .utf8) else { return .null }
         return value(of: node)
     }
 
@@ -78,7 +79,7 @@ enum RenderYAML {
         // libyaml would write a byte-order mark as itself, and PyYAML drops it on reading; only
         // the double-quoted style escapes it.
         if string.unicodeScalars.contains("\u{FEFF}") { return Node.Scalar(string, Tag(.str), .doubleQuoted) }
-        if string.contains("\n") { return Node.Scalar(string, Tag(.str), .literal) }
+        if string.utf8.contains(UInt8(ascii: "\n")) { return Node.Scalar(string, Tag(.str), .literal) }
         // As Yams' `String.represented()`: single-quoted when plain would read as another type.
         return YAMLScalarTag.implicitTag(of: string) == .str
             ? Node.Scalar(string, Tag(.str)) : Node.Scalar(string, Tag(.str), .singleQuoted)

@@ -36,7 +36,7 @@ extension VMSpecDecoding {
         cloudInit.keepDefaultUser = decoder.bool(map["keep_default_user"], "cloud_init.keep_default_user") ?? cloudInit.keepDefaultUser
         cloudInit.sshPwauth = decoder.bool(map["ssh_pwauth"], "cloud_init.ssh_pwauth") ?? cloudInit.sshPwauth
         cloudInit.timezone = decoder.string(map["timezone"], "cloud_init.timezone")
-        if let timezone = cloudInit.timezone, timezone.range(of: "^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$", options: .regularExpression) == nil {
+        if let timezone = cloudInit.timezone, !TextPattern.matches(timezone, "^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$") {
             decoder.error("'\(timezone)' is not a time zone name", map["timezone"], "cloud_init.timezone", allowed: "an IANA name such as Etc/UTC or Europe/Berlin")
         }
         cloudInit.locale = decoder.string(map["locale"], "cloud_init.locale")
@@ -91,7 +91,7 @@ extension VMSpecDecoding {
         let cleaned = node.removing(key: "password").removing(key: "passwd").removing(key: "plain_text_passwd")
         guard let map = decoder.map(cleaned, path, allowed: Self.userKeys) else { return nil }
         guard let name = decoder.requiredString(map["name"], "\(path).name", parent: node) else { return nil }
-        if name.range(of: "^[a-z_][a-z0-9_-]{0,31}$", options: .regularExpression) == nil {
+        if !TextPattern.matches(name, "^[a-z_][a-z0-9_-]{0,31}$") {
             decoder.error("'\(name)' is not a valid user name", map["name"], "\(path).name", allowed: "lower-case letters, digits, '_', '-'; starting with a letter or '_'; at most 32 characters")
         }
         var user = UserSpec(name: name)
@@ -189,14 +189,14 @@ extension VMSpecDecoding {
         var file = WriteFileSpec(path: target, content: content)
         file.binary = binary
         if let permissions = decoder.string(map["permissions"], "\(path).permissions") {
-            if permissions.range(of: "^0?[0-7]{3,4}$", options: .regularExpression) == nil {
+            if !TextPattern.matches(permissions, "^0?[0-7]{3,4}$") {
                 decoder.error("'\(permissions)' is not an octal mode", map["permissions"], "\(path).permissions", allowed: "a quoted octal string such as \"0644\"")
             } else {
                 file.permissions = permissions.hasPrefix("0") ? permissions : "0" + permissions
             }
         }
         file.owner = decoder.string(map["owner"], "\(path).owner")
-        if let owner = file.owner, owner.range(of: "^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$", options: .regularExpression) == nil {
+        if let owner = file.owner, !TextPattern.matches(owner, "^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$") {
             decoder.error("'\(owner)' is not user[:group]", map["owner"], "\(path).owner", allowed: "e.g. root:root")
         }
         file.append = decoder.bool(map["append"], "\(path).append") ?? false

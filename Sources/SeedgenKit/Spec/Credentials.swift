@@ -57,7 +57,7 @@ public enum PasswordHash {
             (.sha256, "^\\$5\\$\(rounds)\(salt)\\$[./0-9A-Za-z]{43}$"),
             (.yescrypt, "^\\$y\\$[./0-9A-Za-z]+\\$[./0-9A-Za-z]*\\$[./0-9A-Za-z]{43}$"),
         ]
-        for (scheme, pattern) in patterns where hash.range(of: pattern, options: .regularExpression) != nil {
+        for (scheme, pattern) in patterns where TextPattern.matches(hash, pattern) {
             return scheme
         }
         return nil

@@ -56,7 +56,7 @@ extension VMSpecDecoding {
         var interface = InterfaceSpec(index: index, mac: AddressRules.derivedMAC(vmid: vmid, index: index))
         interface.macDerived = true
         if let bridgeNode = map["bridge"], let bridge = decoder.string(bridgeNode, "\(path).bridge") {
-            if bridge.range(of: "^[A-Za-z][A-Za-z0-9_.-]{0,14}$", options: .regularExpression) == nil {
+            if !TextPattern.matches(bridge, "^[A-Za-z][A-Za-z0-9_.-]{0,14}$") {
                 decoder.error("'\(bridge)' is not a valid bridge name", bridgeNode, "\(path).bridge", allowed: "a Linux interface name such as vmbr0 (at most 15 characters)")
             }
             interface.bridge = bridge

@@ -101,7 +101,8 @@ enum SpecYAML {
         let root: Node?
         do {
             // `.basic`: scalars are typed by YAMLScalarTag, without the default resolver's regexes.
-            root = try Yams.compose(yaml: text, .basic)
+            // `.utf8` given, not defaulted: Yams reads the whole environment to pick the default.
+            root = try Yams.compose(yaml: text, .basic, .default, .utf8)
         } catch let error as YamlError {
             throw .invalidInput([diagnostic(for: error, file: file)])
         } catch {

@@ -40,7 +40,7 @@ struct VMSpecDecoding {
         }
         let tags = decodeTags(top["tags"])
         let pool = decoder.string(top["pool"], "pool")
-        if let pool, pool.range(of: #"^[A-Za-z0-9.\-_]+(/[A-Za-z0-9.\-_]+){0,2}$"#, options: .regularExpression) == nil {
+        if let pool, !TextPattern.matches(pool, #"^[A-Za-z0-9.\-_]+(/[A-Za-z0-9.\-_]+){0,2}$"#) {
             decoder.error("'\(pool)' is not a valid pool name", top["pool"], "pool", allowed: "letters, digits, '.', '-', '_', up to 3 '/'-separated levels")
         }
         let image = top["image"].flatMap { decodeImage($0) }
@@ -72,7 +72,7 @@ struct VMSpecDecoding {
     private mutating func decodeTags(_ node: SpecNode?) -> [String] {
         guard let tags = decoder.stringList(node, "tags") else { return [] }
         for (index, tag) in tags.enumerated()
-        where tag.range(of: "^[a-z0-9_][a-z0-9_+.-]*$", options: [.regularExpression, .caseInsensitive]) == nil {
+        where !TextPattern.matches(tag, "^[a-z0-9_][a-z0-9_+.-]*$", caseInsensitive: true) {
             let item: SpecNode? = node?.kind.listItem(index) ?? node
             decoder.error("'\(tag)' is not a valid Proxmox tag", item, "tags[\(index)]", allowed: "letters, digits, '_', '+', '.', '-'; not starting with '+', '.', '-'")
         }
@@ -189,7 +189,7 @@ struct VMSpecDecoding {
         }
         if let machineNode = map["machine"], let machine = decoder.string(machineNode, "hardware.machine") {
             let pattern = #"^(pc|q35|pc-(i440fx|q35)-\d+\.\d+(\+pve\d+)?)$"#
-            if machine.range(of: pattern, options: .regularExpression) == nil {
+            if !TextPattern.matches(machine, pattern) {
                 decoder.error("unknown machine type '\(machine)'", machineNode, "hardware.machine", allowed: "q35, pc, pc-q35-X.Y or pc-i440fx-X.Y")
             }
             hardware.machine = machine
@@ -239,7 +239,7 @@ struct VMSpecDecoding {
 
     private mutating func decodeStorageID(_ node: SpecNode?, _ path: String) -> String? {
         guard let id = decoder.string(node, path) else { return nil }
-        if id.range(of: "^[a-z][a-z0-9\\-_.]*[a-z0-9]$", options: [.regularExpression, .caseInsensitive]) == nil {
+        if !TextPattern.matches(id, "^[a-z][a-z0-9\\-_.]*[a-z0-9]$", caseInsensitive: true) {
             decoder.error("'\(id)' is not a valid Proxmox storage id", node, path, allowed: "a letter, then letters, digits, '-', '_', '.'; ending in a letter or digit; at least 2 characters")
             return nil
         }

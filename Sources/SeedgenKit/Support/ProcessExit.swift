@@ -24,3 +24,27 @@ public final class ProcessExit: Sendable {
         semaphore.wait(timeout: .now() + seconds) == .success
     }
 }
+
+/// Reads a pipe to its end on a thread of its own.
+///
+/// A read that blocks for as long as a child runs must not sit on Dispatch's shared global
+/// queue: on Linux that pool grows slowly past the core count, and everything else queued there
+/// (timers, Foundation's process and URLSession plumbing) waited behind such reads for minutes.
+public final class PipeDrain: @unchecked Sendable {
+    private let finished = DispatchSemaphore(value: 0)
+    private var data = Data()
+
+    public init(_ handle: FileHandle) {
+        let thread = Thread { [self] in
+            data = handle.readDataToEndOfFile()
+            finished.signal()
+        }
+        thread.start()
+    }
+
+    /// Blocks until the pipe reached end of file; everything read.
+    public func wait() -> Data {
+        finished.wait()
+        return data
+    }
+}

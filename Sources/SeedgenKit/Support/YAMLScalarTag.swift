@@ -13,7 +13,10 @@ enum YAMLScalarTag {
 
     /// The type a plain scalar `text` without an explicit tag resolves to.
     static func implicitTag(of text: String) -> Tag.Name {
-        if let first = text.unicodeScalars.first, !leadingCharacters.contains(first) { return .str }
+        guard let first = text.unicodeScalars.first else { return Resolver.default.resolveTag(of: Node(text)) }
+        if !leadingCharacters.contains(first) { return .str }
+        // A letter can only start a bool or null word (`false` is the longest).
+        if first.properties.isAlphabetic, text.utf8.count > 5 { return .str }
         return Resolver.default.resolveTag(of: Node(text))
     }
 
