@@ -115,7 +115,8 @@ let everyPositionTemplate = """
             "", "~", "null", "Null", "NULL", "yes", "No", "ON", "off", "true", "False", "y", "n", "0", "-0", "+12", "0755",
             "0o17", "0b101", "0x1F", "1_000", "190:20:30", "1.5", "-.5", ".5", "1e3", "1.0e+3", ".inf", "-.Inf", ".NaN",
             "2001-12-14", "2001-12-14t21:59:43.10-05:00", "<<", "=", "ops", "vmbr0", "10.0.0.1/8", "fe80::1", "-", "- x",
-            ".", "+", "o", "t", "yesterday", "offline", "onion", "falsey", "FALSE", "Nulls", "truely", "yes!", "off ", "nulls", "0.0.0.0", "1:2", "=x", "<", "~x", "ssh-ed25519 AAAA", "é", "🙂",
+            ".", "+", "o", "t", "yesterday", "offline", "onion", "10.0.0.1/8", "1024M", "2001:db8::1", "1e", "0x", "12:30", "1_0", "+.inf", "-.nan", "1.5e3",
+            "2001-12-14 21:59:43.10 -5", "0xfg", "0b12", "1:60", "3T", "bc:24:11:00:00:01", "Yes", "YES", "On", "oFF", "nULL", "falsey", "FALSE", "Nulls", "truely", "yes!", "off ", "nulls", "0.0.0.0", "1:2", "=x", "<", "~x", "ssh-ed25519 AAAA", "é", "🙂",
         ]
         for scalar in 0x20...0x7E { texts.append(String(UnicodeScalar(UInt8(scalar))) + "x") }
         for scalar in 0x20...0x7E { texts.append(String(UnicodeScalar(UInt8(scalar)))) }
