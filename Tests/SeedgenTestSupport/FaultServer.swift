@@ -14,8 +14,10 @@ public final class FaultServer: @unchecked Sendable {
     public let port: Int
     private let process: Process
     private let exit: ProcessExit
-    /// The server's standard input: it exits when this closes, so it cannot outlive the tests.
-    private let lifeline = Pipe()
+    /// The test's end of the server's standard input: it exits when this closes, so it cannot
+    /// outlive the test process. Close-on-exec from its creation (a socket pair), so no other child
+    /// inherits it and keeps the server alive.
+    private let lifeline: FileHandle
 
     public init(root: URL) throws {
         guard ProcessRunner.isInstalled("python3") else {
@@ -30,9 +32,16 @@ public final class FaultServer: @unchecked Sendable {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        process.standardInput = lifeline
+        var ends: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else {
+            throw TestFixtureError("cannot create a socket pair: \(String(cString: strerror(errno)))")
+        }
+        let serverEnd = FileHandle(fileDescriptor: ends[0], closeOnDealloc: true)
+        lifeline = FileHandle(fileDescriptor: ends[1], closeOnDealloc: true)
+        process.standardInput = serverEnd
         exit = ProcessExit(process)
         try process.run()
+        try? serverEnd.close()
         var line = Data()
         while true {
             let byte = try output.fileHandleForReading.read(upToCount: 1) ?? Data()

@@ -88,21 +88,36 @@ public enum ProcessRunner {
         }
         if let environment { process.environment = environment }
         if let currentDirectory { process.currentDirectoryURL = currentDirectory }
-        let outPipe = Pipe()
-        let errPipe = Pipe()
-        let inPipe = Pipe()
-        process.standardOutput = outPipe
-        process.standardError = errPipe
-        process.standardInput = inPipe
+        // Files, not pipes: a pipe's end of file comes only when every process holding its write
+        // end has closed it, and Foundation lets children started at the same moment on other
+        // threads inherit it. A fault server that inherited a test's stdout pipe kept that test
+        // waiting for as long as the server lived, with both of Swift's worker threads blocked
+        // that way on 2 cores, which hung the suite. A file has no end of file to wait for.
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("seedgen-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let inFile = scratch.appendingPathComponent("stdin")
+        let outFile = scratch.appendingPathComponent("stdout")
+        let errFile = scratch.appendingPathComponent("stderr")
+        try (stdin ?? Data()).write(to: inFile)
+        try Data().write(to: outFile)
+        try Data().write(to: errFile)
+        let input = try FileHandle(forReadingFrom: inFile)
+        let output = try FileHandle(forWritingTo: outFile)
+        let errors = try FileHandle(forWritingTo: errFile)
+        defer {
+            try? input.close()
+            try? output.close()
+            try? errors.close()
+        }
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
         let exit = ProcessExit(process)
         try process.run()
-        if let stdin { inPipe.fileHandleForWriting.write(stdin) }
-        try inPipe.fileHandleForWriting.close()
-        // Read both pipes concurrently so a chatty child cannot fill one and block.
-        let errors = PipeDrain(errPipe.fileHandleForReading)
-        let outData = outPipe.fileHandleForReading.readDataToEndOfFile()
-        let errData = errors.wait()
         exit.wait()
+        let outData = try Data(contentsOf: outFile)
+        let errData = try Data(contentsOf: errFile)
         return ProcessResult(
             exitCode: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
             stderr: String(decoding: errData, as: UTF8.self), stdoutData: outData)
