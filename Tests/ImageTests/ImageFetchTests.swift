@@ -155,14 +155,14 @@ import Testing
         let store = try published.makeStore(attempts: 2, timeout: 1)
         let spec = ImageSpec(url: published.server.url("disk.qcow2", fault: "stall99"), sha256: published.sha256)
         let clock = ContinuousClock()
-        // On an executor of its own: the time measured is the download's, not the test suite's.
-        let elapsed = await withTaskExecutorPreference(DedicatedExecutor(label: "stalled-transfer")) {
-            let start = clock.now
-            await expectRuntimeError({ _ = try await store.resolve(spec, lockfile: nil) }, containing: "disk.qcow2")
-            return clock.now - start
-        }
-        // The server stalls for 300 s; two attempts with a 1 s stall timeout end in seconds.
-        #expect(elapsed < .seconds(60), "a stall must end by the timeout, not by the server")
+        let start = clock.now
+        await expectRuntimeError({ _ = try await store.resolve(spec, lockfile: nil) }, containing: "disk.qcow2")
+        let elapsed = clock.now - start
+        // The server stalls 300 s per attempt, and URLSession alone waited for all of it. With the
+        // watchdog the two attempts end in about 3 s on an idle machine; while the whole suite
+        // runs on 2 cores this took up to 140 s (other tests' processes and transfers), so the
+        // bound sits between the two.
+        #expect(elapsed < .seconds(200), "a stall must end by the timeout, not by the server")
         #expect(store.records().isEmpty)
         try expectCacheClean(store)
     }
