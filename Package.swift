@@ -1,6 +1,14 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+/// Importing FoundationNetworking makes the compiler ask the linker for libcurl, and a static build
+/// then loads libcurl and its 40 libraries at every start (about 10 ms of 20). CCurlLoader provides
+/// the libcurl functions URLSession calls and loads libcurl itself on the first download, so the
+/// modules that import FoundationNetworking, and the executables, do not ask for it.
+let withoutLibcurlAtStartup: [SwiftSetting] = [
+    .unsafeFlags(["-Xfrontend", "-disable-autolink-library", "-Xfrontend", "curl"], .when(platforms: [.linux]))
+]
+
 let package = Package(
     name: "seedgen",
     platforms: [.macOS(.v13)],
@@ -26,6 +34,9 @@ let package = Package(
             name: "CCrypt",
             providers: [.apt(["libcrypt-dev"])]
         ),
+        // libcurl loaded on first use rather than at start-up (Sources/CCurlLoader says why);
+        // needs Debian's libcurl4-openssl-dev to build, libcurl4 to download.
+        .target(name: "CCurlLoader", linkerSettings: [.linkedLibrary("dl")]),
         // All of seedgen's logic; folders follow the pipeline: Spec → Render → ISO → Image → Bundle → Artifacts.
         .target(
             name: "SeedgenKit",
@@ -36,6 +47,7 @@ let package = Package(
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: withoutLibcurlAtStartup,
             plugins: ["RenderTemplateEmbedder"]
         ),
         // Build-time: templates/*.mustache → a generated Swift file inside SeedgenKit (relocatable binary).
@@ -50,20 +62,22 @@ let package = Package(
             name: "seedgen",
             dependencies: [
                 "SeedgenKit",
+                .target(name: "CCurlLoader", condition: .when(platforms: [.linux])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            // With --static-swift-stdlib, FoundationNetworking is linked statically but does not
-            // name libcurl itself (Debian libcurl4-openssl-dev provides it to link against).
-            linkerSettings: [.linkedLibrary("curl", .when(platforms: [.linux]))]
+            // With --static-swift-stdlib, URLSession is linked in statically and its libcurl calls
+            // are served by CCurlLoader, which loads libcurl on the first download.
+            swiftSettings: withoutLibcurlAtStartup
         ),
         // Benchmarks against the peer tools (scripts/bench.sh runs them all).
         .executableTarget(
             name: "seedgen-bench",
             dependencies: [
                 "SeedgenKit",
+                .target(name: "CCurlLoader", condition: .when(platforms: [.linux])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            linkerSettings: [.linkedLibrary("curl", .when(platforms: [.linux]))]
+            swiftSettings: withoutLibcurlAtStartup
         ),
         .target(
             name: "SeedgenTestSupport",
@@ -76,7 +90,11 @@ let package = Package(
             name: "RenderTests",
             dependencies: ["SeedgenKit", "SeedgenTestSupport", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "BundleTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
-        .testTarget(name: "ImageTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
+        .testTarget(
+            name: "ImageTests",
+            dependencies: [
+                "SeedgenKit", "SeedgenTestSupport", .target(name: "CCurlLoader", condition: .when(platforms: [.linux])),
+            ]),
         // Runs the built `seedgen` binary (swift build first) on the samples, a fleet and faults.
         .testTarget(name: "EndToEndTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
     ],
