@@ -214,8 +214,8 @@ private final class DownloadTransfer: NSObject, URLSessionDataDelegate, @uncheck
     private let activityLock = NSLock()
     private var lastActivity = ContinuousClock.now
     private var watchdog: DispatchSourceTimer?
-    /// The watchdog's own serial queue: Dispatch's global queue can be busy for minutes with
-    /// blocking work (seen in the test suite), and a stall must be noticed on time.
+    /// The watchdog's own serial queue: Dispatch's global queue can be held by blocking work
+    /// elsewhere in the process, and a stall must be noticed on time.
     private let watchdogQueue = DispatchQueue(label: "seedgen.download.watchdog")
 
     init(

@@ -18,18 +18,13 @@ public final class ProcessExit: Sendable {
     public func wait() {
         semaphore.wait()
     }
-
-    /// Blocks until the process has exited or `seconds` passed; true when it exited.
-    public func wait(seconds: Double) -> Bool {
-        semaphore.wait(timeout: .now() + seconds) == .success
-    }
 }
 
 /// Reads a pipe to its end on a thread of its own.
 ///
-/// A read that blocks for as long as a child runs must not sit on Dispatch's shared global
-/// queue: on Linux that pool grows slowly past the core count, and everything else queued there
-/// (timers, Foundation's process and URLSession plumbing) waited behind such reads for minutes.
+/// A read that blocks for as long as a child runs should not sit on Dispatch's shared global
+/// queue: on Linux that pool grows slowly past the core count, so such reads can hold back
+/// everything else queued there (timers, Foundation's process and URLSession plumbing).
 public final class PipeDrain: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private var data = Data()
