@@ -25,6 +25,9 @@
 
 #define SEEDGEN_HIDDEN __attribute__((visibility("hidden")))
 
+// CURL_MAX_READ_SIZE of libcurl 7.53 to 7.87 (later versions allow up to 10 MiB).
+#define SEEDGEN_RECEIVE_BUFFER_SIZE (512 * 1024)
+
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static char load_error[512];
 
@@ -155,6 +158,13 @@ SEEDGEN_HIDDEN CURLcode curl_easy_setopt(CURL *handle, CURLoption option, ...) {
     va_start(arguments, option);
     void *argument = va_arg(arguments, void *);
     va_end(arguments);
+    if (option == CURLOPT_BUFFERSIZE && (intptr_t)argument < SEEDGEN_RECEIVE_BUFFER_SIZE) {
+        // URLSession asks for the largest buffer (Int.max) but clamps it to 16 KiB
+        // (CURL_MAX_WRITE_SIZE), the limit of libcurl before 7.53. libcurl then reads 16 KiB per
+        // socket wake-up, and URLSession hands each read to its delegate queue as one operation:
+        // a thread switch per 16 KiB held a 1 GiB loopback download to about half of curl's speed.
+        argument = (void *)(intptr_t)SEEDGEN_RECEIVE_BUFFER_SIZE;
+    }
     return real_easy_setopt(handle, option, argument);
 }
 
