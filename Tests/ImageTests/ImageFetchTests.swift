@@ -88,6 +88,34 @@ import Testing
         try expectCacheClean(store)
     }
 
+    @Test func pinnedSignatureBesideOneByAnUnknownKeyIsAccepted() async throws {
+        let published = try PublishedImage()
+        let entry = published.signedEntry(signature: "SHA256SUMS.both.gpg")
+        let store = try published.makeStore([entry])
+        let resolved = try await store.resolve(ImageSpec(catalogName: entry.name), lockfile: nil)
+        #expect(resolved.sha256 == published.sha256)
+        #expect(resolved.verification == "signed (VALIDSIG \(published.keys.trusted.fingerprint))")
+        try expectCacheClean(store)
+    }
+
+    @Test func badSignatureBesideAGoodOneIsRefused() async throws {
+        let published = try PublishedImage()
+        // The good signature of SHA256SUMS followed by the other key's signature of a different list.
+        try published.write("MIXED/SHA256SUMS", "\(published.sha256) *disk.qcow2\n")
+        try published.keys.other.detachSign(published.www.appendingPathComponent("MIXED/SHA256SUMS"), output: published.www.appendingPathComponent("MIXED/other.gpg"))
+        try published.write("MIXED/SHA256SUMS", try String(contentsOf: published.www.appendingPathComponent("SHA256SUMS"), encoding: .utf8))
+        let mixed = try Data(contentsOf: published.www.appendingPathComponent("SHA256SUMS.gpg"))
+            + Data(contentsOf: published.www.appendingPathComponent("MIXED/other.gpg"))
+        try mixed.write(to: published.www.appendingPathComponent("MIXED/SHA256SUMS.gpg"))
+        var entry = published.signedEntry(keyring: published.keys.combinedKeyring)
+        entry.checksums = published.server.url("MIXED/SHA256SUMS").absoluteString
+        entry.signature = published.server.url("MIXED/SHA256SUMS.gpg").absoluteString
+        let store = try published.makeStore([entry])
+        await expectRuntimeError({ _ = try await store.resolve(ImageSpec(catalogName: entry.name), lockfile: nil) }, containing: "BADSIG")
+        #expect(store.records().isEmpty)
+        try expectCacheClean(store)
+    }
+
     @Test func truncatedBodyFailsAndCachesNothing() async throws {
         let published = try PublishedImage()
         let store = try published.makeStore(attempts: 2)

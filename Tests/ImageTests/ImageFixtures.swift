@@ -147,6 +147,11 @@ final class PublishedImage: @unchecked Sendable {
         try Self.write(published, "CHECKSUM.unsigned", "# \(fileName): \(size) bytes\nSHA256 (\(fileName)) = \(sha256)\n")
         try keys.trusted.detachSign(published.appendingPathComponent("SHA256SUMS"), output: published.appendingPathComponent("SHA256SUMS.gpg"))
         try keys.other.detachSign(published.appendingPathComponent("SHA256SUMS"), output: published.appendingPathComponent("SHA256SUMS.other.gpg"))
+        // Two signatures in one file, as OpenPGP allows: the pinned key's and one by a key that a
+        // keyring of the trusted key alone does not hold.
+        let bothSignatures = try Data(contentsOf: published.appendingPathComponent("SHA256SUMS.gpg"))
+            + Data(contentsOf: published.appendingPathComponent("SHA256SUMS.other.gpg"))
+        try bothSignatures.write(to: published.appendingPathComponent("SHA256SUMS.both.gpg"))
         try keys.trusted.clearsign(published.appendingPathComponent("CHECKSUM.unsigned"), output: published.appendingPathComponent("CHECKSUM"))
         server = try FaultServer(root: published)
     }

@@ -26,6 +26,29 @@ import Testing
         #expect(catalog.suggestion(for: "windows-server") == nil)
     }
 
+    @Test func newestDatedBuildIsChosenByItsNumbers() throws {
+        let catalog = ImageCatalog.builtIn()
+        func serialPattern(_ name: String) throws -> String {
+            guard case .serialDirectory(_, let pattern, _, _, _) = try #require(catalog.entry(named: name)?.latest) else {
+                throw SeedgenError.runtime(message: "\(name) has no dated directories")
+            }
+            return pattern
+        }
+        // Debian names dated directories <date>-<build number>; the build number has no fixed width.
+        let debianIndex = """
+            <a href="../">../</a> <a href="20210425-618/">20210425-618/</a> <a href="20250416-2084/">20250416-2084/</a>
+            <a href="20250501-87/">20250501-87/</a> <a href="20250501-100/">20250501-100/</a>
+            <a href="daily/">daily/</a> <a href="latest/">latest/</a>
+            """
+        #expect(try ImageStore.newestSerial(in: debianIndex, matching: serialPattern("debian-12")) == "20250501-100")
+        let ubuntuIndex = """
+            <a href="20240423/">20240423/</a> <a href="20240612/">20240612/</a> <a href="20240612.1/">20240612.1/</a>
+            <a href="current/">current/</a> <a href="release/">release/</a>
+            """
+        #expect(try ImageStore.newestSerial(in: ubuntuIndex, matching: serialPattern("ubuntu-24.04")) == "20240612.1")
+        #expect(try ImageStore.newestSerial(in: "<a href=\"latest/\">latest/</a>", matching: serialPattern("debian-12")) == nil)
+    }
+
     @Test func userCatalogExtendsAndReportsErrors() throws {
         let directory = try TemporaryDirectory()
         let good = try directory.write("catalog.yaml", """

@@ -2,19 +2,22 @@
 ///
 /// Publisher facts behind each entry:
 /// - Ubuntu (cloud-images.ubuntu.com/<codename>/current/): `SHA256SUMS` in GNU format (`hex *name`),
-///   detached `SHA256SUMS.gpg`, signed by the Ubuntu Cloud Image Builder key
-///   D2EB 4462 6FDD C30B 513D 5BB7 1A5D 6C4C 7DB8 7C81, shipped in
-///   /usr/share/keyrings/ubuntu-cloudimage-keyring.gpg (package ubuntu-keyring). Dated builds live in
-///   sibling serial directories (`20240423/`).
+///   detached `SHA256SUMS.gpg`, signed by the "UEC Image Automatic Signing Key" D2EB 4462 6FDD C30B
+///   513D 5BB7 1A5D 6C4C 7DB8 7C81 (Canonical's ubuntu-cloud-docs, "verify image checksum"), shipped in
+///   /usr/share/keyrings/ubuntu-cloudimage-keyring.gpg by the package ubuntu-keyring (Ubuntu; Debian 13;
+///   Debian 12 only in bookworm-backports). Dated builds live in sibling serial directories (`20240423/`).
 /// - Debian (cloud.debian.org/images/cloud/<codename>/latest/): `SHA512SUMS`, GNU format, unsigned.
-///   Dated builds live in `<codename>/<YYYYMMDD-HHMM>/` with the serial in the file name.
-/// - AlmaLinux (repo.almalinux.org/almalinux/9/cloud/x86_64/images/): `CHECKSUM` in BSD format with a
-///   detached `CHECKSUM.asc`, signed by the AlmaLinux OS 9 key BF18 AC28 7617 8908 D6E7 1267 D36C B86C
-///   B86B 3716; the `-latest` file is listed beside its dated twin with the same digest.
+///   Dated builds live in `<codename>/<YYYYMMDD>-<build number>/` (`20250428-2096/`, `20210425-618/`)
+///   with the serial in the file name.
+/// - AlmaLinux (repo.almalinux.org/almalinux/9/cloud/x86_64/images/): `CHECKSUM` with a detached
+///   `CHECKSUM.asc` (AlmaLinux wiki, docs/cloud/Generic-cloud.md), signed by the AlmaLinux OS 9 key
+///   BF18 AC28 7617 8908 D6E7 1267 D36C B86C B86B 3716; the `-latest` file is listed beside its dated
+///   twin with the same digest. Copies of the list seen in other projects use both GNU and BSD lines;
+///   ImageChecksumList reads either, whatever `checksumFormat` says.
 enum ImageCatalogData {
     static let ubuntuFingerprint = "D2EB44626FDDC30B513D5BB71A5D6C4C7DB87C81"
     static let ubuntuKeyring = "/usr/share/keyrings/ubuntu-cloudimage-keyring.gpg"
-    static let ubuntuKeyringHint = "install the Debian/Ubuntu package `ubuntu-keyring`, or export the key D2EB44626FDDC30B513D5BB71A5D6C4C7DB87C81 with `gpg --export` into that path"
+    static let ubuntuKeyringHint = "install the package `ubuntu-keyring` (Ubuntu, Debian 13; Debian 12: from bookworm-backports), or export the key D2EB44626FDDC30B513D5BB71A5D6C4C7DB87C81 with `gpg --export` into that path"
     static let almaFingerprint = "BF18AC2876178908D6E71267D36CB86CB86B3716"
 
     static func ubuntu(version: String, codename: String) -> ImageCatalogEntry {
@@ -37,7 +40,7 @@ enum ImageCatalogData {
             url: "\(base)/latest/debian-\(version)-genericcloud-amd64.qcow2", checksums: "SHA512SUMS", checksumFormat: .gnu,
             digestAlgorithm: .sha512, signatureStyle: .none,
             latest: .serialDirectory(
-                indexURL: "\(base)/", serialPattern: "^[0-9]{8}-[0-9]{4}$",
+                indexURL: "\(base)/", serialPattern: "^[0-9]{8}-[0-9]+$",
                 imageURL: "\(base)/{serial}/debian-\(version)-genericcloud-amd64-{serial}.qcow2",
                 checksumsURL: "\(base)/{serial}/SHA512SUMS", signatureURL: nil))
     }

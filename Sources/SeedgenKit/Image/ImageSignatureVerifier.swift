@@ -1,7 +1,8 @@
 import Foundation
 
-/// Checks OpenPGP signatures of checksum lists with `gpgv --status-fd`: a signature counts only when
-/// gpgv exits 0 and reports a VALIDSIG whose signing or primary key fingerprint is pinned.
+/// Checks OpenPGP signatures of checksum lists with `gpgv --status-fd`: a list is trusted only when
+/// gpgv reports a VALIDSIG whose signing or primary key fingerprint is pinned, and no BADSIG; other
+/// signatures by keys outside the keyring are ignored.
 public enum ImageSignatureVerifier {
     /// What a good signature proved.
     public struct Verdict: Sendable, Hashable {
@@ -51,7 +52,11 @@ public enum ImageSignatureVerifier {
         if status.revoked {
             throw SeedgenError.runtime(message: "bad signature on \(what): the signing key is revoked", hint: "the download was discarded")
         }
-        guard result.exitCode == 0, !status.validSignatures.isEmpty else {
+        // A list may carry several signatures (Ubuntu's SHA256SUMS.gpg is reported to carry two); gpgv
+        // exits 2 when one of them is by a key outside the keyring. Such a signature proves nothing
+        // either way, so it does not void a VALIDSIG by a pinned key, as long as none is BADSIG.
+        let onlyUnknownSignersBeside = result.exitCode == 2 && status.missingKey && !status.badSignature
+        guard result.exitCode == 0 || onlyUnknownSignersBeside, !status.validSignatures.isEmpty else {
             let reason = status.badSignature ? "the signature does not match the list (BADSIG)"
                 : status.missingKey ? "it was made by a key that is not in \(keyring.path) (NO_PUBKEY)"
                 : "gpgv exited \(result.exitCode)"

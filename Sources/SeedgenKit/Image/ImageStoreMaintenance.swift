@@ -41,11 +41,7 @@ extension ImageStore {
         case .serialDirectory(let indexURL, let serialPattern, let imageURL, let checksumsURL, let signatureURL):
             guard let index = URL(string: indexURL) else { throw SeedgenError.runtime(message: "bad index URL \(indexURL)") }
             let html = String(decoding: try await downloader.fetchSmall(index, scratch: temporaryDirectory), as: UTF8.self)
-            let pattern = try NSRegularExpression(pattern: serialPattern)
-            let serials = Self.links(in: html).map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }.filter {
-                pattern.firstMatch(in: $0, range: NSRange($0.startIndex..., in: $0)) != nil
-            }
-            guard let serial = serials.max() else {
+            guard let serial = try Self.newestSerial(in: html, matching: serialPattern) else {
                 throw SeedgenError.runtime(message: "no dated build of \(plan.key) found in \(indexURL)", hint: "the publisher's layout may have changed; pin a URL and sha256 in vm.yaml instead")
             }
             func substitute(_ template: String) -> URL? { URL(string: template.replacingOccurrences(of: "{serial}", with: serial)) }
@@ -69,6 +65,17 @@ extension ImageStore {
             dated.fileName = name
         }
         return dated
+    }
+
+    /// The newest dated directory linked from a publisher's index page. Serials compare by their
+    /// numbers, not as text: Debian's build number after the date has no fixed width
+    /// (`20250428-999` comes before `20250428-1000`).
+    public static func newestSerial(in html: String, matching serialPattern: String) throws -> String? {
+        let pattern = try NSRegularExpression(pattern: serialPattern)
+        let serials = links(in: html).map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }.filter {
+            pattern.firstMatch(in: $0, range: NSRange($0.startIndex..., in: $0)) != nil
+        }
+        return serials.max { $0.compare($1, options: .numeric) == .orderedAscending }
     }
 
     static func links(in html: String) -> [String] {
