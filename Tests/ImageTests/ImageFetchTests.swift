@@ -70,13 +70,23 @@ import Testing
         // The signature of SHA256SUMS served over a different list: cryptographically bad.
         try published.write("TAMPERED/SHA256SUMS", "\(String(repeating: "ab", count: 32)) *disk.qcow2\n")
         try FileManager.default.copyItem(at: published.www.appendingPathComponent("SHA256SUMS.gpg"), to: published.www.appendingPathComponent("TAMPERED/SHA256SUMS.gpg"))
-        var entry = published.signedEntry()
-        entry.checksums = published.server.url("TAMPERED/SHA256SUMS").absoluteString
-        entry.signature = published.server.url("TAMPERED/SHA256SUMS.gpg").absoluteString
+        try await expectListRefused(published, folder: "TAMPERED", containing: "bad signature")
+    }
+
+    /// Serves `folder/SHA256SUMS` and `folder/SHA256SUMS.gpg` as the entry's list and signature, and
+    /// checks that the fetch is refused with `message` and leaves nothing in the cache.
+    private func expectListRefused(
+        _ published: PublishedImage, folder: String, keyring: URL? = nil, containing message: String,
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) async throws {
+        var entry = published.signedEntry(keyring: keyring)
+        entry.checksums = published.server.url("\(folder)/SHA256SUMS").absoluteString
+        entry.signature = published.server.url("\(folder)/SHA256SUMS.gpg").absoluteString
         let store = try published.makeStore([entry])
-        await expectRuntimeError({ _ = try await store.resolve(ImageSpec(catalogName: entry.name), lockfile: nil) }, containing: "bad signature")
-        #expect(store.records().isEmpty)
-        try expectCacheClean(store)
+        await expectRuntimeError(
+            { _ = try await store.resolve(ImageSpec(catalogName: entry.name), lockfile: nil) }, containing: message, sourceLocation: sourceLocation)
+        #expect(store.records().isEmpty, sourceLocation: sourceLocation)
+        try expectCacheClean(store, sourceLocation: sourceLocation)
     }
 
     @Test func signatureByUnpinnedKeyIsRefused() async throws {
@@ -100,20 +110,14 @@ import Testing
 
     @Test func badSignatureBesideAGoodOneIsRefused() async throws {
         let published = try PublishedImage()
-        // The good signature of SHA256SUMS followed by the other key's signature of a different list.
-        try published.write("MIXED/SHA256SUMS", "\(published.sha256) *disk.qcow2\n")
-        try published.keys.other.detachSign(published.www.appendingPathComponent("MIXED/SHA256SUMS"), output: published.www.appendingPathComponent("MIXED/other.gpg"))
-        try published.write("MIXED/SHA256SUMS", try String(contentsOf: published.www.appendingPathComponent("SHA256SUMS"), encoding: .utf8))
+        // The pinned key's good signature of SHA256SUMS, then the other key's signature of another list.
+        try published.write("MIXED/another-list", "\(String(repeating: "ab", count: 32)) *disk.qcow2\n")
+        try published.keys.other.detachSign(published.www.appendingPathComponent("MIXED/another-list"), output: published.www.appendingPathComponent("MIXED/another-list.gpg"))
+        try FileManager.default.copyItem(at: published.www.appendingPathComponent("SHA256SUMS"), to: published.www.appendingPathComponent("MIXED/SHA256SUMS"))
         let mixed = try Data(contentsOf: published.www.appendingPathComponent("SHA256SUMS.gpg"))
-            + Data(contentsOf: published.www.appendingPathComponent("MIXED/other.gpg"))
+            + Data(contentsOf: published.www.appendingPathComponent("MIXED/another-list.gpg"))
         try mixed.write(to: published.www.appendingPathComponent("MIXED/SHA256SUMS.gpg"))
-        var entry = published.signedEntry(keyring: published.keys.combinedKeyring)
-        entry.checksums = published.server.url("MIXED/SHA256SUMS").absoluteString
-        entry.signature = published.server.url("MIXED/SHA256SUMS.gpg").absoluteString
-        let store = try published.makeStore([entry])
-        await expectRuntimeError({ _ = try await store.resolve(ImageSpec(catalogName: entry.name), lockfile: nil) }, containing: "BADSIG")
-        #expect(store.records().isEmpty)
-        try expectCacheClean(store)
+        try await expectListRefused(published, folder: "MIXED", keyring: published.keys.combinedKeyring, containing: "BADSIG")
     }
 
     @Test func truncatedBodyFailsAndCachesNothing() async throws {
