@@ -79,6 +79,8 @@ let package = Package(
             ],
             swiftSettings: withoutLibcurlAtStartup
         ),
+        // Tests only: drives a transfer through CCurlLoader's libcurl functions the way URLSession does.
+        .target(name: "CurlProbe", dependencies: ["CCurlLoader"], path: "Tests/CurlProbe"),
         .target(
             name: "SeedgenTestSupport",
             dependencies: ["SeedgenKit"],
@@ -94,6 +96,7 @@ let package = Package(
             name: "ImageTests",
             dependencies: [
                 "SeedgenKit", "SeedgenTestSupport", .target(name: "CCurlLoader", condition: .when(platforms: [.linux])),
+                .target(name: "CurlProbe", condition: .when(platforms: [.linux])),
             ]),
         // Runs the built `seedgen` binary (swift build first) on the samples, a fleet and faults.
         .testTarget(name: "EndToEndTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),

@@ -10,6 +10,11 @@
 // definitions are hidden, so they serve only seedgen's own static link and never stand in for
 // libcurl's functions elsewhere; builds that link Foundation dynamically use libcurl directly.
 // A host without libcurl can still run everything but downloads, which then fail with a message.
+//
+// Two of the functions also change how body data reaches URLSession, for download speed: libcurl
+// may read 512 KiB per socket wake-up (curl_easy_setopt), and its 16 KiB write callbacks are
+// gathered into blocks of up to 1 MiB ("Body bytes gathered" below). Tests/CurlProbe drives these
+// functions as URLSession does, for the tests in Tests/ImageTests/CurlLoaderTests.swift.
 #define _GNU_SOURCE
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
@@ -116,10 +121,146 @@ static void require(void) {
     }
 }
 
+// Body bytes gathered into large blocks before URLSession sees them.
+//
+// libcurl hands body data to its write callback in pieces of at most 16 KiB (CURL_MAX_WRITE_SIZE,
+// fixed when libcurl is built), and URLSession turns every piece into a Data, an operation on the
+// delegate queue and a new Dispatch timer: on a 1 GiB loopback download that cost more CPU than
+// hashing the bytes. So each easy handle's write callback is replaced by one that gathers the
+// pieces, and URLSession's callback receives them in blocks of up to SEEDGEN_GATHER_SIZE: when a
+// block is full, and at the end of every libcurl call that can write (curl_multi_socket_action,
+// curl_easy_pause), on the thread that made the call. libcurl only writes inside those calls, so
+// no byte waits across them, and the order of header and body callbacks is kept.
+//
+// URLSession's body callback always takes every byte (it never pauses a transfer); should a
+// callback take fewer, the transfer is failed at the next piece, as libcurl would have.
+#define SEEDGEN_GATHER_SIZE (1024 * 1024)
+
+typedef size_t (*write_function)(char *, size_t, size_t, void *);
+
+struct write_gather {
+    CURL *handle;
+    write_function target; // NULL: libcurl's default, fwrite to target_data
+    void *target_data;
+    char *bytes;
+    size_t count;
+    int failed;
+    int queued;
+    struct write_gather *next;        // all gathers, under gathers_lock
+    struct write_gather *next_queued; // this thread's gathers holding bytes
+};
+
+static pthread_mutex_t gathers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct write_gather *gathers;
+static __thread struct write_gather *queued_gathers;
+
+static struct write_gather *find_gather(CURL *handle) {
+    pthread_mutex_lock(&gathers_lock);
+    struct write_gather *gather = gathers;
+    while (gather != NULL && gather->handle != handle) gather = gather->next;
+    pthread_mutex_unlock(&gathers_lock);
+    return gather;
+}
+
+static size_t deliver(struct write_gather *gather, char *bytes, size_t count) {
+    if (gather->target == NULL) return fwrite(bytes, 1, count, (FILE *)gather->target_data);
+    return gather->target(bytes, 1, count, gather->target_data);
+}
+
+static void flush_gather(struct write_gather *gather) {
+    size_t count = gather->count;
+    gather->count = 0;
+    if (count == 0 || gather->failed) return;
+    if (deliver(gather, gather->bytes, count) != count) gather->failed = 1;
+}
+
+static void flush_queued_gathers(void) {
+    while (queued_gathers != NULL) {
+        struct write_gather *gather = queued_gathers;
+        queued_gathers = gather->next_queued;
+        gather->next_queued = NULL;
+        gather->queued = 0;
+        flush_gather(gather);
+    }
+}
+
+static size_t gathering_write(char *data, size_t size, size_t items, void *userdata) {
+    struct write_gather *gather = userdata;
+    size_t length = size * items;
+    if (gather->failed) return 0;
+    if (gather->bytes == NULL) {
+        gather->bytes = malloc(SEEDGEN_GATHER_SIZE);
+        if (gather->bytes == NULL) return deliver(gather, data, length);
+    }
+    if (length > SEEDGEN_GATHER_SIZE - gather->count) {
+        flush_gather(gather);
+        if (gather->failed) return 0;
+        if (length > SEEDGEN_GATHER_SIZE) return deliver(gather, data, length);
+    }
+    memcpy(gather->bytes + gather->count, data, length);
+    gather->count += length;
+    if (!gather->queued) {
+        gather->queued = 1;
+        gather->next_queued = queued_gathers;
+        queued_gathers = gather;
+    }
+    return length;
+}
+
+// Called for CURLOPT_WRITEFUNCTION and CURLOPT_WRITEDATA: the handle's gather takes the value and
+// libcurl keeps writing to the gather.
+static CURLcode set_write_option(CURL *handle, CURLoption option, void *argument) {
+    struct write_gather *gather = find_gather(handle);
+    if (gather == NULL) {
+        gather = calloc(1, sizeof *gather);
+        if (gather == NULL) return CURLE_OUT_OF_MEMORY;
+        gather->handle = handle;
+        gather->target_data = stdout;
+        CURLcode code = real_easy_setopt(handle, CURLOPT_WRITEFUNCTION, (void *)gathering_write);
+        if (code == CURLE_OK) code = real_easy_setopt(handle, CURLOPT_WRITEDATA, (void *)gather);
+        if (code != CURLE_OK) {
+            free(gather);
+            return code;
+        }
+        pthread_mutex_lock(&gathers_lock);
+        gather->next = gathers;
+        gathers = gather;
+        pthread_mutex_unlock(&gathers_lock);
+    }
+    if (option == CURLOPT_WRITEFUNCTION) {
+        gather->target = (write_function)argument;
+    } else {
+        gather->target_data = argument;
+    }
+    return CURLE_OK;
+}
+
+static void forget_gather(CURL *handle) {
+    pthread_mutex_lock(&gathers_lock);
+    struct write_gather **link = &gathers;
+    while (*link != NULL && (*link)->handle != handle) link = &(*link)->next;
+    struct write_gather *gather = *link;
+    if (gather != NULL) *link = gather->next;
+    pthread_mutex_unlock(&gathers_lock);
+    if (gather != NULL) {
+        free(gather->bytes);
+        free(gather);
+    }
+}
+
 SEEDGEN_HIDDEN CURLcode curl_global_init(long flags) { require(); return real_global_init(flags); }
 SEEDGEN_HIDDEN CURL *curl_easy_init(void) { require(); return real_easy_init(); }
-SEEDGEN_HIDDEN void curl_easy_cleanup(CURL *handle) { require(); real_easy_cleanup(handle); }
-SEEDGEN_HIDDEN CURLcode curl_easy_pause(CURL *handle, int bitmask) { require(); return real_easy_pause(handle, bitmask); }
+SEEDGEN_HIDDEN void curl_easy_cleanup(CURL *handle) {
+    require();
+    real_easy_cleanup(handle);
+    forget_gather(handle);
+}
+SEEDGEN_HIDDEN CURLcode curl_easy_pause(CURL *handle, int bitmask) {
+    require();
+    CURLcode code = real_easy_pause(handle, bitmask);
+    flush_queued_gathers();
+    return code;
+}
 SEEDGEN_HIDDEN const char *curl_easy_strerror(CURLcode code) { require(); return real_easy_strerror(code); }
 SEEDGEN_HIDDEN void curl_free(void *pointer) { require(); real_free(pointer); }
 SEEDGEN_HIDDEN CURLM *curl_multi_init(void) { require(); return real_multi_init(); }
@@ -128,7 +269,9 @@ SEEDGEN_HIDDEN CURLMcode curl_multi_add_handle(CURLM *multi, CURL *handle) { req
 SEEDGEN_HIDDEN CURLMcode curl_multi_remove_handle(CURLM *multi, CURL *handle) { require(); return real_multi_remove_handle(multi, handle); }
 SEEDGEN_HIDDEN CURLMcode curl_multi_socket_action(CURLM *multi, curl_socket_t socket, int mask, int *running) {
     require();
-    return real_multi_socket_action(multi, socket, mask, running);
+    CURLMcode code = real_multi_socket_action(multi, socket, mask, running);
+    flush_queued_gathers();
+    return code;
 }
 SEEDGEN_HIDDEN CURLMcode curl_multi_assign(CURLM *multi, curl_socket_t socket, void *pointer) {
     require();
@@ -160,11 +303,11 @@ SEEDGEN_HIDDEN CURLcode curl_easy_setopt(CURL *handle, CURLoption option, ...) {
     va_end(arguments);
     if (option == CURLOPT_BUFFERSIZE && (intptr_t)argument < SEEDGEN_RECEIVE_BUFFER_SIZE) {
         // URLSession asks for the largest buffer (Int.max) but clamps it to 16 KiB
-        // (CURL_MAX_WRITE_SIZE), the limit of libcurl before 7.53. libcurl then reads 16 KiB per
-        // socket wake-up, and URLSession hands each read to its delegate queue as one operation:
-        // a thread switch per 16 KiB held a 1 GiB loopback download to about half of curl's speed.
+        // (CURL_MAX_WRITE_SIZE), the limit of libcurl before 7.53, and libcurl then reads only
+        // 16 KiB per socket wake-up.
         argument = (void *)(intptr_t)SEEDGEN_RECEIVE_BUFFER_SIZE;
     }
+    if (option == CURLOPT_WRITEFUNCTION || option == CURLOPT_WRITEDATA) return set_write_option(handle, option, argument);
     return real_easy_setopt(handle, option, argument);
 }
 

@@ -338,27 +338,37 @@ private final class DownloadTransfer: NSObject, URLSessionDataDelegate, @uncheck
         defer { activityLock.unlock() }
         lastActivity = ContinuousClock.now
         guard accepting, writeError == nil, continuation != nil else { return }
-        pending.append(data)
-        if pending.count >= Self.writeBatchSize {
+        if data.count >= Self.writeBatchSize / 2 {
+            // Already a large block (seedgen's static builds gather libcurl's pieces, see
+            // Sources/CCurlLoader): written as it is, after what was pending.
             flushPending()
-            if writeError != nil {
-                cancelSoon(dataTask)
-                return
-            }
+            writeAndHash(data)
+        } else {
+            pending.append(data)
+            if pending.count >= Self.writeBatchSize { flushPending() }
+        }
+        if writeError != nil {
+            cancelSoon(dataTask)
+            return
         }
         progress.update(digester.byteCount + UInt64(pending.count))
     }
 
     /// Writes and hashes the gathered bytes; called with `activityLock` held.
     private func flushPending() {
-        guard !pending.isEmpty, writeError == nil else { return }
+        guard !pending.isEmpty else { return }
+        writeAndHash(pending)
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    private func writeAndHash(_ bytes: Data) {
+        guard writeError == nil else { return }
         do {
-            try handle.write(contentsOf: pending)
-            digester.update(pending)
+            try handle.write(contentsOf: bytes)
+            digester.update(bytes)
         } catch {
             writeError = "\(error)"
         }
-        pending.removeAll(keepingCapacity: true)
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
