@@ -242,7 +242,10 @@ static void forget_gather(CURL *handle) {
     struct write_gather *gather = *link;
     if (gather != NULL) *link = gather->next;
     pthread_mutex_unlock(&gathers_lock);
-    if (gather != NULL) {
+    // A gather still queued would be flushed later by the thread that queued it; libcurl writes
+    // only inside the calls that flush, so this does not happen, but if it did, the memory is
+    // left to that flush rather than freed under it.
+    if (gather != NULL && !gather->queued) {
         free(gather->bytes);
         free(gather);
     }
