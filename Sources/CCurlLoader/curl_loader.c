@@ -30,7 +30,7 @@
 
 #define SEEDGEN_HIDDEN __attribute__((visibility("hidden")))
 
-// CURL_MAX_READ_SIZE of libcurl 7.53 to 7.87 (later versions allow up to 10 MiB).
+// The largest receive buffer every libcurl since 7.53 accepts (CURL_MAX_READ_SIZE then).
 #define SEEDGEN_RECEIVE_BUFFER_SIZE (512 * 1024)
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
