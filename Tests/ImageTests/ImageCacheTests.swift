@@ -140,4 +140,40 @@ import Testing
         #expect(verify.exitCode == 0, "\(verify.stdout)\(verify.stderr)")
         #expect(verify.stdout.contains("1 of 1 cached images verified"))
     }
+
+    /// The binary's own downloads through faults. scripts/test.sh runs this suite a second time
+    /// against the static release binary, where URLSession's libcurl calls go through
+    /// Sources/CCurlLoader and body data arrives gathered into large blocks.
+    @Test func binaryResumesAfterResetAndShortBodyAndRefusesAWrongDigest() throws {
+        let published = try PublishedImage()
+        let binary = TestPaths.seedgenBinary.path
+        var environment = ProcessInfo.processInfo.environment
+        environment["SEEDGEN_FETCH_BACKOFF"] = "0.05"
+        // A cache of its own per fetch: a cached digest would be found without downloading.
+        func fetch(_ fault: String, sha256: String) throws -> (ProcessResult, URL) {
+            let cache = published.directory.path("cache-\(fault)")
+            let url = published.server.url("disk.qcow2", fault: fault).absoluteString
+            let result = try ProcessRunner.run(
+                binary, ["image", "fetch", url, "--sha256", sha256, "--cache", cache.path, "--progress", "none"], environment: environment)
+            return (result, cache)
+        }
+        func verify(_ cache: URL) throws -> ProcessResult {
+            try ProcessRunner.run(binary, ["image", "verify", "--cache", cache.path])
+        }
+        for fault in ["reset1", "truncate1"] {
+            let (result, cache) = try fetch(fault, sha256: published.sha256)
+            #expect(result.exitCode == 0, "\(fault): \(result.stderr)")
+            #expect(result.stdout.contains(published.sha256), "\(fault)")
+            let check = try verify(cache)
+            #expect(check.stdout.contains("1 of 1 cached images verified"), "\(fault): \(check.stdout)")
+        }
+        let (wrong, cache) = try fetch("reset2", sha256: String(repeating: "ab", count: 32))
+        #expect(wrong.exitCode == 1)
+        #expect(wrong.stderr.contains("sha256 mismatch"), "\(wrong.stderr)")
+        let check = try verify(cache)
+        #expect(check.exitCode == 0, "\(check.stdout)\(check.stderr)")
+        #expect(check.stdout.contains("0 of 0 cached images verified"), "nothing may be cached: \(check.stdout)")
+        let partials = (try? FileManager.default.contentsOfDirectory(atPath: cache.appendingPathComponent("tmp").path)) ?? []
+        #expect(partials.filter { $0.hasSuffix(".part") }.isEmpty, "\(partials)")
+    }
 }
