@@ -48,14 +48,15 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: withoutLibcurlAtStartup,
-            plugins: ["RenderTemplateEmbedder"]
+            plugins: ["TemplateEmbedder"]
         ),
-        // Build-time: templates/*.mustache → a generated Swift file inside SeedgenKit (relocatable binary).
-        .executableTarget(name: "RenderTemplateEmbedderTool"),
+        // Build-time: templates/*.mustache and templates/*.bash → generated Swift files inside
+        // SeedgenKit (the binary stays relocatable).
+        .executableTarget(name: "TemplateEmbedderTool"),
         .plugin(
-            name: "RenderTemplateEmbedder",
+            name: "TemplateEmbedder",
             capability: .buildTool(),
-            dependencies: ["RenderTemplateEmbedderTool"]
+            dependencies: ["TemplateEmbedderTool"]
         ),
         // The command-line layer: one file per subcommand, no logic of its own.
         .executableTarget(

@@ -1,26 +1,32 @@
 import Foundation
 import PackagePlugin
 
-/// Turns `templates/*.mustache` at the package root into a generated Swift file compiled into
-/// SeedgenKit, so the binary carries its built-in templates (it stays relocatable) and the
-/// templates folder stays the only copy.
+/// Turns the files in `templates/` at the package root into generated Swift files compiled into
+/// SeedgenKit, so the binary carries them (it stays relocatable) and the templates folder stays the
+/// only copy: `*.mustache` (the built-in cloud-init templates) and `*.bash` (deploy.sh's fixed code,
+/// kept as a real bash file so that shellcheck reads it as one).
 @main
-struct RenderTemplateEmbedder: BuildToolPlugin {
+struct TemplateEmbedder: BuildToolPlugin {
+    /// One generated enum per kind of template file.
+    private static let kinds: [(suffix: String, enumName: String)] = [
+        (".mustache", "RenderBuiltinTemplates"),
+        (".bash", "BundleScriptTemplates"),
+    ]
+
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
         let templatesDirectory = context.package.directoryURL.appending(path: "templates")
-        let names = try FileManager.default.contentsOfDirectory(atPath: templatesDirectory.path)
-            .filter { $0.hasSuffix(".mustache") }
-            .sorted()
-        let inputs = names.map { templatesDirectory.appending(path: $0) }
-        let output = context.pluginWorkDirectoryURL.appending(path: "RenderBuiltinTemplates.swift")
-        return [
-            .buildCommand(
-                displayName: "Embedding \(names.count) built-in templates",
-                executable: try context.tool(named: "RenderTemplateEmbedderTool").url,
-                arguments: [output.path] + inputs.map(\.path),
+        let names = try FileManager.default.contentsOfDirectory(atPath: templatesDirectory.path).sorted()
+        let tool = try context.tool(named: "TemplateEmbedderTool").url
+        return Self.kinds.map { kind in
+            let inputs = names.filter { $0.hasSuffix(kind.suffix) }.map { templatesDirectory.appending(path: $0) }
+            let output = context.pluginWorkDirectoryURL.appending(path: "\(kind.enumName).swift")
+            return .buildCommand(
+                displayName: "Embedding \(inputs.count) templates/*\(kind.suffix) as \(kind.enumName)",
+                executable: tool,
+                arguments: [output.path, kind.enumName, kind.suffix] + inputs.map(\.path),
                 inputFiles: inputs,
                 outputFiles: [output]
             )
-        ]
+        }
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 
-// Build-time helper of the RenderTemplateEmbedder plugin:
-//   RenderTemplateEmbedderTool OUTPUT.swift TEMPLATE.mustache…
-// writes an enum mapping each template's name (file name without `.mustache`) to its text.
+// Build-time helper of the TemplateEmbedder plugin:
+//   TemplateEmbedderTool OUTPUT.swift ENUM_NAME SUFFIX TEMPLATE…
+// writes an enum ENUM_NAME mapping each template's name (file name without SUFFIX) to its text.
 
 /// A Swift string literal holding `text` exactly: every character that a plain literal would
 /// interpret is escaped, the rest is kept so the generated file stays readable in diffs.
@@ -23,26 +23,27 @@ func swiftStringLiteral(_ text: String) -> String {
     return literal + "\""
 }
 
-let arguments = CommandLine.arguments.dropFirst()
-guard let outputPath = arguments.first else {
-    FileHandle.standardError.write(Data("usage: RenderTemplateEmbedderTool OUTPUT.swift TEMPLATE.mustache…\n".utf8))
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard arguments.count >= 3 else {
+    FileHandle.standardError.write(Data("usage: TemplateEmbedderTool OUTPUT.swift ENUM_NAME SUFFIX TEMPLATE…\n".utf8))
     exit(2)
 }
+let (outputPath, enumName, suffix) = (arguments[0], arguments[1], arguments[2])
 var entries: [String] = []
-for path in arguments.dropFirst() {
+for path in arguments.dropFirst(3) {
     let url = URL(fileURLWithPath: path)
     guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
         FileHandle.standardError.write(Data("error: cannot read template \(path) as UTF-8\n".utf8))
         exit(1)
     }
-    let name = url.deletingPathExtension().lastPathComponent
+    let name = String(url.lastPathComponent.dropLast(suffix.count))
     entries.append("        \(swiftStringLiteral(name)): \(swiftStringLiteral(text)),")
 }
 let source = """
-    // Generated at build time by RenderTemplateEmbedderTool from templates/*.mustache. Do not edit.
+    // Generated at build time by TemplateEmbedderTool from templates/*\(suffix). Do not edit.
 
-    enum RenderBuiltinTemplates {
-        /// Built-in template texts by name (`user-data`, `meta-data`, `network-config-v2`, …).
+    enum \(enumName) {
+        /// Template texts by file name without `\(suffix)`.
         static let byName: [String: String] = [
     \(entries.isEmpty ? "        :" : entries.joined(separator: "\n"))
         ]
