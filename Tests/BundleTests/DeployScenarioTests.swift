@@ -27,13 +27,13 @@ import Testing
         #expect(config["vga"] == "serial0")
         #expect(config["tags"] == "prod;web")
         #expect(config["scsi1"]?.contains("size=100G") == true)
-        let seed = try #require(fixture.plan.file(role: "seed-iso"))
+        let seed = try #require(fixture.plan.file(role: .seedISO))
         #expect(config["sata0"] == "local:iso/\(seed.source),media=cdrom")
         #expect(config["description"]?.hasSuffix(fixture.plan.vm.marker) == true)
         #expect(config["description"]?.hasPrefix("Web frontend\n") == true)
 
         // PVE 8.4: the image went to an import volume named with the format's extension.
-        let image = try #require(fixture.plan.file(role: "image"))
+        let image = try #require(fixture.plan.file(role: .image))
         let importName = try #require(image.volume?.split(separator: "/").last)
         #expect(importName.hasSuffix(".qcow2"))
         #expect(FileManager.default.fileExists(atPath: node.storageFile("local", "import/\(importName)").path))
@@ -75,8 +75,8 @@ import Testing
         var changed = BundleFixture.spec()
         changed.hardware.cores = 4
         let second = try BundleFixture.make(spec: changed, in: work.path("v2/web01"), seed: "seed-2")
-        let oldSeed = try #require(first.plan.file(role: "seed-iso")?.source)
-        let newSeed = try #require(second.plan.file(role: "seed-iso")?.source)
+        let oldSeed = try #require(first.plan.file(role: .seedISO)?.source)
+        let newSeed = try #require(second.plan.file(role: .seedISO)?.source)
         #expect(oldSeed != newSeed)
         try node.clearCalls()
 
@@ -215,7 +215,7 @@ import Testing
     @Test func tamperedArtifactStops() throws {
         let work = try TemporaryDirectory()
         let fixture = try BundleFixture.make(spec: BundleFixture.spec(), in: work.path("out/web01"))
-        let seed = try #require(fixture.plan.file(role: "seed-iso"))
+        let seed = try #require(fixture.plan.file(role: .seedISO))
         let url = fixture.directory.appendingPathComponent(seed.source)
         var bytes = try Data(contentsOf: url)
         bytes[0] ^= 0x01
@@ -228,7 +228,7 @@ import Testing
         // Someone "fixes" SHA256SUMS after changing the seed: the plan's own checksums still catch it.
         let work = try TemporaryDirectory()
         let fixture = try BundleFixture.make(spec: BundleFixture.spec(), in: work.path("out/web01"))
-        let seed = try #require(fixture.plan.file(role: "seed-iso"))
+        let seed = try #require(fixture.plan.file(role: .seedISO))
         let url = fixture.directory.appendingPathComponent(seed.source)
         try Data("evil".utf8).write(to: url)
         let sums = try String(contentsOf: fixture.directory.appendingPathComponent("SHA256SUMS"), encoding: .utf8)
@@ -261,7 +261,7 @@ import Testing
         let work = try TemporaryDirectory()
         let fixture = try BundleFixture.make(spec: BundleFixture.spec(), in: work.path("out/web01"))
         let node = try FakeNode()
-        let image = try #require(fixture.plan.file(role: "image")?.volume?.split(separator: "/").last)
+        let image = try #require(fixture.plan.file(role: .image)?.volume?.split(separator: "/").last)
         let target = node.storageFile("local", "import/\(image)")
         try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         let partial = target.deletingLastPathComponent().appendingPathComponent(".\(image).seedgen-partial/x")
@@ -337,7 +337,7 @@ import Testing
         #expect(config["scsi0"]?.contains("size=20G") == true)
         let create = try #require(try node.calls().first { $0.starts(with: ["qm", "create"]) })
         let scsi0 = try #require(create.firstIndex(of: "--scsi0").map { create[$0 + 1] })
-        let image = try #require(fixture.plan.file(role: "image"))
+        let image = try #require(fixture.plan.file(role: .image))
         if version.hasPrefix("7.") || version.hasPrefix("8.2") {
             // Before 8.3: an absolute path from pvesm path of an iso volume.
             let legacyName = try #require(image.legacyVolume?.split(separator: "/").last)
@@ -409,7 +409,7 @@ import Testing
         #expect(cicustom.hasPrefix("user=local:snippets/seedgen-9001-user-"))
         #expect(cicustom.contains(",network=local:snippets/seedgen-9001-network-"))
         #expect(cicustom.contains(",meta=local:snippets/seedgen-9001-meta-"))
-        for file in fixture.plan.files where file.role.hasPrefix("snippet-") {
+        for file in fixture.plan.files where file.role.cicustomKey != nil {
             let name = try #require(file.volume?.split(separator: "/").last)
             let placed = node.storageFile("local", "snippets/\(name)")
             #expect(try Data(contentsOf: placed) == Data(contentsOf: fixture.directory.appendingPathComponent(file.source)))

@@ -35,7 +35,7 @@ import Testing
         let config = try #require(try node.vmConfig(9001))
         #expect(config["description"] == description + "\n\n" + fixture.plan.vm.marker)
         // The image name was cleaned for its import volume and still placed.
-        let image = try #require(fixture.plan.file(role: "image"))
+        let image = try #require(fixture.plan.file(role: .image))
         #expect(image.volume?.hasPrefix("local:import/noble---touch-canary--it-s--x-") == true, "\(image.volume ?? "")")
 
         for root in [work.url, node.state] {

@@ -172,10 +172,28 @@ public struct BundleQMOption: Sendable, Codable, Hashable {
     }
 }
 
+/// What a bundle file is for. plan.json and deploy.sh carry the raw value.
+public enum BundleFileRole: String, Sendable, Codable, Hashable, CaseIterable {
+    case image
+    case seedISO = "seed-iso"
+    case userSnippet = "snippet-user"
+    case networkSnippet = "snippet-network"
+    case metaSnippet = "snippet-meta"
+    case vendorSnippet = "snippet-vendor"
+    case sshKeys = "sshkeys"
+
+    /// The snippet roles in the order `cicustom` lists them, with the key it uses for each.
+    static let snippets: [(role: BundleFileRole, cicustomKey: String)] = [
+        (.userSnippet, "user"), (.networkSnippet, "network"), (.metaSnippet, "meta"), (.vendorSnippet, "vendor"),
+    ]
+
+    /// `cicustom`'s key for a snippet role (`user`, `network`, …); nil for the other roles.
+    public var cicustomKey: String? { Self.snippets.first { $0.role == self }?.cicustomKey }
+}
+
 /// A file deploy.sh verifies, places on a storage, or passes to qm.
 public struct BundlePlanFile: Sendable, Codable, Hashable {
-    /// `seed-iso`, `image`, `snippet-user`, `snippet-network`, `snippet-meta`, `snippet-vendor`, `sshkeys`.
-    public var role: String
+    public var role: BundleFileRole
     /// Path relative to the artifact directory (`image/<file>` for an included image).
     public var source: String
     public var sha256: String
@@ -194,7 +212,7 @@ public struct BundlePlanFile: Sendable, Codable, Hashable {
     public var virtualSize: UInt64?
 
     public init(
-        role: String, source: String, sha256: String, size: UInt64, included: Bool = true, cachePath: String? = nil,
+        role: BundleFileRole, source: String, sha256: String, size: UInt64, included: Bool = true, cachePath: String? = nil,
         storage: String? = nil, volume: String? = nil, legacyVolume: String? = nil, format: String? = nil,
         virtualSize: UInt64? = nil
     ) {
@@ -260,14 +278,14 @@ public struct BundleStep: Sendable, Codable, Hashable {
     public var command: [BundleArgument]
     public var options: [BundleQMOption]
     /// place-file: the role of the file in `files`.
-    public var fileRole: String?
+    public var fileRole: BundleFileRole?
     /// confirm-disk-size: the disk key and the size as `qm config` prints it (`size=20G`).
     public var disk: String?
     public var expectedSize: String?
 
     public init(
         id: String, kind: Kind, summary: String, command: [BundleArgument] = [], options: [BundleQMOption] = [],
-        fileRole: String? = nil, disk: String? = nil, expectedSize: String? = nil
+        fileRole: BundleFileRole? = nil, disk: String? = nil, expectedSize: String? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -305,11 +323,11 @@ public struct BundleRerunPlan: Sendable, Codable, Hashable {
     public var seedKey: String?
     public var expectedSeed: String?
     /// Places the new seed files (by role) and runs `seedUpdate` when the seed differs.
-    public var seedFileRoles: [String]
+    public var seedFileRoles: [BundleFileRole]
     public var seedUpdate: BundleStep?
     public var driftChecks: [BundleDriftCheck]
 
-    public init(seedKey: String?, expectedSeed: String?, seedFileRoles: [String], seedUpdate: BundleStep?, driftChecks: [BundleDriftCheck]) {
+    public init(seedKey: String?, expectedSeed: String?, seedFileRoles: [BundleFileRole], seedUpdate: BundleStep?, driftChecks: [BundleDriftCheck]) {
         self.seedKey = seedKey
         self.expectedSeed = expectedSeed
         self.seedFileRoles = seedFileRoles
@@ -353,5 +371,5 @@ public struct BundlePlan: Sendable, Codable, Hashable {
     public var steps: [BundleStep]
     public var rerun: BundleRerunPlan
 
-    public func file(role: String) -> BundlePlanFile? { files.first { $0.role == role } }
+    public func file(role: BundleFileRole) -> BundlePlanFile? { files.first { $0.role == role } }
 }

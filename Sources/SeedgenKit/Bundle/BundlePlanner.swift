@@ -42,7 +42,7 @@ struct BundlePlanner {
             let stem = Self.importStem(image.fileName) + "-" + image.sha256.prefix(8)
             let storage = spec.storage.import
             files.append(BundlePlanFile(
-                role: "image", source: "image/" + image.fileName, sha256: image.sha256, size: image.size,
+                role: .image, source: "image/" + image.fileName, sha256: image.sha256, size: image.size,
                 included: image.included, cachePath: image.cachePath, storage: storage,
                 volume: "\(storage):import/\(stem).\(image.format)", legacyVolume: "\(storage):iso/\(stem).img",
                 format: image.format, virtualSize: image.virtualSize))
@@ -53,22 +53,22 @@ struct BundlePlanner {
                 throw SeedgenError.runtime(message: "bundle: cloud_init.mode iso needs the seed ISO, and the build produced none")
             }
             files.append(BundlePlanFile(
-                role: "seed-iso", source: seed.name, sha256: seed.sha256, size: seed.size, storage: spec.storage.iso,
+                role: .seedISO, source: seed.name, sha256: seed.sha256, size: seed.size, storage: spec.storage.iso,
                 volume: "\(spec.storage.iso):iso/\(seed.name)"))
         case .snippets:
-            for kind in ["user", "network", "meta", "vendor"] {
+            for (role, kind) in BundleFileRole.snippets {
                 guard let file = inputs.snippets.first(where: { $0.name == "\(kind)-data" || ($0.name == "network-config" && kind == "network") }) else {
-                    if kind == "vendor" { continue }
+                    if role == .vendorSnippet { continue }
                     throw SeedgenError.runtime(message: "bundle: cloud_init.mode snippets needs the \(kind) file, and the build produced none")
                 }
                 let target = "seedgen-\(spec.vmid)-\(kind)-\(file.sha256.prefix(8)).yaml"
                 files.append(BundlePlanFile(
-                    role: "snippet-\(kind)", source: file.name, sha256: file.sha256, size: file.size,
+                    role: role, source: file.name, sha256: file.sha256, size: file.size,
                     storage: spec.storage.snippets, volume: "\(spec.storage.snippets):snippets/\(target)"))
             }
         case .pve:
             if let keys = inputs.sshKeysFile {
-                files.append(BundlePlanFile(role: "sshkeys", source: keys.name, sha256: keys.sha256, size: keys.size))
+                files.append(BundlePlanFile(role: .sshKeys, source: keys.name, sha256: keys.sha256, size: keys.size))
             }
         }
         return files
@@ -130,7 +130,7 @@ struct BundlePlanner {
 
         switch spec.cloudInit.mode {
         case .iso:
-            if let seed = files.first(where: { $0.role == "seed-iso" }), let volume = seed.volume {
+            if let seed = files.first(where: { $0.role == .seedISO }), let volume = seed.volume {
                 options.append(BundleQMOption(seedDrive, BundleArgument("\(volume),media=cdrom")))
             }
         case .snippets:
@@ -155,8 +155,8 @@ struct BundlePlanner {
 
     private func cicustom(files: [BundlePlanFile]) -> String {
         files.compactMap { file -> String? in
-            guard file.role.hasPrefix("snippet-"), let volume = file.volume else { return nil }
-            return "\(file.role.dropFirst("snippet-".count))=\(volume)"
+            guard let key = file.role.cicustomKey, let volume = file.volume else { return nil }
+            return "\(key)=\(volume)"
         }.joined(separator: ",")
     }
 
@@ -165,7 +165,7 @@ struct BundlePlanner {
         if let user = spec.cloudInit.users.first {
             options.append(BundleQMOption("ciuser", BundleArgument(user.name)))
         }
-        if let keys = files.first(where: { $0.role == "sshkeys" }) {
+        if let keys = files.first(where: { $0.role == .sshKeys }) {
             options.append(BundleQMOption("sshkeys", BundleArgument(parts: [.variable(.artifactDirectory), .literal("/" + keys.source)])))
         }
         for interface in spec.network.interfaces {
@@ -242,7 +242,7 @@ struct BundlePlanner {
         var steps: [BundleStep] = []
         for file in files where file.volume != nil {
             steps.append(BundleStep(
-                id: "place-\(file.role)", kind: .placeFile,
+                id: "place-\(file.role.rawValue)", kind: .placeFile,
                 summary: "copy \(file.source) to pvesm path \(file.volume!) unless it is there with the same sha256", fileRole: file.role))
         }
         steps.append(BundleStep(
@@ -286,7 +286,7 @@ struct BundlePlanner {
 
         switch spec.cloudInit.mode {
         case .iso:
-            guard let seed = files.first(where: { $0.role == "seed-iso" }), let volume = seed.volume else { break }
+            guard let seed = files.first(where: { $0.role == .seedISO }), let volume = seed.volume else { break }
             let update = BundleStep(
                 id: "swap-seed", kind: .updateVM, summary: "attach the changed seed ISO and update the marker",
                 command: ["qm", "set", BundleArgument(vmid)],
@@ -299,7 +299,7 @@ struct BundlePlanner {
                 command: ["qm", "set", BundleArgument(vmid)],
                 options: [BundleQMOption("cicustom", BundleArgument(value)), BundleQMOption("description", BundleArgument(description))])
             return BundleRerunPlan(
-                seedKey: "cicustom", expectedSeed: value, seedFileRoles: files.filter { $0.role.hasPrefix("snippet-") }.map(\.role),
+                seedKey: "cicustom", expectedSeed: value, seedFileRoles: files.filter { $0.role.cicustomKey != nil }.map(\.role),
                 seedUpdate: update, driftChecks: drift)
         case .pve:
             break

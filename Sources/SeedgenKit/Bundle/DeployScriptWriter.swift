@@ -71,9 +71,9 @@ struct DeployScriptWriter {
 
     private func dataSection() -> [String] {
         let vm = plan.vm
-        let artifacts = plan.files.filter { $0.included && $0.role != "image" }
-        let placed = plan.files.filter { $0.volume != nil && $0.role != "image" }
-        let image = plan.file(role: "image")
+        let artifacts = plan.files.filter { $0.included && $0.role != .image }
+        let placed = plan.files.filter { $0.volume != nil && $0.role != .image }
+        let image = plan.file(role: .image)
         let storages = plan.storages
         let drift = plan.rerun.driftChecks
         var lines = ["# --- the plan (quoted data only) ---"]
@@ -94,7 +94,7 @@ struct DeployScriptWriter {
         array("ARTIFACT_FILES", artifacts.map(\.source))
         array("ARTIFACT_SHA256", artifacts.map(\.sha256))
         lines.append("# Files placed on storages: role, source, sha256, target volume.")
-        array("PLACE_ROLES", placed.map(\.role))
+        array("PLACE_ROLES", placed.map(\.role.rawValue))
         array("PLACE_SOURCES", placed.map(\.source))
         array("PLACE_SHA256", placed.map(\.sha256))
         array("PLACE_VOLUMES", placed.map { $0.volume ?? "" })
@@ -168,8 +168,8 @@ struct DeployScriptWriter {
         var lines = ["# step: \(step.id)"]
         switch step.kind {
         case .placeFile:
-            let role = step.fileRole ?? ""
-            lines.append(role == "image" ? "place_image" : "place_role \(q(role))")
+            let role = step.fileRole
+            lines.append(role == .image ? "place_image" : "place_role \(q(role?.rawValue ?? ""))")
         case .createVM, .updateVM, .setPassword:
             lines.append(contentsOf: commandLines(step, array: "QM_ARGS"))
         case .resizeDisk:
@@ -199,7 +199,7 @@ struct DeployScriptWriter {
             lines.append("    say \"the seed is unchanged ($SEED_KEY)\"")
             lines.append("  else")
             lines.append("    say \"the seed changed: $SEED_KEY is '${CURRENT_SEED:-nothing}', the plan has '$EXPECTED_SEED'\"")
-            for role in plan.rerun.seedFileRoles { lines.append("    place_role \(q(role))") }
+            for role in plan.rerun.seedFileRoles { lines.append("    place_role \(q(role.rawValue))") }
             lines.append(contentsOf: commandLines(update, array: "QM_ARGS").map { "    " + $0 })
             lines.append("    say \"seed swapped; the guest sees it at its next boot (new instance-id)\"")
             lines.append("  fi")
