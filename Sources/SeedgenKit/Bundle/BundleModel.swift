@@ -341,7 +341,7 @@ public struct BundleVMPlan: Sendable, Codable, Hashable {
     public var vmid: Int
     public var name: String
     public var node: String?
-    public var cloudInitMode: String
+    public var cloudInitMode: CloudInitMode
     /// The description line that marks the VM as seedgen's; survives `qm config`'s URL-encoding.
     public var marker: String
     /// What a re-run looks for: the marker without the plan hash.

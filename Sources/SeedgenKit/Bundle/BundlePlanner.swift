@@ -24,7 +24,7 @@ struct BundlePlanner {
 
         let bootDiskSize = hardware.disk.size
         let vm = BundleVMPlan(
-            vmid: spec.vmid, name: spec.name, node: spec.node, cloudInitMode: spec.cloudInit.mode.rawValue,
+            vmid: spec.vmid, name: spec.name, node: spec.node, cloudInitMode: spec.cloudInit.mode,
             marker: marker, markerPrefix: markerPrefix, planHash: planHash, options: options, bootDisk: "scsi0",
             bootDiskSize: bootDiskSize.qmSize, bootDiskConfigSize: Self.pveConfigSize(bootDiskSize.bytes), seedDrive: seedDrive)
         return BundlePlan(

@@ -210,7 +210,7 @@ public struct InterfaceSpec: Sendable, Hashable {
     public var proxmoxKey: String { "net\(index)" }
 }
 
-public enum CloudInitMode: String, Sendable, Hashable, CaseIterable {
+public enum CloudInitMode: String, Sendable, Hashable, CaseIterable, Codable {
     /// seedgen's own NoCloud ISO attached as a CD-ROM.
     case iso
     /// Proxmox's own cloud-init drive + ci* options.
