@@ -1,0 +1,292 @@
+import Foundation
+import SeedgenKit
+import SeedgenTestSupport
+import Testing
+
+/// Proxmox's published API schema for the endpoints `apply` calls (pve-docs `api-viewer/apidata.js`,
+/// cut down by scripts/extract-pve-api-schema.py).
+private enum PublishedAPISchema {
+    static func load() -> [String: [String: Any]] {
+        let url = TestPaths.fixtures.appendingPathComponent("pve-api/apidata-subset.json")
+        guard let data = try? Data(contentsOf: url),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let endpoints = object["endpoints"] as? [String: [String: Any]] else { return [:] }
+        return endpoints
+    }
+
+    /// Everything about `call` that the schema refuses: unknown endpoint or method, unknown or
+    /// missing parameters, a value outside its enum, pattern, range or length.
+    static func problems(_ call: ProxmoxAPICall, in endpoints: [String: [String: Any]]) -> [String] {
+        guard let methods = endpoints[call.endpoint] else { return ["\(call.endpoint): not in the API schema"] }
+        guard let info = methods[call.method.rawValue] as? [String: Any] else {
+            return ["\(call.method.rawValue) \(call.endpoint): no such method"]
+        }
+        if (info["allowtoken"] as? Int) != 1 { return ["\(call.endpoint): API tokens are refused"] }
+        let schema = (info["parameters"] as? [String: Any])?["properties"] as? [String: [String: Any]] ?? [:]
+        var problems: [String] = []
+        var given: [String: String] = call.pathValues
+        for parameter in call.parameters {
+            if given[parameter.name] != nil { problems.append("\(parameter.name) given twice") }
+            given[parameter.name] = parameter.value
+        }
+        if let upload = call.upload { given["filename"] = upload.storedName }
+        for (name, value) in given {
+            let key = schema[name] != nil ? name : name.replacingOccurrences(of: "[0-9]+$", with: "[n]", options: .regularExpression)
+            guard let property = schema[key] else {
+                problems.append("\(name): not a parameter of \(call.method.rawValue) \(call.endpoint)")
+                continue
+            }
+            problems += check(value, against: property, label: name)
+        }
+        for (name, property) in schema where (property["optional"] as? Int) != 1 && !name.contains("[n]") {
+            if given[name] == nil { problems.append("\(name): required by \(call.endpoint) and missing") }
+        }
+        return problems
+    }
+
+    private static func check(_ value: String, against property: [String: Any], label: String) -> [String] {
+        var problems: [String] = []
+        switch property["type"] as? String {
+        case "integer":
+            guard let number = Int(value) else { return ["\(label)=\(value): not an integer"] }
+            if let minimum = property["minimum"] as? Int, number < minimum { problems.append("\(label)=\(value) < \(minimum)") }
+            if let maximum = property["maximum"] as? Int, number > maximum { problems.append("\(label)=\(value) > \(maximum)") }
+        case "boolean":
+            if !["0", "1"].contains(value) { problems.append("\(label)=\(value): not a boolean") }
+        default:
+            break
+        }
+        if let choices = property["enum"] as? [String], !choices.contains(value) {
+            problems.append("\(label)=\(value): not one of \(choices)")
+        }
+        if let maximum = property["maxLength"] as? Int, value.count > maximum {
+            problems.append("\(label): \(value.count) characters, at most \(maximum)")
+        }
+        if let pattern = property["pattern"] as? String,
+           value.range(of: "^(?:\(pattern))$", options: .regularExpression) == nil {
+            problems.append("\(label)=\(value): does not match \(pattern)")
+        }
+        return problems
+    }
+}
+
+/// Perl's URI::Escape, which `qm` encodes the sshkeys file with and Proxmox's API decodes it with.
+private func perlURIEscape(_ function: String, _ text: String) throws -> String {
+    let result = try ProcessRunner.run("perl", ["-MURI::Escape", "-e", "binmode STDOUT; local $/; print \(function)(<STDIN>)"], stdin: Data(text.utf8))
+    try #require(result.exitCode == 0, "perl URI::Escape (Debian liburi-perl, scripts/install-deps.sh): \(result.stderr)")
+    return result.stdout
+}
+
+@Suite struct APIPlanTests {
+    private func planner(
+        mode: CloudInitMode = .iso, bios: Firmware = .ovmf, version: (Int, Int) = (8, 4), in work: TemporaryDirectory
+    ) throws -> (ProxmoxAPIPlanner, BundleFixture) {
+        let spec = BundleFixture.spec(mode: mode, bios: bios)
+        let fixture = try BundleFixture.make(spec: spec, in: work.path("out/web01"))
+        let keys = ProxmoxBundle.pveSSHKeysFile(for: spec).map { String(decoding: $0, as: UTF8.self) }
+        return (ProxmoxAPIPlanner(plan: fixture.plan, node: "pve01", version: (version.0, version.1), sshKeys: keys), fixture)
+    }
+
+    @Test(arguments: CloudInitMode.allCases.filter { $0 != .snippets }, [Firmware.seabios, .ovmf])
+    func everyCallIsOneProxmoxsSchemaAccepts(mode: CloudInitMode, bios: Firmware) throws {
+        let schema = PublishedAPISchema.load()
+        try #require(!schema.isEmpty, "Tests/Fixtures/pve-api/apidata-subset.json is missing")
+        let work = try TemporaryDirectory()
+        let (planner, _) = try planner(mode: mode, bios: bios, in: work)
+        let calls = try planner.firstDeploymentCalls() + planner.seedSwapCalls(oldSeedVolume: "local:iso/seedgen-9001-00000000.iso")
+        #expect(!calls.isEmpty)
+        for call in calls {
+            let problems = PublishedAPISchema.problems(call, in: schema)
+            #expect(problems.isEmpty, "\(call.redactedDescription): \(problems)")
+        }
+    }
+
+    @Test func firstDeploymentUploadsByContentThenCreatesResizesAndStarts() throws {
+        let work = try TemporaryDirectory()
+        let (planner, fixture) = try planner(in: work)
+        let calls = try planner.firstDeploymentCalls()
+        #expect(calls.map { "\($0.method.rawValue) \($0.endpoint)" } == [
+            "POST /nodes/{node}/storage/{storage}/upload",
+            "POST /nodes/{node}/storage/{storage}/upload",
+            "POST /nodes/{node}/qemu",
+            "PUT /nodes/{node}/qemu/{vmid}/resize",
+            "GET /nodes/{node}/qemu/{vmid}/config",
+            "POST /nodes/{node}/qemu/{vmid}/status/start",
+        ])
+        // Uploads: the fields in the order Proxmox's multipart parser requires, a name it keeps.
+        let image = try #require(calls.first { $0.upload?.role == .image })
+        #expect(image.parameters.map(\.name) == ["content", "checksum-algorithm", "checksum"])
+        #expect(image.parameters.map(\.value) == ["import", "sha256", try #require(fixture.plan.file(role: .image)).sha256])
+        let storedImage = try #require(image.upload?.storedName)
+        #expect(storedImage.hasSuffix(".qcow2"), "Proxmox refuses .img in import storage: \(storedImage)")
+        #expect(ProxmoxAPIEncoding.normalizedUploadName(storedImage) == storedImage)
+        let seed = try #require(calls.first { $0.upload?.role == .seedISO })
+        #expect(seed.parameters.first?.value == "iso")
+        #expect(seed.upload?.storedName == fixture.plan.file(role: .seedISO)?.source)
+        // Create: import-from by volume id (tokens may not name absolute paths), the seed as a CD-ROM.
+        let create = try #require(calls.first { $0.endpoint == "/nodes/{node}/qemu" })
+        let options = Dictionary(create.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
+        let importVolume = try #require(fixture.plan.file(role: .image)?.volume)
+        #expect(options["scsi0"]?.contains("import-from=\(importVolume),") == true, "\(options["scsi0"] ?? "")")
+        #expect(options["sata0"] == "local:iso/\(seed.upload?.storedName ?? ""),media=cdrom")
+        #expect(options["efidisk0"]?.contains("efitype=4m") == true)
+        #expect(options["net0"]?.hasPrefix("virtio=bc:24:11:12:34:56,") == true)
+        #expect(options["vmid"] == "9001")
+        #expect(create.path == "/nodes/pve01/qemu")
+        #expect(try planner.firstDeploymentCalls(startVM: false).allSatisfy { !$0.endpoint.hasSuffix("/status/start") })
+    }
+
+    /// One plan, two executors: the options the API create sends are the options deploy.sh passes
+    /// to `qm create` on a PVE 8.4 node (the fake node records them), value for value.
+    @Test(arguments: CloudInitMode.allCases.filter { $0 != .snippets })
+    func apiCreatesTheVMDeployShCreates(mode: CloudInitMode) throws {
+        let work = try TemporaryDirectory()
+        let (planner, fixture) = try planner(mode: mode, in: work)
+        var setup = FakeNode.Setup()
+        setup.version = "8.4.1"
+        let node = try FakeNode(setup)
+        let result = try deploy(fixture, on: node)
+        try #require(result.exitCode == 0, "\(result.stdout)\(result.stderr)")
+        let qmCreate = try #require(try node.calls().first { $0.starts(with: ["qm", "create"]) })
+        var deployOptions: [String: String] = ["vmid": qmCreate[2]]
+        var index = 3
+        while index + 1 < qmCreate.count {
+            deployOptions[String(qmCreate[index].dropFirst(2))] = qmCreate[index + 1]
+            index += 2
+        }
+        let create = try #require(try planner.firstDeploymentCalls().first { $0.endpoint == "/nodes/{node}/qemu" })
+        var apiOptions = Dictionary(create.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
+        if mode == .pve {
+            // qm reads the keys file and sends it URL-encoded: the API call carries that text.
+            let keysPath = try #require(deployOptions["sshkeys"])
+            let keys = try String(contentsOfFile: keysPath, encoding: .utf8)
+            #expect(apiOptions["sshkeys"] == (try perlURIEscape("uri_escape", keys)))
+            deployOptions["sshkeys"] = nil
+            apiOptions["sshkeys"] = nil
+        }
+        #expect(apiOptions == deployOptions)
+        // Both pass Proxmox's qm option formats.
+        // (sshkeys is the encoded text here, a file path for qm: compared above.)
+        let argv = ["qm", "create", "9001"] + create.parameters.filter { !["vmid", "sshkeys"].contains($0.name) }.flatMap { ["--\($0.name)", $0.value] }
+        #expect(QMOptionChecker.problems(in: argv, version: (8, 4)).isEmpty, "\(QMOptionChecker.problems(in: argv, version: (8, 4)))")
+    }
+
+    @Test func sshKeysAreEncodedAsQmEncodesThemAndDecodeAsProxmoxDecodes() throws {
+        let keys = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample+/= ops@laptop é\nssh-rsa AAAAB3Nza== ci@runner\n"
+        let encoded = ProxmoxAPIEncoding.percentEncoded(keys)
+        #expect(encoded == (try perlURIEscape("uri_escape", keys)))
+        #expect(try perlURIEscape("uri_unescape", encoded) == keys)
+    }
+
+    @Test func thePasswordHashIsNeverPrinted() throws {
+        let work = try TemporaryDirectory()
+        let (planner, fixture) = try planner(mode: .pve, in: work)
+        let calls = try planner.firstDeploymentCalls()
+        let setPassword = try #require(calls.first { $0.stepID == "set-password" })
+        let hash = try #require(fixture.plan.steps.first { $0.kind == .setPassword }?.options.first?.value.literalValue)
+        #expect(setPassword.parameters.contains { $0.name == "cipassword" && $0.secret && $0.value == hash })
+        for call in calls { #expect(!call.redactedDescription.contains(hash)) }
+        #expect(setPassword.redactedDescription.contains("cipassword=<redacted>"))
+    }
+
+    @Test(arguments: [(7, 4), (8, 3), (8, 2)])
+    func nodesBeforePVE84AreReferredToDeploySh(version: (Int, Int)) throws {
+        let work = try TemporaryDirectory()
+        let (planner, _) = try planner(version: version, in: work)
+        #expect {
+            try planner.firstDeploymentCalls()
+        } throws: { error in
+            "\(error)".contains("8.4") && "\(error)".contains("deploy.sh") && "\(error)".contains("\(version.0).\(version.1)")
+        }
+    }
+
+    @Test func snippetsModeIsRefusedNamingIsoMode() throws {
+        let work = try TemporaryDirectory()
+        let (planner, _) = try planner(mode: .snippets, in: work)
+        #expect {
+            try planner.firstDeploymentCalls()
+        } throws: { error in
+            "\(error)".contains("cannot upload snippets") && "\(error)".contains("mode: iso")
+        }
+    }
+
+    @Test func pathSegmentsArePercentEncoded() {
+        let call = ProxmoxAPICall(
+            .get, "/nodes/{node}/tasks/{upid}/status", ["node": "pve01", "upid": "UPID:pve01:0000A1B2:01:6747A0F1:qmcreate:9001:ci@pve!deploy:"],
+            startsTask: false, stepID: "wait")
+        #expect(call.path == "/nodes/pve01/tasks/UPID%3Apve01%3A0000A1B2%3A01%3A6747A0F1%3Aqmcreate%3A9001%3Aci%40pve%21deploy%3A/status")
+    }
+}
+
+@Suite struct PrivilegeTests {
+    private func needs(mode: CloudInitMode = .iso, nodeDownloads: Bool = false) throws -> [ProxmoxPrivilegeNeed] {
+        let work = try TemporaryDirectory()
+        let spec = BundleFixture.spec(mode: mode, bios: .ovmf)
+        let fixture = try BundleFixture.make(spec: spec, in: work.path("out/web01"))
+        let keys = ProxmoxBundle.pveSSHKeysFile(for: spec).map { String(decoding: $0, as: UTF8.self) }
+        let planner = ProxmoxAPIPlanner(plan: fixture.plan, node: "pve01", version: (8, 4), sshKeys: keys)
+        let calls = try planner.firstDeploymentCalls() + planner.seedSwapCalls(oldSeedVolume: "local:iso/seedgen-9001-00000000.iso")
+        return ProxmoxPrivileges.needs(for: calls, node: "pve01", nodeDownloads: nodeDownloads)
+    }
+
+    private func privileges(_ needs: [ProxmoxPrivilegeNeed], _ path: String) -> Set<String> {
+        Set(needs.first { $0.path == path }?.privileges ?? [])
+    }
+
+    /// The fixture VM: image and seed on `local`, disks on `local-lvm`, NIC 0 on vmbr0 VLAN 20, NIC 1
+    /// on vmbr1. The sets are Proxmox's checks for exactly those calls (pve-api.md's table).
+    @Test func isoModeNeedsExactlyWhatProxmoxChecks() throws {
+        let needs = try needs()
+        #expect(Set(needs.map(\.path)) == [
+            "/vms/9001", "/storage/local", "/storage/local-lvm",
+            "/sdn/zones/localnetwork/vmbr0/20", "/sdn/zones/localnetwork/vmbr1",
+        ])
+        #expect(privileges(needs, "/vms/9001") == [
+            "VM.Allocate", "VM.Audit", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Disk", "VM.Config.Network",
+            "VM.Config.HWType", "VM.Config.Options", "VM.PowerMgmt", "VM.Config.CDROM",
+        ])
+        #expect(privileges(needs, "/storage/local") == ["Datastore.AllocateTemplate", "Datastore.Audit", "Datastore.Allocate"])
+        #expect(privileges(needs, "/storage/local-lvm") == ["Datastore.AllocateSpace"])
+        #expect(privileges(needs, "/sdn/zones/localnetwork/vmbr0/20") == ["SDN.Use"])
+        #expect(!needs.contains { $0.privileges.contains("Sys.AccessNetwork") })
+    }
+
+    @Test func pveModeNeedsCloudinitAndNoCDROMSwap() throws {
+        let vm = privileges(try needs(mode: .pve), "/vms/9001")
+        #expect(vm.contains("VM.Config.Cloudinit"))
+        #expect(!vm.contains("VM.Config.CDROM"))
+    }
+
+    @Test func nodeDownloadsNeedSysAccessNetworkOnTheNode() throws {
+        let needs = try needs(nodeDownloads: true)
+        #expect(privileges(needs, "/nodes/pve01") == ["Sys.AccessNetwork"])
+    }
+
+    @Test func missingListsOnlyWhatTheTokenLacks() throws {
+        let needs = try needs()
+        var granted = Dictionary(uniqueKeysWithValues: needs.map { ($0.path, Set($0.privileges)) })
+        #expect(ProxmoxPrivileges.missing(needs, granted: granted).isEmpty)
+        granted["/sdn/zones/localnetwork/vmbr0/20"] = nil
+        granted["/vms/9001"]?.remove("VM.PowerMgmt")
+        let missing = ProxmoxPrivileges.missing(needs, granted: granted)
+        #expect(missing.map(\.path).sorted() == ["/sdn/zones/localnetwork/vmbr0/20", "/vms/9001"])
+        #expect(missing.first { $0.path == "/vms/9001" }?.privileges == ["VM.PowerMgmt"])
+    }
+
+    @Test func grantCommandsGiveTheUserAndTheTokenOneRolePerPrivilegeSet() throws {
+        let needs = try needs()
+        let commands = ProxmoxPrivileges.grantCommands(needs, tokenID: "ci@pve!deploy")
+        let roleAdds = commands.filter { $0.hasPrefix("pveum role add ") }
+        let grants = commands.filter { $0.hasPrefix("pveum acl modify ") }
+        #expect(grants.count == needs.count)
+        // Both SDN paths need only SDN.Use: one role serves both.
+        #expect(roleAdds.count == Set(needs.map { $0.privileges.sorted() }).count)
+        for grant in grants {
+            #expect(grant.hasSuffix("--users ci@pve --tokens 'ci@pve!deploy'"), "\(grant)")
+        }
+        let sdnRole = ProxmoxPrivileges.grantCommands([needs.first { $0.path.hasPrefix("/sdn/") }!], tokenID: "ci@pve!deploy")
+        #expect(sdnRole.first?.hasSuffix("--privs SDN.Use") == true, "\(sdnRole)")
+        // A role is named by its privileges: the same set, the same name, run after run.
+        #expect(commands == ProxmoxPrivileges.grantCommands(needs, tokenID: "ci@pve!deploy"))
+    }
+}
