@@ -82,6 +82,15 @@ public enum ProxmoxPrivileges {
         return collected.needs
     }
 
+    /// `needs` (of several VMs) merged per path, in first-seen order.
+    public static func merged(_ needs: [ProxmoxPrivilegeNeed]) -> [ProxmoxPrivilegeNeed] {
+        var collected = Collector()
+        for need in needs {
+            for reason in need.reasons { collected.add(need.path, need.privileges, reason) }
+        }
+        return collected.needs
+    }
+
     /// The needs that `granted` (path → effective privileges, as `GET /access/permissions?path=…`
     /// reports them for the token) does not cover, with only the missing privileges.
     public static func missing(_ needs: [ProxmoxPrivilegeNeed], granted: [String: Set<String>]) -> [ProxmoxPrivilegeNeed] {
