@@ -81,6 +81,7 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
     public func vmConfig(_ vmid: Int) -> [String: String]? { setup.vms[vmid] }
     public func volumes(on storage: String) -> [String: (sha256: String, size: UInt64)] { setup.storages[storage]?.volumes ?? [:] }
     public func changingCalls() -> [String] { received.filter { !$0.hasPrefix("GET ") } }
+    public func isRunning(_ vmid: Int) -> Bool { running.contains(vmid) }
 
     // MARK: privileges
 
@@ -166,6 +167,16 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
                 let storage = setup.storages[id]!
                 return ["storage": id, "type": storage.type, "content": storage.content.sorted().joined(separator: ","),
                         "enabled": storage.enabled ? 1 : 0, "active": storage.enabled ? 1 : 0]
+            }
+        case (.get, "/nodes/{node}/storage/{storage}/content"):
+            let storageID = values["storage"] ?? ""
+            try require("/storage/\(storageID)", ["Datastore.Audit", "Datastore.AllocateSpace"], any: true)
+            let wanted = parameters["content"]
+            return (setup.storages[storageID]?.volumes ?? [:]).keys.sorted().compactMap { volid -> [String: Any]? in
+                let content = volid.contains(":iso/") ? "iso" : "import"
+                if let wanted, wanted != content { return nil }
+                let volume = setup.storages[storageID]!.volumes[volid]!
+                return ["volid": volid, "size": Int(volume.size), "content": content]
             }
         case (.post, "/nodes/{node}/storage/{storage}/upload"):
             return try upload(call, parameters, artifactDirectory: artifactDirectory)
@@ -273,6 +284,11 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         }
         var config = parameters
         config["vmid"] = nil
+        if let tags = config["tags"] {
+            // pve-guest-common get_unique_tags: lower case, sorted, without repeats (the default tag-style).
+            let unique = Set(tags.split(whereSeparator: { ";, ".contains($0) }).map { $0.lowercased() })
+            config["tags"] = unique.sorted().joined(separator: ";")
+        }
         for (key, value) in parameters where isDrive(key) {
             config[key] = try allocate(key, value, vmid: vmid)
         }
@@ -291,6 +307,11 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
             return (["\(storage):vm-\(vmid)-disk-0"] + rest + ["size=\(size)"]).joined(separator: ",")
         }
         let amount = volume.split(separator: ":").last.map(String.init) ?? ""
+        if key == "efidisk0" {
+            // The requested size is ignored: the EFI vars disk has the size of its OVMF template.
+            let size = fields.contains("efitype=4m") ? "4M" : "528K"
+            return (["\(storage):vm-\(vmid)-disk-efi"] + rest + ["size=\(size)"]).joined(separator: ",")
+        }
         if amount.allSatisfy({ $0.isNumber || $0 == "." }) && !amount.isEmpty {
             return (["\(storage):vm-\(vmid)-\(key)"] + rest + ["size=\(amount)G"]).joined(separator: ",")
         }
