@@ -225,8 +225,8 @@ struct VMSpecDecoding {
             hardware.extraDisks.append(disk)
         }
         // scsi0 is the boot disk; scsi1.. the extra disks; Proxmox has scsi0..scsi30.
-        if hardware.extraDisks.count > 29 {
-            decoder.error("too many extra disks (\(hardware.extraDisks.count))", map["extra_disks"], "hardware.extra_disks", allowed: "at most 29")
+        if hardware.extraDisks.count > 30 {
+            decoder.error("too many extra disks (\(hardware.extraDisks.count))", map["extra_disks"], "hardware.extra_disks", allowed: "at most 30: scsi1..scsi30")
         }
         return hardware
     }
