@@ -290,3 +290,45 @@ private func perlURIEscape(_ function: String, _ text: String) throws -> String 
         #expect(commands == ProxmoxPrivileges.grantCommands(needs, tokenID: "ci@pve!deploy"))
     }
 }
+
+@Suite struct MultipartUploadTests {
+    /// The body as Python's multipart reader (the email package) sees it: the three fields in
+    /// Proxmox's order, then the file part named `filename` with the stored name and the bytes.
+    @Test func theBodyReadsBackAsTheFieldsAndTheFile() throws {
+        let work = try TemporaryDirectory()
+        let fixture = try BundleFixture.make(spec: BundleFixture.spec(), in: work.path("out/web01"))
+        let planner = ProxmoxAPIPlanner(plan: fixture.plan, node: "pve01", version: (8, 4))
+        let call = try #require(try planner.firstDeploymentCalls().first { $0.upload?.role == .seedISO })
+        let upload = try ProxmoxMultipartUpload(call)
+        let file = try Data(contentsOf: fixture.directory.appendingPathComponent(try #require(call.upload?.source)))
+        let body = upload.head + file + upload.tail
+        #expect(UInt64(body.count) == upload.contentLength(fileSize: UInt64(file.count)))
+        #expect(file.range(of: Data(upload.boundary.utf8)) == nil)
+
+        let script = """
+            import json, sys, hashlib, email.parser, email.policy
+            body = sys.stdin.buffer.read()
+            message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+                b"Content-Type: " + sys.argv[1].encode() + b"\\r\\n\\r\\n" + body)
+            parts = []
+            for part in message.iter_parts():
+                payload = part.get_payload(decode=True)
+                parts.append({"name": part.get_param("name", header="content-disposition"),
+                              "filename": part.get_filename(), "type": part.get_content_type(),
+                              "first_header": part.keys()[0],
+                              "value": payload.decode() if part.get_filename() is None else None,
+                              "sha256": hashlib.sha256(payload).hexdigest()})
+            print(json.dumps(parts))
+            """
+        let result = try ProcessRunner.run("/usr/bin/python3", ["-c", script, upload.contentType], stdin: body)
+        try #require(result.exitCode == 0, "\(result.stderr)")
+        let parts = try #require(try JSONSerialization.jsonObject(with: result.stdoutData) as? [[String: Any]])
+        #expect(parts.map { $0["name"] as? String } == ["content", "checksum-algorithm", "checksum", "filename"])
+        #expect(parts.prefix(3).map { $0["value"] as? String } == ["iso", "sha256", Digest.sha256Hex(file)])
+        let filePart = try #require(parts.last)
+        #expect(filePart["filename"] as? String == call.upload?.storedName)
+        #expect(filePart["type"] as? String == "application/octet-stream")
+        #expect(filePart["first_header"] as? String == "Content-Disposition")
+        #expect(filePart["sha256"] as? String == Digest.sha256Hex(file))
+    }
+}

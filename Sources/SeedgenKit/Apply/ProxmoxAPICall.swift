@@ -114,3 +114,35 @@ extension String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
+
+/// The `multipart/form-data` body of an upload, laid out as Proxmox's streaming parser
+/// (pve-http-server `APIServer/AnyEvent.pm`) reads it: the fields `content`, `checksum-algorithm`,
+/// `checksum` in that order, then the file part, whose first header is
+/// `Content-Disposition: form-data; name="filename"; filename="…"`, then a `Content-Type`. The file's
+/// bytes go between `head` and `tail` as they are streamed, so a multi-gigabyte image is never held
+/// in memory, and the length is known before the first byte (Proxmox refuses chunked uploads).
+public struct ProxmoxMultipartUpload: Sendable, Hashable {
+    public let boundary: String
+    public let head: Data
+    public let tail: Data
+
+    public init(_ call: ProxmoxAPICall) throws {
+        guard let upload = call.upload else { throw SeedgenError.runtime(message: "apply: \(call.path) is not an upload") }
+        // The boundary comes from the file's digest, so the same upload is the same bytes; a file
+        // cannot contain a boundary made from its own hash.
+        boundary = "seedgen-" + upload.sha256.prefix(32)
+        var head = ""
+        for parameter in call.parameters {
+            head += "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(parameter.name)\"\r\n\r\n\(parameter.value)\r\n"
+        }
+        head += "--\(boundary)\r\nContent-Disposition: form-data; name=\"filename\"; filename=\"\(upload.storedName)\"\r\n"
+        head += "Content-Type: application/octet-stream\r\n\r\n"
+        self.head = Data(head.utf8)
+        tail = Data("\r\n--\(boundary)--\r\n".utf8)
+    }
+
+    public var contentType: String { "multipart/form-data; boundary=\(boundary)" }
+
+    /// `Content-Length` for a file of `size` bytes.
+    public func contentLength(fileSize size: UInt64) -> UInt64 { UInt64(head.count) + size + UInt64(tail.count) }
+}
