@@ -13,8 +13,10 @@ struct ValidateCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object with every diagnostic on stdout.")
     var json = false
 
+    @OptionGroup var saltKey: SaltKeyOptions
+
     func run() async throws {
-        let result = SpecLoader.standard().loadAll(files)
+        let result = SpecLoader.standard(environment: saltKey.environment).loadAll(files)
         if json {
             let report = ValidationReport(valid: !result.hasErrors, files: files, vms: result.specs.map { "\($0.name) (\($0.vmid))" }, diagnostics: result.diagnostics)
             Terminal.standardOutput.write(try JSONOutput.string(report))
