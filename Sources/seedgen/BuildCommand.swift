@@ -36,7 +36,7 @@ struct BuildCommand: AsyncParsableCommand {
     @OptionGroup var display: OutputOptions
 
     func run() async throws {
-        let report = try await reportingErrors {
+        let report = try await reportingErrors(json: display.json) {
             var options = BuildOptions(outputDirectory: URL(fileURLWithPath: outputDirectory), environment: saltKey.environment)
             if let jobs {
                 guard jobs >= 1 else { throw SeedgenError.usage("--jobs must be at least 1") }
@@ -51,7 +51,7 @@ struct BuildCommand: AsyncParsableCommand {
             return try await pipeline.build(files: try FileArguments.expand(files))
         }
         if display.json {
-            Terminal.standardOutput.write(try JSONOutput.string(report))
+            StandardOutputJSON.write(report)
         } else {
             Terminal.standardError.write(report.table)
         }

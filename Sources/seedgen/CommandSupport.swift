@@ -29,11 +29,41 @@ struct SaltKeyOptions: ParsableArguments {
 }
 
 /// Runs a library call, printing a `SeedgenError` on stderr and exiting with its code (SPEC §3).
-func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
+/// Under `--json` the error is also printed on stdout as an `ErrorReport`, unless the command
+/// already printed its result object there (one JSON document on stdout, never two).
+func reportingErrors<T>(json: Bool = false, _ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
     } catch let error as SeedgenError {
         Terminal.standardError.write(error.description + "\n")
+        if json, !StandardOutputJSON.wasWritten { StandardOutputJSON.write(ErrorReport(error)) }
         throw ExitCode(error.exitCode)
+    }
+}
+
+/// Every JSON document the commands print on stdout goes through here, so an error report is
+/// never printed after a result.
+enum StandardOutputJSON {
+    private static let written = WrittenFlag()
+
+    static var wasWritten: Bool { written.isSet }
+
+    static func write(_ value: some Encodable) {
+        written.set()
+        // Encoding these types cannot fail; an empty object keeps stdout valid JSON regardless.
+        Terminal.standardOutput.write((try? JSONOutput.string(value)) ?? "{}\n")
+    }
+
+    /// A document already encoded.
+    static func write(encoded text: String) {
+        written.set()
+        Terminal.standardOutput.write(text)
+    }
+
+    private final class WrittenFlag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = false
+        var isSet: Bool { lock.withLock { value } }
+        func set() { lock.withLock { value = true } }
     }
 }

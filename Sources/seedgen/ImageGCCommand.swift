@@ -14,7 +14,7 @@ struct ImageGCCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: output.json) {
             let imageStore = try store.makeStore(progress: output.progress)
             let report = try imageStore.collectGarbage(remove: remove)
             if output.json {

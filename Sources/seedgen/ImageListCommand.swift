@@ -18,7 +18,7 @@ struct ImageListCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: output.json) {
             let imageStore = try store.makeStore(progress: output.progress)
             let records = imageStore.records()
             if output.json {

@@ -31,7 +31,7 @@ struct ImageVerifyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: output.json) {
             let imageStore = try store.makeStore(progress: output.progress)
             if files.isEmpty {
                 let findings = imageStore.verifyAll()

@@ -18,8 +18,10 @@ struct ValidateCommand: AsyncParsableCommand {
     func run() async throws {
         let result = SpecLoader.standard(environment: saltKey.environment).loadAll(files)
         if json {
-            let report = ValidationReport(valid: !result.hasErrors, files: files, vms: result.specs.map { "\($0.name) (\($0.vmid))" }, diagnostics: result.diagnostics)
-            Terminal.standardOutput.write(try JSONOutput.string(report))
+            let report = ValidationReport(
+                valid: !result.hasErrors, files: files, vms: result.specs.map { "\($0.name) (\($0.vmid))" }, diagnostics: result.diagnostics,
+                error: result.hasErrors ? ErrorReport(.invalidInput(result.diagnostics)).error : nil)
+            StandardOutputJSON.write(report)
         } else {
             for diagnostic in result.diagnostics { Terminal.standardError.write(diagnostic.description + "\n") }
             if !result.hasErrors {
@@ -35,4 +37,6 @@ private struct ValidationReport: Encodable {
     var files: [String]
     var vms: [String]
     var diagnostics: [Diagnostic]
+    /// Present when the files are invalid: the same error object every command prints under --json.
+    var error: ErrorReport.Body?
 }

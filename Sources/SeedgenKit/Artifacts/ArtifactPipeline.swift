@@ -56,15 +56,17 @@ public struct ArtifactPipeline: Sendable {
         }
         // Content problems found while rendering (template errors, Proxmox's size limits) are
         // invalid input like any other: all of them at once, and nothing published.
-        let invalid = staged.values.flatMap { result -> [Diagnostic] in
+        // Taken in the order of the files, never in the dictionary's (which changes from run to run).
+        let stagedInOrder = specs.indices.compactMap { staged[$0] }
+        let invalid = stagedInOrder.flatMap { result -> [Diagnostic] in
             if case .failure(.invalidInput(let diagnostics)) = result { return diagnostics }
             return []
         }
         if !invalid.isEmpty {
-            for case .success(let vm) in staged.values { try? FileManager.default.removeItem(at: vm.temporaryDirectory) }
+            for case .success(let vm) in stagedInOrder { try? FileManager.default.removeItem(at: vm.temporaryDirectory) }
             throw SeedgenError.invalidInput(invalid)
         }
-        for case .success(let vm) in staged.values {
+        for case .success(let vm) in stagedInOrder {
             for warning in vm.warnings { log(warning.description) }
         }
         // Phase 2: one flush of the file system for all staged files, then the renames.
