@@ -64,6 +64,9 @@ import Testing
         let directory = try TemporaryDirectory(prefix: "seedgen-json-errors")
         let bad = try directory.write("bad.yaml", "name: web_01\nvmid: 100\n").path
         let cache = directory.path("cache").path
+        let damaged = directory.path("damaged-cache")
+        try FileManager.default.createDirectory(at: damaged, withIntermediateDirectories: true)
+        try Data("{\"version\": 1, \"images\": [".utf8).write(to: damaged.appendingPathComponent("index.json"))
         try FileManager.default.createDirectory(at: directory.path("not-an-export"), withIntermediateDirectories: true)
         try Data("not an iso".utf8).write(to: directory.path("text.iso"))
         let cases: [(arguments: [String], code: Int, positioned: Bool)] = [
@@ -71,6 +74,8 @@ import Testing
             (["validate", bad, "--json"], 2, true),
             (["image", "lock", bad, "--cache", cache, "--json", "--progress", "none"], 2, true),
             (["image", "fetch", "no-such-image", "--cache", cache, "--json", "--progress", "none"], 2, false),
+            (["image", "verify", "--cache", damaged.path, "--json"], 1, false),
+            (["image", "gc", "--cache", damaged.path, "--json"], 1, false),
             (["image", "export", directory.path("export").path, "--cache", cache, "--json"], 1, false),
             (["image", "import", directory.path("not-an-export").path, "--cache", cache, "--json"], 1, false),
             (["iso", directory.path("missing-user-data").path, directory.path("missing-meta-data").path, "-o", directory.path("seed.iso").path, "--json"], 2, false),
@@ -89,6 +94,13 @@ import Testing
                 #expect(error["keyPath"] as? String == "name")
             }
         }
+        // `image list` still lists the catalog when the index is damaged, and says why the cache is not listed.
+        let list = try seedgen(["image", "list", "--cache", damaged.path, "--json"])
+        #expect(list.exitCode == 1)
+        let object = try #require(try? JSONSerialization.jsonObject(with: list.stdoutData) as? [String: Any], "\(list.stdout)")
+        #expect((object["catalog"] as? [Any])?.isEmpty == false)
+        let cacheError = try #require(object["cacheError"] as? [String: Any], "\(object)")
+        #expect((cacheError["message"] as? String)?.contains(damaged.appendingPathComponent("index.json").path) == true)
     }
 
     /// Eight VMs whose seeds break Proxmox's snippet limit, found while rendering (after the

@@ -94,7 +94,7 @@ import Testing
         try handle.close()
         let other = try published.makeStore([entry], cache: published.directory.path("airgap2"), offline: true)
         #expect(throws: SeedgenError.self) { try other.importImages(from: export) }
-        #expect(other.records().isEmpty)
+        #expect(try other.records().isEmpty)
         try expectCacheClean(other)
     }
 
@@ -102,10 +102,10 @@ import Testing
         let published = try PublishedImage()
         let store = try published.makeStore()
         let resolved = try await store.resolve(ImageSpec(url: published.server.url("disk.qcow2"), sha256: published.sha256), lockfile: nil)
-        #expect(store.verifyAll().allSatisfy { $0.ok })
+        #expect(try store.verifyAll().allSatisfy { $0.ok })
         _ = chmod(resolved.path.path, 0o644)
         try Data("corrupt".utf8).write(to: resolved.path)
-        let findings = store.verifyAll()
+        let findings = try store.verifyAll()
         #expect(findings.count == 1 && !findings[0].ok)
         try FileManager.default.createDirectory(at: store.directory.appendingPathComponent("tmp"), withIntermediateDirectories: true)
         try Data("stale".utf8).write(to: store.directory.appendingPathComponent("tmp/stale.part"))
@@ -113,7 +113,7 @@ import Testing
         #expect(report.removedRecords == 1)
         #expect(report.removedFiles.contains("sha256/\(published.sha256)"))
         #expect(report.removedFiles.contains("tmp/stale.part"))
-        #expect(store.records().isEmpty)
+        #expect(try store.records().isEmpty)
         try expectCacheClean(store)
     }
 

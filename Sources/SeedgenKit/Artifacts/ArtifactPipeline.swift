@@ -110,6 +110,10 @@ public struct ArtifactPipeline: Sendable {
         let keys = allKeys.filter { $0.image != nil }
         guard !keys.isEmpty else { return [:] }
         let store = try ImageStore(directory: options.cacheDirectory, catalog: catalog, progress: options.progress, offline: options.offline)
+        // Local files (`image.path`) never touch the cache; every other image is looked up in
+        // its index and may be added to it, so a damaged index stops the whole run here, before
+        // anything is downloaded or written.
+        if keys.contains(where: { $0.image?.path == nil }) { try store.checkIndex() }
         return await withTaskGroup(of: (ImageKey, Result<ResolvedImage, SeedgenError>).self) { group in
             for key in keys {
                 group.addTask {

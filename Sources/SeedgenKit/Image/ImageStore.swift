@@ -72,7 +72,9 @@ public final class ImageStore: Sendable {
     }
 
     private func fetchOnce(_ plan: ImageSourcePlan, refresh: Bool) async throws -> ResolvedImage {
-        if !refresh, let record = cachedRecord(for: plan) { return resolved(record, plan: plan) }
+        if !refresh, let record = try cachedRecord(for: plan) { return resolved(record, plan: plan) }
+        // A fetch adds to the index: refuse before downloading when the index cannot be changed.
+        try checkIndex()
         if offline && !plan.imageURL.isFileURL {
             throw SeedgenError.runtime(
                 message: "image \(plan.key) is not in the cache \(directory.path), and --offline forbids downloading",
@@ -81,7 +83,7 @@ public final class ImageStore: Sendable {
         let lock = try await ImageFileLock.acquire(directory.appendingPathComponent("locks/\(Self.shortHash(plan.imageURL.absoluteString)).lock"))
         defer { lock.release() }
         // Another process may have fetched it while this one waited for the lock.
-        if !refresh, let record = cachedRecord(for: plan) { return resolved(record, plan: plan) }
+        if !refresh, let record = try cachedRecord(for: plan) { return resolved(record, plan: plan) }
         let record = try await download(plan)
         return resolved(record, plan: plan)
     }
@@ -94,8 +96,8 @@ public final class ImageStore: Sendable {
             format: record.format, virtualSize: record.virtualSize, source: record.source, verification: verification)
     }
 
-    func cachedRecord(for plan: ImageSourcePlan) -> ImageCacheRecord? {
-        let records = readIndex().images.filter(blobIsPresent)
+    func cachedRecord(for plan: ImageSourcePlan) throws -> ImageCacheRecord? {
+        let records = try readIndex().images.filter(blobIsPresent)
         if let pinned = plan.pinnedHex {
             return records.last { plan.pinnedAlgorithm == .sha512 ? $0.sha512 == pinned : $0.sha256 == pinned }
         }
@@ -257,20 +259,21 @@ public final class ImageStore: Sendable {
 
     // MARK: Index
 
-    func readIndex() -> ImageCacheIndexFile { Self.readIndex(at: indexURL) }
+    func readIndex() throws(SeedgenError) -> ImageCacheIndexFile { try ImageCacheIndexFile.read(at: indexURL) }
 
-    static func readIndex(at url: URL) -> ImageCacheIndexFile {
-        guard let data = try? Data(contentsOf: url), let index = try? JSONDecoder().decode(ImageCacheIndexFile.self, from: data) else {
-            return ImageCacheIndexFile()
-        }
-        return index
+    static func readIndex(at url: URL) throws(SeedgenError) -> ImageCacheIndexFile { try ImageCacheIndexFile.read(at: url) }
+
+    /// Throws the index's problem when index.json cannot be used: a command that would change
+    /// the cache calls this before it changes anything.
+    public func checkIndex() throws {
+        _ = try readIndex()
     }
 
     /// Read-modify-write of index.json under `index.lock`; written atomically so readers never need the lock.
     func updateIndex(_ body: (inout ImageCacheIndexFile) throws -> Void) throws {
         let lock = try ImageFileLock.acquireBlocking(directory.appendingPathComponent("index.lock"))
         defer { lock.release() }
-        var index = readIndex()
+        var index = try readIndex()
         try body(&index)
         try Self.writeIndex(index, to: indexURL)
     }
@@ -289,7 +292,7 @@ public final class ImageStore: Sendable {
     }
 
     /// Every cached image record, oldest first.
-    public func records() -> [ImageCacheRecord] { readIndex().images }
+    public func records() throws -> [ImageCacheRecord] { try readIndex().images }
 }
 
 /// Joins concurrent requests for the same image into one fetch.
