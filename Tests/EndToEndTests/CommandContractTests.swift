@@ -35,10 +35,34 @@ import Testing
         }
     }
 
-    /// SwiftPM builds `seedgen` before the tests that run it (they depend on the target): the
-    /// binary is never older than its sources.
-    @Test func theBinaryUnderTestIsBuiltFromTheCurrentSources() {
-        #expect(TestPaths.seedgenBinaryProblem() == nil)
+    /// Every test target whose tests run the binary depends on the `seedgen` target in
+    /// Package.swift, so SwiftPM links the binary before it builds them and they never run a
+    /// stale one (without it, `swift build --product seedgenPackageTests` leaves the old binary).
+    @Test func testTargetsThatRunTheBinaryDependOnIt() throws {
+        let manifest = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("Package.swift"), encoding: .utf8)
+        let pattern = try NSRegularExpression(pattern: #"\.testTarget\(\s*name:\s*"([^"]+)"\s*,\s*dependencies:\s*\[(.*?)\]\s*\)"#, options: [.dotMatchesLineSeparators])
+        var dependencies: [String: String] = [:]
+        for match in pattern.matches(in: manifest, range: NSRange(manifest.startIndex..., in: manifest)) {
+            let text = manifest as NSString
+            dependencies[text.substring(with: match.range(at: 1))] = text.substring(with: match.range(at: 2))
+        }
+        let testsRoot = TestPaths.packageRoot.appendingPathComponent("Tests")
+        var runners: [String] = []
+        for target in try FileManager.default.contentsOfDirectory(atPath: testsRoot.path).sorted() where dependencies[target] != nil {
+            let walker = FileManager.default.enumerator(atPath: testsRoot.appendingPathComponent(target).path)
+            while let file = walker?.nextObject() as? String {
+                guard file.hasSuffix(".swift") else { continue }
+                let source = try String(contentsOf: testsRoot.appendingPathComponent("\(target)/\(file)"), encoding: .utf8)
+                if source.contains("TestPaths.seedgenBinary") || source.contains("ProcessRunner.seedgen(") {
+                    runners.append(target)
+                    break
+                }
+            }
+        }
+        #expect(Set(runners).isSuperset(of: ["EndToEndTests", "ImageTests", "ISOTests"]), "found \(runners) in \(dependencies.keys.sorted())")
+        for target in runners {
+            #expect(dependencies[target]?.contains(#""seedgen""#) == true, "\(target) runs the binary but does not depend on it: [\(dependencies[target] ?? "")]")
+        }
     }
 
     @Test func helpAndVersionStillExitZero() throws {

@@ -93,7 +93,13 @@ import Testing
         try handle.write(contentsOf: Data("tampered".utf8))
         try handle.close()
         let other = try published.makeStore([entry], cache: published.directory.path("airgap2"), offline: true)
-        #expect(throws: SeedgenError.self) { try other.importImages(from: export) }
+        let refused = try #require(throws: SeedgenError.self) { try other.importImages(from: export) }
+        guard case .runtime(let message, _, _) = refused else { Issue.record("not a runtime error: \(refused)"); return }
+        // Every exported entry names the tampered blob, so every one is refused: "N of N exported images failed…".
+        let counts = message.split(separator: " ").prefix(3).map(String.init)
+        #expect(counts.count == 3 && counts[1] == "of" && counts[0] == counts[2], "\(message)")
+        #expect(message.contains("exported images failed verification and were not imported"), "\(message)")
+        #expect(message.contains("\(published.sha256.prefix(12))") && message.contains("corrupt"), "the bad image and why: \(message)")
         #expect(try other.records().isEmpty)
         try expectCacheClean(other)
     }
