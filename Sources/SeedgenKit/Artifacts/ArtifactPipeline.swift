@@ -139,14 +139,21 @@ public struct ArtifactPipeline: Sendable {
     private func checkDiskSizes(_ specs: [VMSpec], keys: [ImageKey], images: [ImageKey: Result<ResolvedImage, SeedgenError>]) throws {
         var problems = DiagnosticCollector()
         for (spec, key) in zip(specs, keys) {
-            guard case .success(let image)? = images[key], spec.hardware.disk.size.bytes < image.virtualSize else { continue }
-            let virtual = ByteSize(bytes: image.virtualSize)
-            problems.error(
-                "disk size \(spec.hardware.disk.size) is smaller than the image's virtual size \(virtual.qmSize) (\(image.virtualSize) bytes)",
-                at: spec.location(of: "hardware.disk.size"), keyPath: "hardware.disk.size",
-                allowed: "at least \(ByteSize(bytes: ((image.virtualSize + (1 << 30) - 1) >> 30) << 30).qmSize)")
+            guard case .success(let image)? = images[key], let problem = Self.diskSizeProblem(spec, virtualSize: image.virtualSize) else { continue }
+            problems.append(problem)
         }
         try problems.throwIfErrors()
+    }
+
+    /// The error when `spec`'s boot disk is smaller than its image, at `hardware.disk.size`;
+    /// `seedgen validate` reports the same one for images it can inspect without the network.
+    static func diskSizeProblem(_ spec: VMSpec, virtualSize: UInt64) -> Diagnostic? {
+        guard spec.hardware.disk.size.bytes < virtualSize else { return nil }
+        let virtual = ByteSize(bytes: virtualSize)
+        return Diagnostic(
+            at: spec.location(of: "hardware.disk.size"), keyPath: "hardware.disk.size",
+            message: "disk size \(spec.hardware.disk.size) is smaller than the image's virtual size \(virtual.qmSize) (\(virtualSize) bytes)",
+            allowed: "at least \(ByteSize(bytes: ((virtualSize + (1 << 30) - 1) >> 30) << 30).qmSize)")
     }
 
     // MARK: - One VM

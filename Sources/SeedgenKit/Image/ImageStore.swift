@@ -97,26 +97,43 @@ public final class ImageStore: Sendable {
     }
 
     func cachedRecord(for plan: ImageSourcePlan) throws -> ImageCacheRecord? {
-        let records = try readIndex().images.filter(blobIsPresent)
+        try Self.cachedRecord(for: plan, in: directory)
+    }
+
+    /// The newest entry of the cache in `directory` that holds `plan`'s image with its file
+    /// present. Reads only: the cache is not created (`seedgen validate` writes nothing).
+    static func cachedRecord(for plan: ImageSourcePlan, in directory: URL) throws -> ImageCacheRecord? {
+        let records = try readIndex(at: directory.appendingPathComponent("index.json")).images.filter { record in
+            let blob = directory.appendingPathComponent(record.blobPath).path
+            return (try? FileManager.default.attributesOfItem(atPath: blob)[.size] as? NSNumber)?.uint64Value == record.size
+        }
         if let pinned = plan.pinnedHex {
             return records.last { plan.pinnedAlgorithm == .sha512 ? $0.sha512 == pinned : $0.sha256 == pinned }
         }
         return records.last { $0.source == plan.imageURL.absoluteString }
     }
 
-    private func blobIsPresent(_ record: ImageCacheRecord) -> Bool {
-        let size = (try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent(record.blobPath).path)[.size] as? NSNumber)?.uint64Value
-        return size == record.size
-    }
-
     /// A local image file (`image.path`): hashed and inspected in place, never copied.
     func resolveLocal(path: String, spec: ImageSpec) throws -> ResolvedImage {
         let url = URL(fileURLWithPath: path)
-        guard FileManager.default.isReadableFile(atPath: url.path) else {
+        let info = try Self.inspectLocal(path: path)
+        let (digests, verification) = try Self.checkLocalDigests(path: path, spec: spec)
+        return ResolvedImage(
+            path: url, fileName: url.lastPathComponent, sha256: digests.sha256, size: digests.size, format: info.format,
+            virtualSize: info.virtualSize, source: path, verification: verification)
+    }
+
+    /// The header of a local image: its format and virtual size, or why Proxmox could not import it.
+    static func inspectLocal(path: String) throws -> ImageFileInfo {
+        guard FileManager.default.isReadableFile(atPath: path) else {
             throw SeedgenError.runtime(message: "image file \(path) is missing or unreadable", hint: "check image.path in vm.yaml")
         }
-        let info = try ImageInspector.inspect(url)
-        let digests = try ImageFileHasher.digests(of: url, includeSHA512: spec.sha512 != nil)
+        return try ImageInspector.inspect(URL(fileURLWithPath: path))
+    }
+
+    /// Hashes a local image and checks the digests `spec` pins.
+    static func checkLocalDigests(path: String, spec: ImageSpec) throws -> (ImageDigests, verification: String) {
+        let digests = try ImageFileHasher.digests(of: URL(fileURLWithPath: path), includeSHA512: spec.sha512 != nil)
         var verification = "local file, unverified (sha256 recorded)"
         for (algorithm, expected) in [(ImageDigestAlgorithm.sha256, spec.sha256), (.sha512, spec.sha512)] {
             guard let expected else { continue }
@@ -127,9 +144,7 @@ public final class ImageStore: Sendable {
             }
             verification = "\(algorithm.rawValue) pinned"
         }
-        return ResolvedImage(
-            path: url, fileName: url.lastPathComponent, sha256: digests.sha256, size: digests.size, format: info.format,
-            virtualSize: info.virtualSize, source: path, verification: verification)
+        return (digests, verification)
     }
 
     // MARK: Fetching and verifying
