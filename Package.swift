@@ -88,7 +88,9 @@ let package = Package(
             path: "Tests/SeedgenTestSupport"
         ),
         .testTarget(name: "SpecTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
-        .testTarget(name: "ISOTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
+        // Targets whose tests run the built `seedgen` binary depend on it, so SwiftPM builds it
+        // before they run and they never test a stale binary.
+        .testTarget(name: "ISOTests", dependencies: ["SeedgenKit", "SeedgenTestSupport", "seedgen"]),
         .testTarget(
             name: "RenderTests",
             dependencies: ["SeedgenKit", "SeedgenTestSupport", .product(name: "Yams", package: "Yams")]),
@@ -96,11 +98,11 @@ let package = Package(
         .testTarget(
             name: "ImageTests",
             dependencies: [
-                "SeedgenKit", "SeedgenTestSupport", .target(name: "CCurlLoader", condition: .when(platforms: [.linux])),
+                "SeedgenKit", "SeedgenTestSupport", "seedgen", .target(name: "CCurlLoader", condition: .when(platforms: [.linux])),
                 .target(name: "CurlProbe", condition: .when(platforms: [.linux])),
             ]),
-        // Runs the built `seedgen` binary (swift build first) on the samples, a fleet and faults.
-        .testTarget(name: "EndToEndTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
+        // Runs the built `seedgen` binary on the samples, a fleet and faults.
+        .testTarget(name: "EndToEndTests", dependencies: ["SeedgenKit", "SeedgenTestSupport", "seedgen"]),
     ],
     swiftLanguageModes: [.v6]
 )

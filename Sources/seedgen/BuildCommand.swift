@@ -32,11 +32,12 @@ struct BuildCommand: AsyncParsableCommand {
     @Flag(help: "Put the verified image into DIR/<name>/image/ so the directory alone can be carried to an air-gapped node.")
     var includeImage = false
 
+    @OptionGroup var saltKey: SaltKeyOptions
     @OptionGroup var display: OutputOptions
 
     func run() async throws {
-        let report = try await reportingErrors {
-            var options = BuildOptions(outputDirectory: URL(fileURLWithPath: outputDirectory))
+        let report = try await reportingErrors(json: display.json) {
+            var options = BuildOptions(outputDirectory: URL(fileURLWithPath: outputDirectory), environment: saltKey.environment)
             if let jobs {
                 guard jobs >= 1 else { throw SeedgenError.usage("--jobs must be at least 1") }
                 options.jobs = jobs
@@ -50,7 +51,7 @@ struct BuildCommand: AsyncParsableCommand {
             return try await pipeline.build(files: try FileArguments.expand(files))
         }
         if display.json {
-            Terminal.standardOutput.write(try JSONOutput.string(report))
+            StandardOutputJSON.write(report)
         } else {
             Terminal.standardError.write(report.table)
         }

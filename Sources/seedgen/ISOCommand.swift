@@ -62,7 +62,7 @@ struct ISOCommand: AsyncParsableCommand {
     @OptionGroup var outputOptions: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: outputOptions.json) {
             var arguments = SeedISOArguments()
             arguments.positionals = positionals
             arguments.output = output
@@ -86,7 +86,7 @@ struct ISOCommand: AsyncParsableCommand {
                 Terminal.standardError.write("warning: \(warning)\n")
             }
             if outputOptions.json {
-                Terminal.standardOutput.write(try SeedISOReport.json(result))
+                StandardOutputJSON.write(encoded: try SeedISOReport.json(result))
             } else if result.output != "-" {
                 Terminal.standardError.write("wrote \(result.output) (\(result.size) bytes, sha256 \(result.sha256))\n")
             }

@@ -37,7 +37,5 @@ struct ImageStoreOptions: ParsableArguments {
 
 /// Prints `value` as one JSON object on stdout.
 func printJSON(_ value: some Encodable) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    Terminal.standardOutput.write(String(decoding: try encoder.encode(value), as: UTF8.self) + "\n")
+    StandardOutputJSON.write(value)
 }

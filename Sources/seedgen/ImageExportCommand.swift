@@ -17,7 +17,7 @@ struct ImageExportCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: output.json) {
             let imageStore = try store.makeStore(progress: output.progress)
             let records = try imageStore.export(to: URL(fileURLWithPath: directory), only: only)
             if output.json {

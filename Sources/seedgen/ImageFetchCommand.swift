@@ -27,7 +27,7 @@ struct ImageFetchCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: output.json) {
             let imageStore = try store.makeStore(progress: output.progress)
             let plan = try makePlan(catalog: imageStore.catalog)
             let resolved = try await imageStore.fetch(plan, refresh: refresh)

@@ -14,7 +14,7 @@ struct ImageImportCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: output.json) {
             let imageStore = try store.makeStore(progress: output.progress)
             let findings = try imageStore.importImages(from: URL(fileURLWithPath: directory))
             if output.json {

@@ -15,14 +15,25 @@ struct ImageListCommand: AsyncParsableCommand {
     struct Result: Encodable {
         var catalog: [ImageCatalogEntry]
         var cached: [ImageCacheRecord]
+        /// Why the cached images cannot be listed (a damaged index.json); the catalog still is.
+        var cacheError: ErrorReport.Body?
     }
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: output.json) {
             let imageStore = try store.makeStore(progress: output.progress)
-            let records = imageStore.records()
+            // A damaged index still lets the catalog be listed; the error follows, and the exit code is 1.
+            let records: [ImageCacheRecord]
+            var indexError: SeedgenError?
+            do {
+                records = try imageStore.records()
+            } catch {
+                records = []
+                indexError = SeedgenError.wrap(error, "cannot read the image cache index")
+            }
             if output.json {
-                try printJSON(Result(catalog: cached ? [] : imageStore.catalog.entries, cached: records))
+                try printJSON(Result(catalog: cached ? [] : imageStore.catalog.entries, cached: records, cacheError: indexError.map { ErrorReport($0).error }))
+                if let indexError { throw indexError }
                 return
             }
             var lines: [String] = []
@@ -38,13 +49,18 @@ struct ImageListCommand: AsyncParsableCommand {
                 lines.append("")
             }
             lines.append("Cache \(imageStore.directory.path):")
-            if records.isEmpty { lines.append("  (empty)") }
+            if indexError != nil {
+                lines.append("  (index.json cannot be read; see the error below)")
+            } else if records.isEmpty {
+                lines.append("  (empty)")
+            }
             for record in records {
                 lines.append("  \(record.sha256.prefix(12))  \(ImageProgressReporter.formatBytes(record.size).padding(toLength: 10, withPad: " ", startingAt: 0))  \(record.format)  \(record.name ?? "-")  \(record.fileName)")
                 lines.append("                \(record.source)")
                 lines.append("                \(record.verification), fetched \(record.fetchedAt)")
             }
             Terminal.standardOutput.write(lines.joined(separator: "\n") + "\n")
+            if let indexError { throw indexError }
         }
     }
 }

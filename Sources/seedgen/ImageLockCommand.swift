@@ -24,7 +24,7 @@ struct ImageLockCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: output.json) {
             let imageStore = try store.makeStore(progress: output.progress)
             var results: [Result] = []
             for file in files {

@@ -31,10 +31,10 @@ struct ImageVerifyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: output.json) {
             let imageStore = try store.makeStore(progress: output.progress)
             if files.isEmpty {
-                let findings = imageStore.verifyAll()
+                let findings = try imageStore.verifyAll()
                 if output.json {
                     try printJSON(findings)
                 } else {
@@ -57,7 +57,7 @@ struct ImageVerifyCommand: AsyncParsableCommand {
                 let spec = ImageSpec(path: url.standardizedFileURL.path, sha256: sha256)
                 do {
                     let resolved = try await imageStore.resolve(spec, lockfile: nil)
-                    let cachedAs = imageStore.records().filter { $0.sha256 == resolved.sha256 }.map { "\($0.name ?? $0.source) (\($0.verification))" }
+                    let cachedAs = try imageStore.records().filter { $0.sha256 == resolved.sha256 }.map { "\($0.name ?? $0.source) (\($0.verification))" }
                     results.append(FileResult(path: file, sha256: resolved.sha256, size: resolved.size, format: resolved.format, virtualSize: resolved.virtualSize, cachedAs: cachedAs, ok: true))
                 } catch let error as SeedgenError {
                     results.append(FileResult(path: file, sha256: "", size: 0, format: "", virtualSize: 0, cachedAs: [], ok: false, problem: error.description))

@@ -19,7 +19,7 @@ struct InspectCommand: AsyncParsableCommand {
     @OptionGroup var outputOptions: OutputOptions
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors(json: outputOptions.json) {
             if outputOptions.json, catFile != nil {
                 throw SeedgenError.usage("--json and --cat cannot share standard output")
             }
@@ -38,7 +38,7 @@ struct InspectCommand: AsyncParsableCommand {
                     Terminal.standardError.write("warning: \(warning)\n")
                 }
             } else if outputOptions.json {
-                Terminal.standardOutput.write(try SeedISOReport.json(inspection))
+                StandardOutputJSON.write(encoded: try SeedISOReport.json(inspection))
             } else {
                 Terminal.standardOutput.write(SeedISOReport.text(inspection))
             }

@@ -23,10 +23,12 @@ struct RenderCommand: AsyncParsableCommand {
     @Option(name: .customLong("catalog"), help: "A user image catalog file (for catalog names in image:).")
     var catalog: String?
 
+    @OptionGroup var saltKey: SaltKeyOptions
+
     func run() async throws {
         try await reportingErrors {
             let catalog = try ImageCatalog.load(userCatalog: self.catalog.map { URL(fileURLWithPath: $0) })
-            let loaded = SpecLoader.standard(catalog: catalog).loadAll([file])
+            let loaded = SpecLoader.standard(environment: saltKey.environment, catalog: catalog).loadAll([file])
             for warning in loaded.warnings { Terminal.standardError.write(warning.description + "\n") }
             guard let spec = try loaded.get().first else { return }
             let seed = try SeedRenderer.render(spec)

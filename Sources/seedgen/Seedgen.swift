@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SeedgenKit
 
 @main
@@ -18,4 +19,24 @@ struct Seedgen: AsyncParsableCommand {
             ConvertCommand.self,
         ]
     )
+
+    /// The parser's own entry point, except that usage errors exit 2 as the README promises (the
+    /// parser's default is 64, EX_USAGE) and print a JSON error object on stdout under `--json`.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            Terminal.standardError.write(fullMessage(for: error) + "\n")
+            if CommandLine.arguments.dropFirst().contains("--json") {
+                StandardOutputJSON.write(ErrorReport.usage(message(for: error)))
+            }
+            Foundation.exit(SeedgenError.usage("").exitCode)
+        }
+    }
 }

@@ -95,7 +95,7 @@ import Testing
         }.joined()
     }
 
-    @Test func pveModeRejectsWhatItCannotExpressAtTheKey() {
+    @Test func pveModeRejectsWhatItCannotExpressAtTheKey() throws {
         var spec = BundleFixture.spec(mode: .pve)
         spec.cloudInit.writeFiles = [WriteFileSpec(path: "/etc/motd", content: Data("hi\n".utf8))]
         spec.cloudInit.runcmd = [.shell("true")]
@@ -109,7 +109,11 @@ import Testing
         #expect(diagnostics.contains { $0.keyPath == "cloud_init.users[0].password_hash" && $0.description.contains("$6$") })
         #expect(ProxmoxBundle.modeDiagnostics(for: BundleFixture.spec(mode: .iso)).isEmpty)
         #expect(ProxmoxBundle.modeDiagnostics(for: BundleFixture.spec(mode: .pve)).isEmpty)
-        #expect(throws: SeedgenError.self) { try ProxmoxBundle.plan(for: spec, inputs: inputs(for: spec)) }
+        let refused = try #require(throws: SeedgenError.self) { try ProxmoxBundle.plan(for: spec, inputs: inputs(for: spec)) }
+        guard case .invalidInput(let found) = refused else { Issue.record("not invalid input: \(refused)"); return }
+        // The plan refuses with exactly the problems modeDiagnostics reports, positioned the same.
+        #expect(Set(diagnostics.filter { $0.severity == .error }).isSubset(of: Set(found)), "\(found)")
+        #expect(found.contains { $0.keyPath == "cloud_init.write_files" && $0.location == SourceLocation(file: "vm.yaml", line: 30, column: 3) })
     }
 
     @Test func sshKeysFileHasOneKeyPerLine() throws {

@@ -37,9 +37,7 @@ func buildEnvironment(_ extra: [String: String] = [:]) -> [String: String] {
 /// Runs the built binary; fails with a hint when `swift build` has not produced it yet.
 @discardableResult
 func seedgen(_ arguments: [String], environment: [String: String] = buildEnvironment(), currentDirectory: URL? = nil) throws -> ProcessResult {
-    guard FileManager.default.isExecutableFile(atPath: TestPaths.seedgenBinary.path) else {
-        throw TestFixtureError("\(TestPaths.seedgenBinary.path) does not exist: run `swift build` before the end-to-end tests")
-    }
+    if let problem = TestPaths.seedgenBinaryProblem() { throw TestFixtureError(problem) }
     return try ProcessRunner.seedgen(arguments, environment: environment, currentDirectory: currentDirectory)
 }
 

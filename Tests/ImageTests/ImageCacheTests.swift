@@ -93,8 +93,14 @@ import Testing
         try handle.write(contentsOf: Data("tampered".utf8))
         try handle.close()
         let other = try published.makeStore([entry], cache: published.directory.path("airgap2"), offline: true)
-        #expect(throws: SeedgenError.self) { try other.importImages(from: export) }
-        #expect(other.records().isEmpty)
+        let refused = try #require(throws: SeedgenError.self) { try other.importImages(from: export) }
+        guard case .runtime(let message, _, _) = refused else { Issue.record("not a runtime error: \(refused)"); return }
+        // Every exported entry names the tampered blob, so every one is refused: "N of N exported images failed…".
+        let counts = message.split(separator: " ").prefix(3).map(String.init)
+        #expect(counts.count == 3 && counts[1] == "of" && counts[0] == counts[2], "\(message)")
+        #expect(message.contains("exported images failed verification and were not imported"), "\(message)")
+        #expect(message.contains("\(published.sha256.prefix(12))") && message.contains("corrupt"), "the bad image and why: \(message)")
+        #expect(try other.records().isEmpty)
         try expectCacheClean(other)
     }
 
@@ -102,10 +108,10 @@ import Testing
         let published = try PublishedImage()
         let store = try published.makeStore()
         let resolved = try await store.resolve(ImageSpec(url: published.server.url("disk.qcow2"), sha256: published.sha256), lockfile: nil)
-        #expect(store.verifyAll().allSatisfy { $0.ok })
+        #expect(try store.verifyAll().allSatisfy { $0.ok })
         _ = chmod(resolved.path.path, 0o644)
         try Data("corrupt".utf8).write(to: resolved.path)
-        let findings = store.verifyAll()
+        let findings = try store.verifyAll()
         #expect(findings.count == 1 && !findings[0].ok)
         try FileManager.default.createDirectory(at: store.directory.appendingPathComponent("tmp"), withIntermediateDirectories: true)
         try Data("stale".utf8).write(to: store.directory.appendingPathComponent("tmp/stale.part"))
@@ -113,7 +119,7 @@ import Testing
         #expect(report.removedRecords == 1)
         #expect(report.removedFiles.contains("sha256/\(published.sha256)"))
         #expect(report.removedFiles.contains("tmp/stale.part"))
-        #expect(store.records().isEmpty)
+        #expect(try store.records().isEmpty)
         try expectCacheClean(store)
     }
 

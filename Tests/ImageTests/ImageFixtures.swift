@@ -184,9 +184,9 @@ final class PublishedImage: @unchecked Sendable {
 /// Asserts the cache holds nothing corrupt: no stray blob, every indexed image verifies.
 func expectCacheClean(_ store: ImageStore, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
     let blobs = try FileManager.default.contentsOfDirectory(atPath: store.directory.appendingPathComponent("sha256").path)
-    let indexed = Set(store.records().map(\.sha256))
+    let indexed = Set(try store.records().map(\.sha256))
     #expect(Set(blobs) == indexed, "blobs without index entries: \(Set(blobs).subtracting(indexed))", sourceLocation: sourceLocation)
-    for finding in store.verifyAll() {
+    for finding in try store.verifyAll() {
         #expect(finding.ok, "\(finding.problems)", sourceLocation: sourceLocation)
     }
 }

@@ -137,7 +137,10 @@ import Testing
         #expect(rawInfo.format == "raw" && rawInfo.virtualSize == 8 << 20)
         let xz = try directory.write("disk.img.xz", "\u{FD}7zXZ\u{0}rest")
         try Data([0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00, 1, 2]).write(to: xz)
-        #expect(throws: SeedgenError.self) { try ImageInspector.inspect(xz) }
+        let compressed = try #require(throws: SeedgenError.self) { try ImageInspector.inspect(xz) }
+        guard case .runtime(let message, let hint, _) = compressed else { Issue.record("not a runtime error: \(compressed)"); return }
+        #expect(message == "disk.img.xz is xz-compressed", "\(message)")
+        #expect(hint?.contains("decompress it first") == true)
     }
 }
 

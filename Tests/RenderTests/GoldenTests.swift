@@ -40,7 +40,9 @@ func renderSample(_ name: String) throws -> RenderedSeed {
             let expected = try #require(
                 FileManager.default.contents(atPath: golden.path),
                 "no golden file \(golden.path): run with SEEDGEN_RECORD_GOLDEN=1 to record it")
-            #expect(text(data) == text(expected), "\(sample)/\(name) differs from its golden file")
+            // Bytes, not strings: String equality treats canonically equivalent Unicode (é as one
+            // code point or as e + accent) as equal, and decoding hides invalid UTF-8.
+            #expect(data == expected, "\(sample)/\(name) differs from its golden file:\n\(text(data))")
         }
         let recorded = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
         #expect(recorded == seed.files.map(\.name).sorted(), "\(sample): golden files \(recorded)")

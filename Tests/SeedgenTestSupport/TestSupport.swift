@@ -41,6 +41,16 @@ public enum TestPaths {
     }
 }
 
+extension TestPaths {
+    /// Why the binary under test cannot be run, or nil. The test targets that run it depend on
+    /// the `seedgen` target, so SwiftPM links it before building them (`swift test`, or
+    /// `swift build --build-tests`); only `--skip-build` can find it missing or old.
+    public static func seedgenBinaryProblem() -> String? {
+        guard !FileManager.default.isExecutableFile(atPath: seedgenBinary.path) else { return nil }
+        return "\(seedgenBinary.path) does not exist: run `swift test` without --skip-build (it builds seedgen first), or `swift build`"
+    }
+}
+
 /// A directory under the system temp folder, removed when the value is released.
 public final class TemporaryDirectory: @unchecked Sendable {
     public let url: URL

@@ -56,15 +56,17 @@ public struct ArtifactPipeline: Sendable {
         }
         // Content problems found while rendering (template errors, Proxmox's size limits) are
         // invalid input like any other: all of them at once, and nothing published.
-        let invalid = staged.values.flatMap { result -> [Diagnostic] in
+        // Taken in the order of the files, never in the dictionary's (which changes from run to run).
+        let stagedInOrder = specs.indices.compactMap { staged[$0] }
+        let invalid = stagedInOrder.flatMap { result -> [Diagnostic] in
             if case .failure(.invalidInput(let diagnostics)) = result { return diagnostics }
             return []
         }
         if !invalid.isEmpty {
-            for case .success(let vm) in staged.values { try? FileManager.default.removeItem(at: vm.temporaryDirectory) }
+            for case .success(let vm) in stagedInOrder { try? FileManager.default.removeItem(at: vm.temporaryDirectory) }
             throw SeedgenError.invalidInput(invalid)
         }
-        for case .success(let vm) in staged.values {
+        for case .success(let vm) in stagedInOrder {
             for warning in vm.warnings { log(warning.description) }
         }
         // Phase 2: one flush of the file system for all staged files, then the renames.
@@ -108,6 +110,10 @@ public struct ArtifactPipeline: Sendable {
         let keys = allKeys.filter { $0.image != nil }
         guard !keys.isEmpty else { return [:] }
         let store = try ImageStore(directory: options.cacheDirectory, catalog: catalog, progress: options.progress, offline: options.offline)
+        // Local files (`image.path`) never touch the cache; every other image is looked up in
+        // its index and may be added to it, so a damaged index stops the whole run here, before
+        // anything is downloaded or written.
+        if keys.contains(where: { $0.image?.path == nil }) { try store.checkIndex() }
         return await withTaskGroup(of: (ImageKey, Result<ResolvedImage, SeedgenError>).self) { group in
             for key in keys {
                 group.addTask {
@@ -133,14 +139,21 @@ public struct ArtifactPipeline: Sendable {
     private func checkDiskSizes(_ specs: [VMSpec], keys: [ImageKey], images: [ImageKey: Result<ResolvedImage, SeedgenError>]) throws {
         var problems = DiagnosticCollector()
         for (spec, key) in zip(specs, keys) {
-            guard case .success(let image)? = images[key], spec.hardware.disk.size.bytes < image.virtualSize else { continue }
-            let virtual = ByteSize(bytes: image.virtualSize)
-            problems.error(
-                "disk size \(spec.hardware.disk.size) is smaller than the image's virtual size \(virtual.qmSize) (\(image.virtualSize) bytes)",
-                at: spec.location(of: "hardware.disk.size"), keyPath: "hardware.disk.size",
-                allowed: "at least \(ByteSize(bytes: ((image.virtualSize + (1 << 30) - 1) >> 30) << 30).qmSize)")
+            guard case .success(let image)? = images[key], let problem = Self.diskSizeProblem(spec, virtualSize: image.virtualSize) else { continue }
+            problems.append(problem)
         }
         try problems.throwIfErrors()
+    }
+
+    /// The error when `spec`'s boot disk is smaller than its image, at `hardware.disk.size`;
+    /// `seedgen validate` reports the same one for images it can inspect without the network.
+    static func diskSizeProblem(_ spec: VMSpec, virtualSize: UInt64) -> Diagnostic? {
+        guard spec.hardware.disk.size.bytes < virtualSize else { return nil }
+        let virtual = ByteSize(bytes: virtualSize)
+        return Diagnostic(
+            at: spec.location(of: "hardware.disk.size"), keyPath: "hardware.disk.size",
+            message: "disk size \(spec.hardware.disk.size) is smaller than the image's virtual size \(virtual.qmSize) (\(virtualSize) bytes)",
+            allowed: "at least \(ByteSize(bytes: ((virtualSize + (1 << 30) - 1) >> 30) << 30).qmSize)")
     }
 
     // MARK: - One VM

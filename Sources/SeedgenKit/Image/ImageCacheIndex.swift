@@ -55,8 +55,55 @@ public struct ImageCacheRecord: Sendable, Hashable, Codable {
 
 /// `index.json` in the cache directory.
 struct ImageCacheIndexFile: Codable {
-    var version = 1
+    /// The schema this seedgen reads and writes. A file of a newer version is never changed.
+    static let currentVersion = 1
+
+    var version = currentVersion
     var images: [ImageCacheRecord] = []
+
+    /// What a reader must know before anything else: which schema the file is in.
+    private struct VersionOnly: Decodable {
+        var version: Int
+    }
+
+    /// Reads `url`: an empty index when the file does not exist, and an error naming the file
+    /// and the way out when it exists but cannot be used (unreadable, truncated, not an index,
+    /// or written by a newer seedgen). Never an empty index for a file that is there: an empty
+    /// index would make every verified image look unreferenced.
+    static func read(at url: URL) throws(SeedgenError) -> ImageCacheIndexFile {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            if !FileManager.default.fileExists(atPath: url.path) { return ImageCacheIndexFile() }
+            throw damaged(url, "it cannot be read (\((error as NSError).localizedDescription))")
+        }
+        let decoder = JSONDecoder()
+        guard let version = try? decoder.decode(VersionOnly.self, from: data).version else {
+            let reason = data.isEmpty ? "it is empty" : "it is not a complete seedgen index (truncated or overwritten)"
+            throw damaged(url, reason)
+        }
+        if version > currentVersion {
+            throw SeedgenError.runtime(
+                message: "the image cache index \(url.path) is version \(version), written by a newer seedgen; this one reads version \(currentVersion) and changed nothing",
+                hint: "use the newer seedgen with this cache, or give this one another cache with --cache DIR")
+        }
+        guard version >= 1 else { throw damaged(url, "its version \(version) is not one seedgen ever wrote") }
+        do {
+            return try decoder.decode(ImageCacheIndexFile.self, from: data)
+        } catch {
+            throw damaged(url, "its entries do not have the fields of a version \(version) index")
+        }
+    }
+
+    private static func damaged(_ url: URL, _ reason: String) -> SeedgenError {
+        let directory = url.deletingLastPathComponent().path
+        return .runtime(
+            message: "the image cache index \(url.path) is damaged: \(reason); nothing in the cache was changed",
+            hint: "restore index.json from a backup; or move it aside (mv \(url.path) \(url.path).damaged) and run "
+                + "`seedgen image fetch NAME` or `seedgen image import DIR` again: the verified images in \(directory)/sha256/ "
+                + "stay, and `seedgen image gc` keeps files the index does not name unless given --remove-unindexed")
+    }
 }
 
 /// An exclusive `flock` on a lock file. Locks are per open file description, so two tasks of one

@@ -72,7 +72,9 @@ public final class ImageStore: Sendable {
     }
 
     private func fetchOnce(_ plan: ImageSourcePlan, refresh: Bool) async throws -> ResolvedImage {
-        if !refresh, let record = cachedRecord(for: plan) { return resolved(record, plan: plan) }
+        if !refresh, let record = try cachedRecord(for: plan) { return resolved(record, plan: plan) }
+        // A fetch adds to the index: refuse before downloading when the index cannot be changed.
+        try checkIndex()
         if offline && !plan.imageURL.isFileURL {
             throw SeedgenError.runtime(
                 message: "image \(plan.key) is not in the cache \(directory.path), and --offline forbids downloading",
@@ -81,7 +83,7 @@ public final class ImageStore: Sendable {
         let lock = try await ImageFileLock.acquire(directory.appendingPathComponent("locks/\(Self.shortHash(plan.imageURL.absoluteString)).lock"))
         defer { lock.release() }
         // Another process may have fetched it while this one waited for the lock.
-        if !refresh, let record = cachedRecord(for: plan) { return resolved(record, plan: plan) }
+        if !refresh, let record = try cachedRecord(for: plan) { return resolved(record, plan: plan) }
         let record = try await download(plan)
         return resolved(record, plan: plan)
     }
@@ -94,27 +96,44 @@ public final class ImageStore: Sendable {
             format: record.format, virtualSize: record.virtualSize, source: record.source, verification: verification)
     }
 
-    func cachedRecord(for plan: ImageSourcePlan) -> ImageCacheRecord? {
-        let records = readIndex().images.filter(blobIsPresent)
+    func cachedRecord(for plan: ImageSourcePlan) throws -> ImageCacheRecord? {
+        try Self.cachedRecord(for: plan, in: directory)
+    }
+
+    /// The newest entry of the cache in `directory` that holds `plan`'s image with its file
+    /// present. Reads only: the cache is not created (`seedgen validate` writes nothing).
+    static func cachedRecord(for plan: ImageSourcePlan, in directory: URL) throws -> ImageCacheRecord? {
+        let records = try readIndex(at: directory.appendingPathComponent("index.json")).images.filter { record in
+            let blob = directory.appendingPathComponent(record.blobPath).path
+            return (try? FileManager.default.attributesOfItem(atPath: blob)[.size] as? NSNumber)?.uint64Value == record.size
+        }
         if let pinned = plan.pinnedHex {
             return records.last { plan.pinnedAlgorithm == .sha512 ? $0.sha512 == pinned : $0.sha256 == pinned }
         }
         return records.last { $0.source == plan.imageURL.absoluteString }
     }
 
-    private func blobIsPresent(_ record: ImageCacheRecord) -> Bool {
-        let size = (try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent(record.blobPath).path)[.size] as? NSNumber)?.uint64Value
-        return size == record.size
-    }
-
     /// A local image file (`image.path`): hashed and inspected in place, never copied.
     func resolveLocal(path: String, spec: ImageSpec) throws -> ResolvedImage {
         let url = URL(fileURLWithPath: path)
-        guard FileManager.default.isReadableFile(atPath: url.path) else {
+        let info = try Self.inspectLocal(path: path)
+        let (digests, verification) = try Self.checkLocalDigests(path: path, spec: spec)
+        return ResolvedImage(
+            path: url, fileName: url.lastPathComponent, sha256: digests.sha256, size: digests.size, format: info.format,
+            virtualSize: info.virtualSize, source: path, verification: verification)
+    }
+
+    /// The header of a local image: its format and virtual size, or why Proxmox could not import it.
+    static func inspectLocal(path: String) throws -> ImageFileInfo {
+        guard FileManager.default.isReadableFile(atPath: path) else {
             throw SeedgenError.runtime(message: "image file \(path) is missing or unreadable", hint: "check image.path in vm.yaml")
         }
-        let info = try ImageInspector.inspect(url)
-        let digests = try ImageFileHasher.digests(of: url, includeSHA512: spec.sha512 != nil)
+        return try ImageInspector.inspect(URL(fileURLWithPath: path))
+    }
+
+    /// Hashes a local image and checks the digests `spec` pins.
+    static func checkLocalDigests(path: String, spec: ImageSpec) throws -> (ImageDigests, verification: String) {
+        let digests = try ImageFileHasher.digests(of: URL(fileURLWithPath: path), includeSHA512: spec.sha512 != nil)
         var verification = "local file, unverified (sha256 recorded)"
         for (algorithm, expected) in [(ImageDigestAlgorithm.sha256, spec.sha256), (.sha512, spec.sha512)] {
             guard let expected else { continue }
@@ -125,9 +144,7 @@ public final class ImageStore: Sendable {
             }
             verification = "\(algorithm.rawValue) pinned"
         }
-        return ResolvedImage(
-            path: url, fileName: url.lastPathComponent, sha256: digests.sha256, size: digests.size, format: info.format,
-            virtualSize: info.virtualSize, source: path, verification: verification)
+        return (digests, verification)
     }
 
     // MARK: Fetching and verifying
@@ -257,20 +274,21 @@ public final class ImageStore: Sendable {
 
     // MARK: Index
 
-    func readIndex() -> ImageCacheIndexFile { Self.readIndex(at: indexURL) }
+    func readIndex() throws(SeedgenError) -> ImageCacheIndexFile { try ImageCacheIndexFile.read(at: indexURL) }
 
-    static func readIndex(at url: URL) -> ImageCacheIndexFile {
-        guard let data = try? Data(contentsOf: url), let index = try? JSONDecoder().decode(ImageCacheIndexFile.self, from: data) else {
-            return ImageCacheIndexFile()
-        }
-        return index
+    static func readIndex(at url: URL) throws(SeedgenError) -> ImageCacheIndexFile { try ImageCacheIndexFile.read(at: url) }
+
+    /// Throws the index's problem when index.json cannot be used: a command that would change
+    /// the cache calls this before it changes anything.
+    public func checkIndex() throws {
+        _ = try readIndex()
     }
 
     /// Read-modify-write of index.json under `index.lock`; written atomically so readers never need the lock.
     func updateIndex(_ body: (inout ImageCacheIndexFile) throws -> Void) throws {
         let lock = try ImageFileLock.acquireBlocking(directory.appendingPathComponent("index.lock"))
         defer { lock.release() }
-        var index = readIndex()
+        var index = try readIndex()
         try body(&index)
         try Self.writeIndex(index, to: indexURL)
     }
@@ -289,7 +307,7 @@ public final class ImageStore: Sendable {
     }
 
     /// Every cached image record, oldest first.
-    public func records() -> [ImageCacheRecord] { readIndex().images }
+    public func records() throws -> [ImageCacheRecord] { try readIndex().images }
 }
 
 /// Joins concurrent requests for the same image into one fetch.

@@ -15,6 +15,9 @@ public struct ImageGCReport: Sendable, Hashable, Codable {
     public var removedFiles: [String] = []
     public var freedBytes: UInt64 = 0
     public var removedRecords = 0
+    /// Files under sha256/, lists/ or keyrings/ that no entry names and that were kept: an
+    /// index restored from an old backup may not name them, and they may be the only copy.
+    public var keptUnindexedFiles: [String] = []
 }
 
 extension ImageStore {
@@ -88,8 +91,8 @@ extension ImageStore {
     // MARK: Verify
 
     /// Re-verifies every cached image offline: its digest, its checksum list and the list's signature.
-    public func verifyAll() -> [ImageVerifyFinding] {
-        readIndex().images.map { verify($0, in: directory) }
+    public func verifyAll() throws -> [ImageVerifyFinding] {
+        try readIndex().images.map { verify($0, in: directory) }
     }
 
     /// Checks `record` whose files live under `base` (the cache, or an export directory).
@@ -162,32 +165,43 @@ extension ImageStore {
 
     // MARK: Garbage collection
 
-    /// Drops index records matching `remove` (catalog name, URL, file name or sha256), then deletes
-    /// files no record references and `.part` downloads no process is writing.
-    public func collectGarbage(remove: [String] = []) throws -> ImageGCReport {
+    /// Drops index records matching `remove` (catalog name, URL, file name or sha256) and deletes
+    /// the files only they referenced, and `.part` downloads no process is writing. Files that no
+    /// record named to begin with are kept unless `removeUnindexed` is set. An index that cannot
+    /// be read stops it before anything is deleted.
+    public func collectGarbage(remove: [String] = [], removeUnindexed: Bool = false) throws -> ImageGCReport {
         var report = ImageGCReport()
         let lock = try ImageFileLock.acquireBlocking(directory.appendingPathComponent("index.lock"))
         defer { lock.release() }
-        var index = readIndex()
+        var index = try readIndex()
+        func referencedFiles() -> Set<String> {
+            var referenced = Set<String>()
+            for record in index.images {
+                referenced.insert(record.blobPath)
+                for file in [record.checksumList, record.signature, record.keyring].compactMap({ $0 }) { referenced.insert(file.file) }
+            }
+            return referenced
+        }
+        let referencedBefore = referencedFiles()
         if !remove.isEmpty {
             let before = index.images.count
             index.images.removeAll { record in
                 remove.contains { $0 == record.name || $0 == record.source || $0 == record.fileName || $0 == record.sha256 }
             }
             report.removedRecords = before - index.images.count
-            try Self.writeIndex(index, to: indexURL)
+            if report.removedRecords > 0 { try Self.writeIndex(index, to: indexURL) }
         }
-        var referenced = Set<String>()
-        for record in index.images {
-            referenced.insert(record.blobPath)
-            for file in [record.checksumList, record.signature, record.keyring].compactMap({ $0 }) { referenced.insert(file.file) }
-        }
+        let referenced = referencedFiles()
         let fileManager = FileManager.default
         for folder in ["sha256", "lists", "keyrings"] {
-            for name in (try? fileManager.contentsOfDirectory(atPath: directory.appendingPathComponent(folder).path)) ?? [] {
+            for name in ((try? fileManager.contentsOfDirectory(atPath: directory.appendingPathComponent(folder).path)) ?? []).sorted() {
                 let relative = "\(folder)/\(name)"
                 if referenced.contains(relative) { continue }
-                removeCacheFile(relative, into: &report)
+                if referencedBefore.contains(relative) || removeUnindexed {
+                    removeCacheFile(relative, into: &report)
+                } else {
+                    report.keptUnindexedFiles.append(relative)
+                }
             }
         }
         for name in (try? fileManager.contentsOfDirectory(atPath: temporaryDirectory.path)) ?? [] {
@@ -214,7 +228,7 @@ extension ImageStore {
     /// Copies the cached images (all, or those matching `only`) with their lists, signatures,
     /// keyrings and index into `target`, for `seedgen image import` on an offline host.
     public func export(to target: URL, only: [String] = []) throws -> [ImageCacheRecord] {
-        let records = readIndex().images.filter { record in
+        let records = try readIndex().images.filter { record in
             only.isEmpty || only.contains { $0 == record.name || $0 == record.source || $0 == record.fileName || $0 == record.sha256 }
         }
         guard !records.isEmpty else {
@@ -252,7 +266,9 @@ extension ImageStore {
         guard FileManager.default.fileExists(atPath: indexFile.path) else {
             throw SeedgenError.runtime(message: "\(source.path) is not a seedgen image export (no index.json)", hint: "create one with `seedgen image export DIR` on the connected machine")
         }
-        let records = Self.readIndex(at: indexFile).images
+        let records = try Self.readIndex(at: indexFile).images
+        // Import adds to the cache's index: refuse before copying anything when it cannot be changed.
+        try checkIndex()
         var findings: [ImageVerifyFinding] = []
         for record in records {
             let finding = verify(record, in: source)

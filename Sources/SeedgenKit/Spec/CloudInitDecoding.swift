@@ -149,7 +149,7 @@ extension VMSpecDecoding {
         }
         if let plaintext {
             do {
-                user.passwordHash = try PasswordHash.sha512Crypt(plaintext, saltSeed: "\(vmid):\(name):\(plaintext)")
+                user.passwordHash = try PasswordHash.sha512Crypt(plaintext, vmid: vmid, user: name, siteKey: passwordSaltKey)
             } catch {
                 decoder.error("cannot hash the password: \(error)", node, path)
             }

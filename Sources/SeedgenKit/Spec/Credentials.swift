@@ -1,4 +1,5 @@
 import CCrypt
+import Crypto
 import Foundation
 
 /// OpenSSH public key checks: `type base64-blob [comment]`, where the blob decodes and starts with
@@ -63,10 +64,22 @@ public enum PasswordHash {
         return nil
     }
 
-    /// SHA-512 crypt of `password`. The salt is derived from `saltSeed` (not random) so that the
-    /// same inputs give byte-identical artifacts; different VMs and users get different salts.
-    public static func sha512Crypt(_ password: String, saltSeed: String) throws -> String {
-        let seedBytes = Array(Digest.sha256Hex(Data("seedgen-salt:\(saltSeed)".utf8)).utf8.prefix(16))
+    /// The `$6$` salt of `user` on VM `vmid`. Not random, so the same inputs give byte-identical
+    /// artifacts, and made of non-secret inputs only: a salt derived from the password would let
+    /// anyone holding the seed test guesses at SHA-256 speed instead of sha512crypt's. Different
+    /// VMs and users get different salts; a site key (`--salt-key`) keeps them unpredictable to
+    /// whoever does not hold it. Returns the 16 bytes libcrypt turns into the salt string.
+    public static func saltBytes(vmid: Int, user: String, siteKey: Data?) -> [UInt8] {
+        let message = Data("seedgen-password-salt-v2\u{0}\(vmid)\u{0}\(user)".utf8)
+        if let siteKey {
+            return Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: siteKey)).prefix(16))
+        }
+        return Array(SHA256.hash(data: message).prefix(16))
+    }
+
+    /// SHA-512 crypt of `password` with the salt `saltBytes(vmid:user:siteKey:)` gives.
+    public static func sha512Crypt(_ password: String, vmid: Int, user: String, siteKey: Data? = nil) throws -> String {
+        let seedBytes = saltBytes(vmid: vmid, user: user, siteKey: siteKey)
         var setting = [CChar](repeating: 0, count: 64)
         let made = seedBytes.withUnsafeBufferPointer { random in
             random.withMemoryRebound(to: CChar.self) { randomChars in

@@ -49,9 +49,14 @@ public struct SpecLoader: Sendable {
     /// Loads many VM files and checks them against each other: duplicate VMIDs, names and MACs
     /// in one run are errors at both places.
     public func loadAll(_ files: [String]) -> Result {
+        let siteKey: Data?
+        switch Self.passwordSaltKey(environment: options.environment) {
+        case .success(let key): siteKey = key
+        case .failure(let problem): return Result(specs: [], diagnostics: [problem.diagnostic])
+        }
         // Files are read and checked independently, on all cores (a fleet has thousands); the
         // results are then taken in the order the files were given, so output never depends on timing.
-        let loaded = ParallelMap.map(files) { file in loadFile(file) }
+        let loaded = ParallelMap.map(files) { file in loadFile(file, passwordSaltKey: siteKey) }
         var diagnostics: [Diagnostic] = []
         var specs: [VMSpec] = []
         for file in loaded {
@@ -63,13 +68,14 @@ public struct SpecLoader: Sendable {
     }
 
     /// One file on its own: its VM (nil when it has errors) and every diagnostic about it.
-    private func loadFile(_ file: String) -> (spec: VMSpec?, diagnostics: [Diagnostic]) {
+    private func loadFile(_ file: String, passwordSaltKey: Data?) -> (spec: VMSpec?, diagnostics: [Diagnostic]) {
         var diagnostics: [Diagnostic] = []
         do {
             var warnings: [Diagnostic] = []
             let tree = try mergedTree(file, warnings: &warnings)
             diagnostics.append(contentsOf: warnings)
             var decoding = VMSpecDecoding(environment: options.environment, knownImageNames: options.knownImageNames)
+            decoding.passwordSaltKey = passwordSaltKey
             let spec = decoding.decode(tree, sourceFile: file)
             // Report a file's problems in reading order, whichever check found them.
             diagnostics.append(contentsOf: decoding.decoder.diagnostics.diagnostics.sorted { a, b in
@@ -85,6 +91,29 @@ public struct SpecLoader: Sendable {
             }
             return (nil, diagnostics)
         }
+    }
+
+    /// Names the site's password salt key file (`seedgen build --salt-key FILE` sets it too).
+    public static let passwordSaltKeyVariable = "SEEDGEN_SALT_KEY_FILE"
+
+    struct SaltKeyProblem: Error {
+        var diagnostic: Diagnostic
+    }
+
+    /// The site's secret salt key, when `SEEDGEN_SALT_KEY_FILE` names one: the file's bytes as they
+    /// are. At least 16 bytes, so a short word cannot pass for a key.
+    static func passwordSaltKey(environment: [String: String]) -> Swift.Result<Data?, SaltKeyProblem> {
+        guard let path = environment[passwordSaltKeyVariable], !path.isEmpty else { return .success(nil) }
+        func problem(_ message: String) -> Swift.Result<Data?, SaltKeyProblem> {
+            .failure(SaltKeyProblem(diagnostic: Diagnostic(
+                at: nil, keyPath: "", message: "password salt key \(path) (--salt-key or \(passwordSaltKeyVariable)): \(message)",
+                allowed: "a file of at least 16 secret bytes, e.g. made once with `head -c 32 /dev/urandom > site.key`")))
+        }
+        guard let data = FileManager.default.contents(atPath: SpecPaths.absolute(path)) else {
+            return problem(FileManager.default.fileExists(atPath: SpecPaths.absolute(path)) ? "cannot read the file" : "file not found")
+        }
+        guard data.count >= 16 else { return problem("the file holds only \(data.count) bytes") }
+        return .success(data)
     }
 
     /// The file's tree after Ansible conversion and `extends:` merging, before validation.

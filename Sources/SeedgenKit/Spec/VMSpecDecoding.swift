@@ -5,6 +5,8 @@ struct VMSpecDecoding {
     var decoder = SpecDecoder()
     let environment: [String: String]
     let knownImageNames: [String]?
+    /// The site's key for password salts (`--salt-key`), nil when none is given.
+    var passwordSaltKey: Data?
 
     static let topLevelKeys = [
         "version", "name", "vmid", "node", "description", "tags", "pool", "extends", "image", "hardware", "storage",
