@@ -14,6 +14,7 @@ struct ImageListCommand: AsyncParsableCommand {
 
     struct Result: Encodable {
         var catalog: [ImageCatalogEntry]
+        var publishers: [ImagePublisher]
         var cached: [ImageCacheRecord]
     }
 
@@ -22,7 +23,8 @@ struct ImageListCommand: AsyncParsableCommand {
             let imageStore = try store.makeStore(progress: output.progress)
             let records = imageStore.records()
             if output.json {
-                try printJSON(Result(catalog: cached ? [] : imageStore.catalog.entries, cached: records))
+                try printJSON(Result(
+                    catalog: cached ? [] : imageStore.catalog.entries, publishers: cached ? [] : imageStore.catalog.publishers, cached: records))
                 return
             }
             var lines: [String] = []
@@ -34,6 +36,12 @@ struct ImageListCommand: AsyncParsableCommand {
                     lines.append("  \(entry.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(isCached ? "cached" : "      ")  \(entry.description)")
                     lines.append("  \(String(repeating: " ", count: width))          \(entry.url)")
                     lines.append("  \(String(repeating: " ", count: width))          trust: \(entry.trustSummary)")
+                }
+                lines.append("")
+                lines.append("Publishers (any image URL under these is checked by the list beside it):")
+                for publisher in imageStore.catalog.publishers {
+                    lines.append("  \(publisher.root)")
+                    lines.append("      trust: \(publisher.trustSummary)")
                 }
                 lines.append("")
             }

@@ -36,6 +36,16 @@ public struct ImagePublisher: Sendable, Hashable, Codable {
         self.keyringHint = keyringHint
     }
 
+    /// A human summary of the trust policy, as `seedgen image list` prints it.
+    public var trustSummary: String {
+        let list = "\(checksums) (\(checksumFormat.rawValue), \(digestAlgorithm.rawValue)) beside the image"
+        switch signatureStyle {
+        case .none: return "\(list), unsigned"
+        case .detached, .clearsigned:
+            return "\(list), \(signatureStyle.rawValue) signature by \(fingerprints.map { String($0.suffix(16)) }.joined(separator: ","))"
+        }
+    }
+
     /// Whether `url` names a file inside this publisher's image directories. The comparison is on
     /// the URL text as written: same scheme and host, no `..` to climb out of `root`, no query, and
     /// not the checksum list or signature itself.
