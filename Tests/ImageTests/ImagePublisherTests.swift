@@ -157,6 +157,31 @@ import Testing
         try expectCacheClean(store)
     }
 
+    @Test func importTrustsThePublishersPinsOfTheLocalCatalogNotTheExport() async throws {
+        let published = try PublishedImage()
+        try publish(published, at: "ubuntu/releases/24.04/release/ubuntu-24.04-server-cloudimg-amd64.img", list: "SHA256SUMS", sign: true)
+        let catalog = loopbackCatalog(published)
+        let connected = try ImageStore(directory: published.directory.path("cache"), catalog: catalog, progress: .none, offline: false)
+        _ = try await connected.resolve(try #require(try roleVM("ubuntu-24.04", catalog: catalog).image), lockfile: nil)
+        let export = published.directory.path("export")
+        _ = try connected.export(to: export)
+
+        // The offline host pins another key for that publisher: the exported record's own pin does not count.
+        var distrusting = catalog
+        distrusting.merge(publishers: [ImagePublisher(
+            name: "ubuntu", root: published.server.url("ubuntu/").absoluteString, checksums: "SHA256SUMS", checksumFormat: .gnu,
+            digestAlgorithm: .sha256, signatureStyle: .detached, signature: "SHA256SUMS.gpg", keyring: published.keys.trusted.keyring.path,
+            fingerprints: [published.keys.other.fingerprint])])
+        let refusing = try ImageStore(directory: published.directory.path("offline1"), catalog: distrusting, progress: .none, offline: true)
+        #expect(throws: SeedgenError.self) { _ = try refusing.importImages(from: export) }
+        #expect(refusing.records().isEmpty)
+
+        let accepting = try ImageStore(directory: published.directory.path("offline2"), catalog: catalog, progress: .none, offline: true)
+        let findings = try accepting.importImages(from: export)
+        #expect(findings.allSatisfy(\.ok) && findings.count == 1)
+        #expect(accepting.records().first?.verification == "signed (VALIDSIG \(published.keys.trusted.fingerprint))")
+    }
+
     @Test func roleUbuntuImageSignedByAnotherKeyIsRefused() async throws {
         let published = try PublishedImage()
         try publish(published, at: "ubuntu/releases/22.04/release/ubuntu-22.04-server-cloudimg-amd64.img", list: "SHA256SUMS", sign: false)

@@ -137,8 +137,11 @@ extension ImageStore {
         var listText = String(decoding: raw, as: UTF8.self)
         let style = record.signatureStyle ?? .none
         if style != .none {
-            // Trust comes from the local catalog's pins when the image has a catalog name, never from the export.
-            let pinned = record.name.flatMap { catalog.entry(named: $0)?.fingerprints } ?? record.fingerprints ?? []
+            // Trust comes from the local catalog's pins when the image has a catalog name or lies
+            // under a signing publisher's tree, never from the export.
+            let publisherPins = URL(string: record.source).flatMap { catalog.publisher(covering: $0) }
+                .flatMap { $0.signatureStyle == .none ? nil : $0.fingerprints }
+            let pinned = record.name.flatMap { catalog.entry(named: $0)?.fingerprints } ?? publisherPins ?? record.fingerprints ?? []
             let keyringPath = record.keyring.map { base.appendingPathComponent($0.file) }
             var signature: Data?
             if let signatureFile = record.signature {
