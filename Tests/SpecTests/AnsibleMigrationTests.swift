@@ -323,6 +323,39 @@ import Testing
         #expect(result.warnings.contains { $0.keyPath == "unrelated_setting" && $0.message.contains("not a variable of the proxmox role") })
     }
 
+    @Test func aPlaysRolesListAndIncludedFilesAreNamed() throws {
+        let fixture = try SpecFixture("""
+            - import_playbook: base.yml
+            - hosts: pve01
+              vars:
+                proxmox_vm_node: pve01
+              roles:
+                - common
+                - role: proxmox
+                  proxmox_operation: create_vm
+                  proxmox_vm_name: db01
+                  proxmox_vm_vmid: 301
+                  proxmox_vm_cloud_image_url: "{{ proxmox_cloud_image_urls['ubuntu-24.04'] }}"
+                - role: proxmox
+                  vars:
+                    proxmox_vm_name: db02
+                    proxmox_vm_vmid: 302
+                    proxmox_vm_cloud_image_url: "{{ proxmox_cloud_image_urls['ubuntu-24.04'] }}"
+              tasks:
+                - ansible.builtin.include_tasks: more-vms.yml
+            """, name: "site.yml")
+        let result = fixture.load()
+        #expect(!result.hasErrors, "\(errors(result))")
+        #expect(result.specs.map(\.name) == ["db01", "db02"])
+        #expect(result.specs.allSatisfy { $0.node == "pve01" })
+        let notes = result.diagnostics.filter { $0.severity == .note }.map(\.message)
+        #expect(notes == [
+            "not followed: import_playbook base.yml (give that file to seedgen on its own)",
+            "skipped: role 'common' is not the proxmox role",
+            "not followed: ansible.builtin.include_tasks more-vms.yml (give that file to seedgen on its own)",
+        ])
+    }
+
     @Test func errorsInAPlaybookPointIntoThePlaybook() throws {
         let fixture = try SpecFixture("""
             - hosts: pve01

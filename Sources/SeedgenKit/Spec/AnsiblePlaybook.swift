@@ -17,6 +17,9 @@ enum AnsiblePlaybook {
     ]
     static let playKeys: Set<String> = ["hosts", "tasks", "pre_tasks", "post_tasks", "roles", "handlers", "import_playbook", "ansible.builtin.import_playbook"]
     static let taskListKeys = ["block", "rescue", "always"]
+    static let taskFileKeys: Set<String> = [
+        "include_tasks", "import_tasks", "ansible.builtin.include_tasks", "ansible.builtin.import_tasks", "include", "ansible.builtin.include",
+    ]
 
     /// A playbook or task file is a YAML list; a variables file and vm.yaml are maps.
     static func isPlaybook(_ tree: SpecNode) -> Bool {
@@ -44,6 +47,10 @@ enum AnsiblePlaybook {
         var diagnostics: [Diagnostic] = []
 
         mutating func play(_ play: SpecNode) {
+            if let imported = (play["import_playbook"] ?? play["ansible.builtin.import_playbook"])?.kind.scalarText {
+                note(at: play, "not followed: import_playbook \(imported) (give that file to seedgen on its own)")
+                return
+            }
             let variables = Self.variables(of: play, keepingOnly: "proxmox_")
             for item in play["pre_tasks"]?.kind.listItems ?? [] { task(item, inherited: variables) }
             for role in play["roles"]?.kind.listItems ?? [] {
@@ -55,7 +62,9 @@ enum AnsiblePlaybook {
                 }
                 guard let name else { continue }
                 if Self.isProxmox(name) {
-                    add(at: role, variables + Self.variables(of: role, keepingOnly: nil, warn: &diagnostics))
+                    // Old-style role parameters sit beside `role:`; `vars:` is the newer form.
+                    let inline = role.entries?.filter { $0.key.hasPrefix("proxmox_") } ?? []
+                    add(at: role, variables + inline + Self.variables(of: role, keepingOnly: nil, warn: &diagnostics))
                 } else {
                     note(at: role, "skipped: role '\(name)' is not the proxmox role")
                 }
@@ -71,6 +80,11 @@ enum AnsiblePlaybook {
                 for key in taskListKeys {
                     for item in task[key]?.kind.listItems ?? [] { self.task(item, inherited: variables) }
                 }
+                return
+            }
+            if let included = entries.first(where: { AnsiblePlaybook.taskFileKeys.contains($0.key) }) {
+                let file = included.value.kind.scalarText ?? included.value["file"]?.kind.scalarText ?? "?"
+                note(at: task, "not followed: \(included.key) \(file) (give that file to seedgen on its own)")
                 return
             }
             guard let include = entries.first(where: { AnsiblePlaybook.roleKeys.contains($0.key) }) else { return }
