@@ -131,6 +131,18 @@ final class AnsibleLoopback: @unchecked Sendable {
         #expect(fromVars.stdout.contains("url: https://cloud-images.ubuntu.com/releases/24.04/release/ubuntu-24.04-server-cloudimg-amd64.img"))
     }
 
+    @Test func imageFetchOfAPublisherURLUsesThePublishersList() throws {
+        let fixture = try AnsibleLoopback()
+        let cache = fixture.directory.path("cache")
+        let url = fixture.server.url(AnsibleLoopback.debianPath).absoluteString
+        let fetched = try seedgen(["image", "fetch", url, "--catalog", fixture.catalog.path, "--cache", cache.path, "--progress", "none"], environment: fixture.environment())
+        try #require(fetched.exitCode == 0, "\(fetched.stderr)")
+        #expect(fetched.stdout.contains("digest-pinned, unsigned"), "\(fetched.stdout)")
+        #expect(try fixture.server.requests().map(\.path).contains("/debian/bookworm/latest/SHA512SUMS"))
+        let list = try seedgen(["image", "list", "--catalog", fixture.catalog.path, "--cache", cache.path], environment: fixture.environment())
+        #expect(list.stdout.contains("\(fixture.server.url("debian/").absoluteString)\n      trust: SHA512SUMS (gnu, sha512) beside the image, unsigned"), "\(list.stdout)")
+    }
+
     @Test func otherOperationsAndOtherJinjaExitTwoWithPositions() throws {
         let fixture = try AnsibleLoopback()
         let vars = try fixture.directory.write("vars.yml", """

@@ -207,7 +207,7 @@ public final class ImageStore: Sendable {
                 reporter.note("note: trusting \(plan.imageURL.absoluteString) on first use: nothing but this download vouches for it; its sha256 goes into seedgen.lock and every later build demands it")
             }
         } else if expectations.isEmpty {
-            reporter.note("warning: \(plan.imageURL.absoluteString) has no checksum or checksum list; its sha256 is recorded but nothing verifies it (pin it with `seedgen image lock`)")
+            reporter.note("warning: \(plan.imageURL.absoluteString) has no checksum or checksum list; its sha256 is recorded but nothing verifies it (pass --sha256, or pin it in a VM file with `seedgen image lock FILE --trust-on-first-use`)")
         }
         let part = temporaryDirectory.appendingPathComponent("\(Self.shortHash(plan.imageURL.absoluteString)).part")
         let digests = try await downloader.download(
