@@ -329,6 +329,7 @@ import Testing
             - hosts: pve01
               vars:
                 proxmox_vm_node: pve01
+              vars_files: [secrets.yml]
               roles:
                 - common
                 - role: proxmox
@@ -351,6 +352,7 @@ import Testing
         let notes = result.diagnostics.filter { $0.severity == .note }.map(\.message)
         #expect(notes == [
             "not followed: import_playbook base.yml (give that file to seedgen on its own)",
+            "not read: vars_files secrets.yml (put the proxmox_* variables in the play's or the task's vars:)",
             "skipped: role 'common' is not the proxmox role",
             "not followed: ansible.builtin.include_tasks more-vms.yml (give that file to seedgen on its own)",
         ])

@@ -51,6 +51,10 @@ enum AnsiblePlaybook {
                 note(at: play, "not followed: import_playbook \(imported) (give that file to seedgen on its own)")
                 return
             }
+            if let files = play["vars_files"] {
+                let names = (files.kind.listItems ?? [files]).compactMap(\.kind.scalarText).joined(separator: ", ")
+                note(at: files, "not read: vars_files \(names) (put the proxmox_* variables in the play's or the task's vars:)")
+            }
             let variables = Self.variables(of: play, keepingOnly: "proxmox_")
             for item in play["pre_tasks"]?.kind.listItems ?? [] { task(item, inherited: variables) }
             for role in play["roles"]?.kind.listItems ?? [] {
