@@ -175,7 +175,7 @@ final class AnsibleLoopback: @unchecked Sendable {
         #expect(refused.stderr.contains(
             "vars.yml:4:29: error: proxmox_vm_cloud_image_url: nothing verifies \(url)"), "\(refused.stderr)")
         #expect(refused.stderr.contains(
-            "(add proxmox_vm_cloud_image_checksum (sha256:HEX, sha512:HEX or sha256:URL of a checksum list), or pin it once with `seedgen image lock vars.yml --trust-on-first-use`)"), "\(refused.stderr)")
+            "(add proxmox_vm_cloud_image_checksum (sha256:HEX, sha512:HEX or sha256:URL of a checksum list), or pin it once with `seedgen image lock \(vars.path) --trust-on-first-use`)"), "\(refused.stderr)")
         #expect(try fixture.server.requests().isEmpty)
 
         let lockedWithoutFlag = try seedgen(["image", "lock", vars.path] + common, environment: fixture.environment())

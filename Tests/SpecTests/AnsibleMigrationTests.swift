@@ -203,12 +203,12 @@ import Testing
         fixture.expectError("url", keyPath: "proxmox_vm_cloud_image_url", contains: "nothing verifies https://mirror.example.invalid/images/noble.img", in: result)
         let hint = try #require(result.diagnostics.first { $0.keyPath == "proxmox_vm_cloud_image_url" }?.allowed)
         #expect(hint.contains("add proxmox_vm_cloud_image_checksum"))
-        #expect(hint.contains("`seedgen image lock vars.yml --trust-on-first-use`"))
+        #expect(hint.contains("`seedgen image lock \(fixture.file.path) --trust-on-first-use`"), "\(hint)")
 
         let vmFile = try SpecFixture("name: web01\nvmid: 9001\nimage:\n  url: ⟨url⟩https://mirror.example.invalid/images/noble.img\n")
         let vmResult = vmFile.load()
         vmFile.expectError("url", keyPath: "image.url", contains: "nothing verifies", in: vmResult)
-        #expect(vmResult.diagnostics.first?.allowed?.contains("`seedgen image lock vm.yaml --trust-on-first-use`") == true)
+        #expect(vmResult.diagnostics.first?.allowed?.contains("`seedgen image lock \(vmFile.file.path) --trust-on-first-use`") == true)
     }
 
     @Test func aURLPinnedOnFirstUseInTheLockfileIsAccepted() throws {

@@ -141,7 +141,8 @@ struct VMSpecDecoding {
         if let url = image.url, image.sha256 == nil, image.sha512 == nil, image.checksumsURL == nil, !imagePublishers.contains(where: { $0.covers(url) }),
             !trustOnFirstUse, !isLockedInLockfile(url)
         {
-            let file = (sourceFile as NSString).lastPathComponent
+            // The file as the user named it, so the command can be pasted where they typed theirs.
+            let file = shellQuoted(sourceFile)
             let pin = ansibleOrigin
                 ? "add proxmox_vm_cloud_image_checksum (sha256:HEX, sha512:HEX or sha256:URL of a checksum list)"
                 : "add image.sha256, image.sha512 or image.checksums_url"
