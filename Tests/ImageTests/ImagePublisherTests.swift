@@ -142,7 +142,7 @@ import Testing
     }
 
     @Test func roleUbuntuImageIsVerifiedBySignedSHA256SUMSOnLoopback() async throws {
-        let published = try PublishedImage()
+        let published = try PublishedImage(dataMiB: 1)
         try publish(published, at: "ubuntu/releases/24.04/release/ubuntu-24.04-server-cloudimg-amd64.img", list: "SHA256SUMS", sign: true)
         let catalog = loopbackCatalog(published)
         let spec = try roleVM("ubuntu-24.04", catalog: catalog)
@@ -158,7 +158,7 @@ import Testing
     }
 
     @Test func importTrustsThePublishersPinsOfTheLocalCatalogNotTheExport() async throws {
-        let published = try PublishedImage()
+        let published = try PublishedImage(dataMiB: 1)
         try publish(published, at: "ubuntu/releases/24.04/release/ubuntu-24.04-server-cloudimg-amd64.img", list: "SHA256SUMS", sign: true)
         let catalog = loopbackCatalog(published)
         let connected = try ImageStore(directory: published.directory.path("cache"), catalog: catalog, progress: .none, offline: false)
@@ -183,7 +183,7 @@ import Testing
     }
 
     @Test func roleUbuntuImageSignedByAnotherKeyIsRefused() async throws {
-        let published = try PublishedImage()
+        let published = try PublishedImage(dataMiB: 1)
         try publish(published, at: "ubuntu/releases/22.04/release/ubuntu-22.04-server-cloudimg-amd64.img", list: "SHA256SUMS", sign: false)
         let list = published.www.appendingPathComponent("ubuntu/releases/22.04/release/SHA256SUMS")
         try published.keys.other.detachSign(list, output: list.appendingPathExtension("gpg"))
@@ -195,7 +195,7 @@ import Testing
     }
 
     @Test func roleDebianImageIsVerifiedBySHA512SUMSForExactlyItsFile() async throws {
-        let published = try PublishedImage()
+        let published = try PublishedImage(dataMiB: 1)
         try publish(published, at: "debian/bookworm/latest/debian-12-generic-amd64.qcow2", list: "SHA512SUMS", sign: false)
         let catalog = loopbackCatalog(published)
         let spec = try roleVM("debian-12", catalog: catalog)
@@ -213,7 +213,7 @@ import Testing
     // MARK: Trust on first use
 
     @Test func firstUseTrustIsRecordedOnceAndDemandedAfterwards() async throws {
-        let published = try PublishedImage()
+        let published = try PublishedImage(dataMiB: 1)
         let url = published.server.url("disk.qcow2")
         let spec = ImageSpec(url: url)
         let store = try published.makeStore()
