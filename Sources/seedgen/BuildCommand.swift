@@ -11,7 +11,7 @@ struct BuildCommand: AsyncParsableCommand {
             Each VM is built into DIR/<name>/, replacing an earlier build only when the new one is complete.
             """)
 
-    @Argument(help: "vm.yaml files (or Ansible proxmox_vm_* variable files); quoted globs like 'fleet/*.yaml' are expanded.")
+    @Argument(help: "vm.yaml files (or Ansible proxmox_vm_* variable files, or playbooks: one VM per proxmox role task); quoted globs like 'fleet/*.yaml' are expanded.")
     var files: [String]
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "Output directory; each VM gets DIR/<name>/.")

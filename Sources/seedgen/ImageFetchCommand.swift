@@ -69,6 +69,9 @@ struct ImageFetchCommand: AsyncParsableCommand {
             guard let url = URL(string: text), url.scheme != nil else { throw SeedgenError.usage("not a URL: \(text)") }
             return url
         }
+        if sha256 == nil, sha512 == nil, checksumsURL == nil, signatureURL == nil, let publisher = catalog.publisher(covering: url) {
+            return try ImageSourcePlan(url: url, publisher: publisher)
+        }
         return try ImageSourcePlan(
             url: url, sha256: sha256, sha512: sha512, checksumsURL: try parse(checksumsURL), signatureURL: try parse(signatureURL),
             keyring: keyring.map { URL(fileURLWithPath: $0).standardizedFileURL.path }, fingerprints: fingerprint)

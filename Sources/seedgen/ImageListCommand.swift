@@ -14,6 +14,7 @@ struct ImageListCommand: AsyncParsableCommand {
 
     struct Result: Encodable {
         var catalog: [ImageCatalogEntry]
+        var publishers: [ImagePublisher]
         var cached: [ImageCacheRecord]
         /// Why the cached images cannot be listed (a damaged index.json); the catalog still is.
         var cacheError: ErrorReport.Body?
@@ -32,7 +33,9 @@ struct ImageListCommand: AsyncParsableCommand {
                 indexError = SeedgenError.wrap(error, "cannot read the image cache index")
             }
             if output.json {
-                try printJSON(Result(catalog: cached ? [] : imageStore.catalog.entries, cached: records, cacheError: indexError.map { ErrorReport($0).error }))
+                try printJSON(Result(
+                    catalog: cached ? [] : imageStore.catalog.entries, publishers: cached ? [] : imageStore.catalog.publishers, cached: records,
+                    cacheError: indexError.map { ErrorReport($0).error }))
                 if let indexError { throw indexError }
                 return
             }
@@ -45,6 +48,12 @@ struct ImageListCommand: AsyncParsableCommand {
                     lines.append("  \(entry.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(isCached ? "cached" : "      ")  \(entry.description)")
                     lines.append("  \(String(repeating: " ", count: width))          \(entry.url)")
                     lines.append("  \(String(repeating: " ", count: width))          trust: \(entry.trustSummary)")
+                }
+                lines.append("")
+                lines.append("Publishers (any image URL under these is checked by the list beside it):")
+                for publisher in imageStore.catalog.publishers {
+                    lines.append("  \(publisher.root)")
+                    lines.append("      trust: \(publisher.trustSummary)")
                 }
                 lines.append("")
             }

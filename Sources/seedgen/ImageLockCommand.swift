@@ -9,10 +9,15 @@ struct ImageLockCommand: AsyncParsableCommand {
         discussion: """
             `latest`/`current` URLs move; seedgen.lock pins what they pointed to today, and every later
             `seedgen build` uses the pinned URL and sha256. Commit seedgen.lock with vm.yaml. Re-run to update.
+            An image URL that no digest, checksum list or known publisher verifies is locked only with
+            --trust-on-first-use: its first download is recorded as the truth, marked as first-use trust.
             """)
 
-    @Argument(help: "vm.yaml files.")
+    @Argument(help: "vm.yaml files (or Ansible variables files and playbooks).")
     var files: [String]
+
+    @Flag(help: "Lock image URLs that nothing verifies: download them now and pin the digest seen (marked as first-use trust).")
+    var trustOnFirstUse = false
 
     @OptionGroup var store: ImageStoreOptions
     @OptionGroup var output: OutputOptions
@@ -30,21 +35,24 @@ struct ImageLockCommand: AsyncParsableCommand {
             for file in files {
                 let vmFile = URL(fileURLWithPath: file)
                 // The full vm.yaml loader: `extends`, validation and relative paths as `build` sees them.
-                guard let spec = try SpecLoader.standard(catalog: imageStore.catalog).load(file).image else {
-                    Terminal.standardError.write("\(file): no image: key, nothing to lock\n")
-                    continue
-                }
-                guard let (key, entry) = try await imageStore.lockEntry(for: spec) else {
-                    Terminal.standardError.write("\(file): image is a local path, nothing to lock\n")
-                    continue
-                }
-                let lockURL = ImageLockfile.url(besides: vmFile)
-                var lockfile = try ImageLockfile.read(lockURL)
-                lockfile.images[key] = entry
-                try lockfile.write(to: lockURL)
-                results.append(Result(lockfile: lockURL.path, key: key, entry: entry))
-                if !output.json {
-                    Terminal.standardOutput.write("\(lockURL.path): \(key) → \(entry.url)\n  sha256 \(entry.sha256) (\(entry.verification))\n")
+                let loader = SpecLoader.standard(catalog: imageStore.catalog, trustOnFirstUse: trustOnFirstUse)
+                for vm in try loader.loadAll([file]).get() {
+                    guard let spec = vm.image else {
+                        Terminal.standardError.write("\(file): \(vm.name) has no image: key, nothing to lock\n")
+                        continue
+                    }
+                    guard let (key, entry) = try await imageStore.lockEntry(for: spec, trustOnFirstUse: trustOnFirstUse) else {
+                        Terminal.standardError.write("\(file): \(vm.name)'s image is a local file, nothing to lock\n")
+                        continue
+                    }
+                    let lockURL = ImageLockfile.url(besides: vmFile)
+                    var lockfile = try ImageLockfile.read(lockURL)
+                    lockfile.images[key] = entry
+                    try lockfile.write(to: lockURL)
+                    results.append(Result(lockfile: lockURL.path, key: key, entry: entry))
+                    if !output.json {
+                        Terminal.standardOutput.write("\(lockURL.path): \(key) → \(entry.url)\n  sha256 \(entry.sha256) (\(entry.verification))\n")
+                    }
                 }
             }
             if output.json { try printJSON(results) }

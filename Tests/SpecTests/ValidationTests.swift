@@ -129,11 +129,11 @@ import Testing
             name: a
             vmid: 100
             image:
-              ⟨map⟩url: https://example.invalid/x.img
+              url: ⟨url⟩https://example.invalid/x.img
               signature_url: ⟨sig⟩https://example.invalid/SHA256SUMS.gpg
             """)
         let result = fixture.load()
-        fixture.expectError("map", keyPath: "image", contains: "needs a digest", in: result)
+        fixture.expectError("url", keyPath: "image.url", contains: "nothing verifies https://example.invalid/x.img", in: result)
         fixture.expectError("sig", keyPath: "image.signature_url", contains: "checksums_url is missing", in: result)
     }
 

@@ -93,10 +93,15 @@ public struct ImageCatalogEntry: Sendable, Hashable, Codable {
 /// `~/.config/seedgen/catalog.yaml` or `--catalog FILE`.
 public struct ImageCatalog: Sendable, Hashable {
     public private(set) var entries: [ImageCatalogEntry]
+    /// Whose image directories URLs without a digest may come from (ImagePublisher).
+    public private(set) var publishers: [ImagePublisher]
 
-    public init(entries: [ImageCatalogEntry]) { self.entries = entries }
+    public init(entries: [ImageCatalogEntry], publishers: [ImagePublisher] = []) {
+        self.entries = entries
+        self.publishers = publishers
+    }
 
-    public static func builtIn() -> ImageCatalog { ImageCatalog(entries: ImageCatalogData.entries) }
+    public static func builtIn() -> ImageCatalog { ImageCatalog(entries: ImageCatalogData.entries, publishers: ImageCatalogData.publishers) }
 
     /// Names of the built-in catalog; cheap (no I/O), for vm.yaml validation.
     public static let knownNames: [String] = ImageCatalogData.entries.map(\.name)
@@ -130,9 +135,22 @@ public struct ImageCatalog: Sendable, Hashable {
         var catalog = builtIn()
         let candidate = file ?? defaultUserCatalogFile()
         if file != nil || FileManager.default.fileExists(atPath: candidate.path) {
-            catalog.merge(try parseUserCatalog(at: candidate))
+            let user = try parseUserCatalogFile(at: candidate)
+            catalog.merge(user.entries)
+            catalog.merge(publishers: user.publishers)
         }
         return catalog
+    }
+
+    /// Adds `other`'s publishers, replacing publishers of the same name.
+    public mutating func merge(publishers other: [ImagePublisher]) {
+        for publisher in other {
+            if let index = publishers.firstIndex(where: { $0.name == publisher.name }) {
+                publishers[index] = publisher
+            } else {
+                publishers.append(publisher)
+            }
+        }
     }
 
     /// Adds `other`'s entries, replacing entries of the same name.
@@ -159,7 +177,22 @@ public struct ImageCatalog: Sendable, Hashable {
     ///     keyring: ~/.config/seedgen/keyrings/example.gpg
     ///     fingerprints: [0123…]
     /// ```
-    public static func parseUserCatalog(at file: URL) throws -> [ImageCatalogEntry] {
+    public static func parseUserCatalog(at file: URL) throws -> [ImageCatalogEntry] { try parseUserCatalogFile(at: file).entries }
+
+    /// Parses a user catalog file: `images:` as above, and `publishers:` whose image directories
+    /// are trusted the way the built-in publishers are (a name of a built-in one replaces it):
+    /// ```yaml
+    /// publishers:
+    ///   mirror:
+    ///     root: https://mirror.example.org/cloud-images/   # every URL under it
+    ///     checksums: SHA256SUMS                          # beside each image
+    ///     digest: sha256
+    ///     signature: detached
+    ///     signature_url: SHA256SUMS.gpg                  # beside the list
+    ///     keyring: /usr/share/keyrings/ubuntu-cloudimage-keyring.gpg
+    ///     fingerprints: [D2EB…7C81]
+    /// ```
+    public static func parseUserCatalogFile(at file: URL) throws -> (entries: [ImageCatalogEntry], publishers: [ImagePublisher]) {
         let text: String
         do {
             text = try String(contentsOf: file, encoding: .utf8)
@@ -176,9 +209,10 @@ public struct ImageCatalog: Sendable, Hashable {
         func location(_ node: Node) -> SourceLocation {
             SourceLocation(file: file.path, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
         }
-        guard let root = node?.mapping, let images = root["images"]?.mapping else {
+        guard let root = node?.mapping, root["images"] != nil || root["publishers"] != nil else {
             throw SeedgenError.invalidInput([Diagnostic(at: SourceLocation(file: file.path, line: 1, column: 1), keyPath: "images", message: "missing `images:` map", allowed: "images: { NAME: { url: …, … } }")])
         }
+        let images = root["images"]?.mapping ?? [:]
         let allowedKeys = ["url", "description", "checksums", "checksum_format", "digest", "signature", "signature_url", "keyring", "fingerprints"]
         var entries: [ImageCatalogEntry] = []
         for (nameNode, valueNode) in images {
@@ -219,8 +253,43 @@ public struct ImageCatalog: Sendable, Hashable {
                 checksumFormat: format, digestAlgorithm: digest, signatureStyle: style, signature: string("signature_url"),
                 keyring: string("keyring"), fingerprints: fingerprints))
         }
+        var publishers: [ImagePublisher] = []
+        let publisherKeys = ["root", "checksums", "checksum_format", "digest", "signature", "signature_url", "keyring", "fingerprints"]
+        for (nameNode, valueNode) in root["publishers"]?.mapping ?? [:] {
+            guard let name = nameNode.string else { continue }
+            let path = "publishers.\(name)"
+            guard let map = valueNode.mapping else {
+                diagnostics.error("must be a map", at: location(valueNode), keyPath: path, allowed: "root, checksums, …")
+                continue
+            }
+            for (keyNode, _) in map where !publisherKeys.contains(keyNode.string ?? "") {
+                diagnostics.error("unknown key `\(keyNode.string ?? "")`", at: location(keyNode), keyPath: "\(path).\(keyNode.string ?? "")", allowed: publisherKeys.joined(separator: ", "))
+            }
+            func string(_ key: String) -> String? { map[key]?.string }
+            guard let rootURL = string("root"), let parsed = URL(string: rootURL), parsed.scheme != nil, parsed.host != nil, let checksums = string("checksums") else {
+                diagnostics.error("a publisher needs `root` (a URL) and `checksums` (the list's file name)", at: location(valueNode), keyPath: path)
+                continue
+            }
+            let format = string("checksum_format").map { ChecksumListFormat(rawValue: $0) } ?? .gnu
+            let digest = string("digest").map { ImageDigestAlgorithm(rawValue: $0) } ?? .sha256
+            let style = string("signature").map { ImageSignatureStyle(rawValue: $0) } ?? (string("signature_url") == nil ? ImageSignatureStyle.none : .detached)
+            guard let format, let digest, let style else {
+                diagnostics.error("bad checksum_format, digest or signature value", at: location(valueNode), keyPath: path, allowed: "checksum_format: gnu|bsd, digest: sha256|sha512, signature: detached|clearsigned|none")
+                continue
+            }
+            let fingerprints = map["fingerprints"]?.sequence?.compactMap(\.string) ?? []
+            if style != .none && (fingerprints.isEmpty || string("keyring") == nil) {
+                diagnostics.error("a signed publisher needs `keyring` and pinned `fingerprints`", at: location(valueNode), keyPath: "\(path).fingerprints", allowed: "a list of 40-hex-digit OpenPGP fingerprints")
+            }
+            if style == .detached && string("signature_url") == nil {
+                diagnostics.error("a detached signature needs `signature_url` (the file name beside the list)", at: location(valueNode), keyPath: "\(path).signature_url")
+            }
+            publishers.append(ImagePublisher(
+                name: name, root: rootURL, checksums: checksums, checksumFormat: format, digestAlgorithm: digest, signatureStyle: style,
+                signature: string("signature_url"), keyring: string("keyring"), fingerprints: fingerprints))
+        }
         try diagnostics.throwIfErrors()
-        return entries
+        return (entries, publishers)
     }
 
     static func normalizedFingerprint(_ text: String) -> String {

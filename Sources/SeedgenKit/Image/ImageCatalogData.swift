@@ -19,6 +19,7 @@ enum ImageCatalogData {
     static let ubuntuKeyring = "/usr/share/keyrings/ubuntu-cloudimage-keyring.gpg"
     static let ubuntuKeyringHint = "install the package `ubuntu-keyring` (Ubuntu, Debian 13; Debian 12: from bookworm-backports), or export the key D2EB44626FDDC30B513D5BB71A5D6C4C7DB87C81 with `gpg --export` into that path"
     static let almaFingerprint = "BF18AC2876178908D6E71267D36CB86CB86B3716"
+    static let almaKeyringHint = "AlmaLinux ships no Debian keyring: `gpg --export \(almaFingerprint) > ~/.config/seedgen/keyrings/almalinux-9.gpg` after importing RPM-GPG-KEY-AlmaLinux-9 and checking its fingerprint"
 
     static func ubuntu(version: String, codename: String) -> ImageCatalogEntry {
         let base = "https://cloud-images.ubuntu.com/\(codename)"
@@ -57,7 +58,7 @@ enum ImageCatalogData {
             url: "https://repo.almalinux.org/almalinux/9/cloud/x86_64/images/AlmaLinux-9-GenericCloud-latest.x86_64.qcow2",
             checksums: "CHECKSUM", checksumFormat: .bsd, digestAlgorithm: .sha256, signatureStyle: .detached,
             signature: "CHECKSUM.asc", keyring: "~/.config/seedgen/keyrings/almalinux-9.gpg", fingerprints: [almaFingerprint],
-            keyringHint: "AlmaLinux ships no Debian keyring: `gpg --export \(almaFingerprint) > ~/.config/seedgen/keyrings/almalinux-9.gpg` after importing RPM-GPG-KEY-AlmaLinux-9 and checking its fingerprint",
+            keyringHint: almaKeyringHint,
             latest: .sameDigestInList(datedNamePattern: "^AlmaLinux-9-GenericCloud-9\\.[0-9]+-[0-9]{8}(\\.[0-9]+)?\\.x86_64\\.qcow2$")),
     ]
 }

@@ -9,6 +9,21 @@ public struct ImageLockEntry: Sendable, Hashable, Codable {
     public var size: UInt64
     /// How the digest was verified when the lock was written.
     public var verification: String
+    /// `first-use` when nothing but the first download vouched for the digest
+    /// (`seedgen image lock --trust-on-first-use`); absent for publisher-verified or pinned images.
+    public var trust: String?
+
+    public init(url: String, fileName: String, sha256: String, size: UInt64, verification: String, trust: String? = nil) {
+        self.url = url
+        self.fileName = fileName
+        self.sha256 = sha256
+        self.size = size
+        self.verification = verification
+        self.trust = trust
+    }
+
+    public static let firstUseTrust = "first-use"
+    public static let firstUseVerification = "pinned on first use, unsigned"
 }
 
 /// `seedgen.lock` beside vm.yaml: catalog names and URLs resolved once to a dated URL and digest,

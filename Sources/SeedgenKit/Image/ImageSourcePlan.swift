@@ -22,6 +22,9 @@ public struct ImageSourcePlan: Sendable, Hashable {
     public var latest: ImageLatestResolution?
     /// Set when the plan comes from seedgen.lock: how the locked digest was originally verified.
     public var lockedFrom: String?
+    /// Nothing but the first download vouches for these bytes (`seedgen image lock
+    /// --trust-on-first-use`): the digest seen then is what every later build demands.
+    public var firstUseTrust = false
 
     /// The command that fetches this image on a connected machine.
     public var fetchCommand: String {
@@ -97,6 +100,10 @@ public struct ImageSourcePlan: Sendable, Hashable {
         guard let url = spec.url else {
             throw SeedgenError.usage("image needs a catalog name, a url or a path")
         }
+        if spec.sha256 == nil, spec.sha512 == nil, spec.checksumsURL == nil, let publisher = catalog.publisher(covering: url) {
+            try self.init(url: url, publisher: publisher)
+            return
+        }
         try self.init(
             url: url, sha256: spec.sha256, sha512: spec.sha512, checksumsURL: spec.checksumsURL, signatureURL: spec.signatureURL,
             keyring: spec.keyring ?? (spec.signatureURL == nil ? nil : ImageCatalogData.ubuntuKeyring), fingerprints: spec.fingerprints)
@@ -115,6 +122,7 @@ public struct ImageSourcePlan: Sendable, Hashable {
         plan.signatureStyle = .none
         plan.latest = nil
         plan.lockedFrom = entry.verification
+        plan.firstUseTrust = entry.trust == ImageLockEntry.firstUseTrust
         return plan
     }
 

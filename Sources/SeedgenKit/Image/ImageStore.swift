@@ -90,7 +90,11 @@ public final class ImageStore: Sendable {
 
     private func resolved(_ record: ImageCacheRecord, plan: ImageSourcePlan?) -> ResolvedImage {
         var verification = record.verification
-        if let lockedFrom = plan?.lockedFrom { verification = "sha256 pinned by seedgen.lock (\(lockedFrom))" }
+        if plan?.firstUseTrust == true {
+            verification = ImageLockEntry.firstUseVerification
+        } else if let lockedFrom = plan?.lockedFrom {
+            verification = "sha256 pinned by seedgen.lock (\(lockedFrom))"
+        }
         return ResolvedImage(
             path: directory.appendingPathComponent(record.blobPath), fileName: record.fileName, sha256: record.sha256, size: record.size,
             format: record.format, virtualSize: record.virtualSize, source: record.source, verification: verification)
@@ -214,8 +218,13 @@ public final class ImageStore: Sendable {
             expectations.append((pinnedAlgorithm, pinnedHex, plan.lockedFrom == nil ? "the pinned \(pinnedAlgorithm.rawValue)" : "seedgen.lock"))
             if verifiedList == nil { verification = "\(pinnedAlgorithm.rawValue) pinned" }
         }
-        if expectations.isEmpty {
-            reporter.note("warning: \(plan.imageURL.absoluteString) has no checksum or checksum list; its sha256 is recorded but nothing verifies it (pin it with `seedgen image lock`)")
+        if plan.firstUseTrust {
+            verification = ImageLockEntry.firstUseVerification
+            if expectations.isEmpty {
+                reporter.note("note: trusting \(plan.imageURL.absoluteString) on first use: nothing but this download vouches for it; its sha256 goes into seedgen.lock and every later build demands it")
+            }
+        } else if expectations.isEmpty {
+            reporter.note("warning: \(plan.imageURL.absoluteString) has no checksum or checksum list; its sha256 is recorded but nothing verifies it (pass --sha256, or pin it in a VM file with `seedgen image lock FILE --trust-on-first-use`)")
         }
         let part = temporaryDirectory.appendingPathComponent("\(Self.shortHash(plan.imageURL.absoluteString)).part")
         let digests = try await downloader.download(

@@ -25,11 +25,24 @@ extension ImageStore {
 
     /// Resolves `spec`'s moving URL (`current`, `latest`) to the dated one, fetches and verifies it,
     /// and returns the lockfile key and entry. Local paths need no lock (nil).
-    public func lockEntry(for spec: ImageSpec) async throws -> (key: String, entry: ImageLockEntry)? {
+    ///
+    /// A URL that nothing verifies (no digest, no checksum list, no publisher) is locked only with
+    /// `trustOnFirstUse`: its first download is then taken as the truth and marked as such.
+    public func lockEntry(for spec: ImageSpec, trustOnFirstUse: Bool = false) async throws -> (key: String, entry: ImageLockEntry)? {
         if spec.path != nil { return nil }
-        let plan = try await pinnedToDatedURL(try ImageSourcePlan(spec: spec, catalog: catalog))
+        var plan = try await pinnedToDatedURL(try ImageSourcePlan(spec: spec, catalog: catalog))
+        let unverifiable = plan.checksumsURL == nil && plan.pinnedHex == nil
+        if unverifiable {
+            guard trustOnFirstUse else {
+                throw SeedgenError.usage(
+                    "\(plan.imageURL.absoluteString) has no digest or checksum list to verify it: add a sha256, or pin it on first use with `seedgen image lock FILE --trust-on-first-use`")
+            }
+            plan.firstUseTrust = true
+        }
         let resolved = try await fetch(plan)
-        return (plan.key, ImageLockEntry(url: plan.imageURL.absoluteString, fileName: plan.fileName, sha256: resolved.sha256, size: resolved.size, verification: resolved.verification))
+        return (plan.key, ImageLockEntry(
+            url: plan.imageURL.absoluteString, fileName: plan.fileName, sha256: resolved.sha256, size: resolved.size,
+            verification: resolved.verification, trust: unverifiable ? ImageLockEntry.firstUseTrust : nil))
     }
 
     /// The plan with its moving URL replaced by the newest dated one the publisher lists.
@@ -127,8 +140,11 @@ extension ImageStore {
         var listText = String(decoding: raw, as: UTF8.self)
         let style = record.signatureStyle ?? .none
         if style != .none {
-            // Trust comes from the local catalog's pins when the image has a catalog name, never from the export.
-            let pinned = record.name.flatMap { catalog.entry(named: $0)?.fingerprints } ?? record.fingerprints ?? []
+            // Trust comes from the local catalog's pins when the image has a catalog name or lies
+            // under a signing publisher's tree, never from the export.
+            let publisherPins = URL(string: record.source).flatMap { catalog.publisher(covering: $0) }
+                .flatMap { $0.signatureStyle == .none ? nil : $0.fingerprints }
+            let pinned = record.name.flatMap { catalog.entry(named: $0)?.fingerprints } ?? publisherPins ?? record.fingerprints ?? []
             let keyringPath = record.keyring.map { base.appendingPathComponent($0.file) }
             var signature: Data?
             if let signatureFile = record.signature {

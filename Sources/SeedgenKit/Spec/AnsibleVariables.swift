@@ -45,18 +45,34 @@ enum AnsibleVariables {
         Array(paths.keys) + Array(ignored.keys) + [
             "proxmox_vm_cloud_image_checksum", "proxmox_vm_cloud_init_password", "proxmox_vm_cloud_init_ssh_keys",
             "proxmox_vm_cloud_init_dns", "proxmox_vm_cloud_init_domain", "proxmox_vm_import_disk_size_increase",
-            "proxmox_vm_cloud_init_enabled",
+            "proxmox_vm_cloud_init_enabled", "proxmox_operation",
         ]
     }
 
-    static func convert(_ tree: SpecNode) throws(SeedgenError) -> (tree: SpecNode, warnings: [Diagnostic]) {
+    /// The only operation of the role seedgen does.
+    static let createOperation = "create_vm"
+
+    static func convert(_ tree: SpecNode, catalog: ImageCatalog = .builtIn()) throws(SeedgenError) -> (tree: SpecNode, warnings: [Diagnostic]) {
         var problems: [Diagnostic] = []
         var root = SpecNode(kind: .map([]), location: tree.location)
         for entry in tree.entries ?? [] {
             let value = entry.value
-            if case .scalar(let text, _) = value.kind, text.contains("{{") {
-                problems.append(Diagnostic(at: value.location, keyPath: entry.key, message: "Jinja expressions are not evaluated by seedgen", allowed: "write the resolved value"))
+            switch entry.key {
+            case "proxmox_vm_cloud_image_url" where AnsibleJinja.containsJinja(value):
+                convertImageExpression(value, into: &root, keyLocation: entry.keyLocation, catalog: catalog, problems: &problems)
                 continue
+            case "proxmox_vm_cloud_init_ssh_keys":
+                // Without proxmox_vm_cloud_init_user the role (through Proxmox's sshkeys) gave the
+                // keys to the image's default user: cloud-config's top-level ssh_authorized_keys.
+                let target = tree["proxmox_vm_cloud_init_user"] == nil
+                    ? ["cloud_init", "extra", "ssh_authorized_keys"] : ["cloud_init", "users", "0", "ssh_authorized_keys"]
+                convertSSHKeys(value, into: &root, at: target, keyLocation: entry.keyLocation, problems: &problems)
+                continue
+            default:
+                if let jinja = AnsibleJinja.firstJinjaNode(in: value) {
+                    problems.append(AnsibleJinja.unsupported(at: jinja, keyPath: entry.key))
+                    continue
+                }
             }
             if let path = paths[entry.key] {
                 root.set(path, value, keyLocation: entry.keyLocation)
@@ -77,14 +93,12 @@ enum AnsibleVariables {
                         at: value.location, keyPath: entry.key, message: "plaintext password inline is not allowed",
                         allowed: "put it in a file and use cloud_init.users[0].password_file, or pass a crypt hash"))
                 }
-            case "proxmox_vm_cloud_init_ssh_keys":
-                // The role took one string with newline-separated keys, or a list.
-                if case .scalar(let text, _) = value.kind {
-                    let keys = text.split(separator: "\n").map { SpecNode(kind: .scalar(text: String($0), type: .string), location: value.location) }
-                    root.set(["cloud_init", "users", "0", "ssh_authorized_keys"], SpecNode(kind: .list(keys), location: value.location), keyLocation: entry.keyLocation)
-                } else {
-                    root.set(["cloud_init", "users", "0", "ssh_authorized_keys"], value, keyLocation: entry.keyLocation)
-                }
+            case "proxmox_operation":
+                if case .scalar(let text, .string) = value.kind, text == createOperation { break }
+                let shown = (value.kind.scalarText).map { "'\($0)'" } ?? value.typeName
+                problems.append(Diagnostic(
+                    at: value.location, keyPath: entry.key, message: "seedgen only creates VMs; operation \(shown) is not one it does",
+                    allowed: "proxmox_operation: create_vm (start, stop or delete VMs with qm or the Proxmox API)"))
             case "proxmox_vm_cloud_init_dns":
                 root.set(["network", "nameservers"], splitList(value), keyLocation: entry.keyLocation)
             case "proxmox_vm_cloud_init_domain":
@@ -105,6 +119,75 @@ enum AnsibleVariables {
         }
         if problems.contains(where: { $0.severity == .error }) { throw .invalidInput(problems) }
         return (root, problems)
+    }
+
+    /// `{{ proxmox_cloud_image_urls['NAME'] }}`: one of the role's names is the URL the role gives
+    /// for it (verified by its publisher's checksum list); any other catalog name is that image.
+    private static func convertImageExpression(
+        _ value: SpecNode, into root: inout SpecNode, keyLocation: SourceLocation, catalog: ImageCatalog, problems: inout [Diagnostic]
+    ) {
+        let key = "proxmox_vm_cloud_image_url"
+        guard case .scalar(let text, _) = value.kind, let name = AnsibleJinja.imageName(in: text) else {
+            problems.append(AnsibleJinja.unsupported(at: AnsibleJinja.firstJinjaNode(in: value) ?? value, keyPath: key))
+            return
+        }
+        if let url = catalog.ansibleRoleImageURL(named: name) {
+            root.set(["image", "url"], SpecNode(kind: .scalar(text: url.absoluteString, type: .string), location: value.location), keyLocation: keyLocation)
+        } else if catalog.entry(named: name) != nil {
+            root.set(["image"], SpecNode(kind: .scalar(text: name, type: .string), location: value.location), keyLocation: keyLocation)
+        } else {
+            let known = AnsibleRoleImages.names + catalog.names.filter { !AnsibleRoleImages.names.contains($0) }
+            var hint = "one of \(known.joined(separator: ", "))"
+            if let suggestion = Suggestion.closest(to: name, in: known) { hint = "did you mean '\(suggestion)'? " + hint }
+            problems.append(Diagnostic(at: value.location, keyPath: key, message: "proxmox_cloud_image_urls has no image '\(name)'", allowed: hint))
+        }
+    }
+
+    /// The role took one string with newline-separated keys, or a list; either may be
+    /// `{{ lookup('file', 'PATH') }}`, whose file is read here (relative to the file naming it).
+    private static func convertSSHKeys(_ value: SpecNode, into root: inout SpecNode, at target: [String], keyLocation: SourceLocation, problems: inout [Diagnostic]) {
+        let key = "proxmox_vm_cloud_init_ssh_keys"
+        var items: [SpecNode]
+        switch value.kind {
+        case .scalar where AnsibleJinja.containsJinja(value): items = [value]
+        case .scalar(let text, _):
+            items = text.split(separator: "\n").map { SpecNode(kind: .scalar(text: String($0), type: .string), location: value.location) }
+        case .list(let list): items = list
+        case .map: items = [value]
+        }
+        var keys: [SpecNode] = []
+        for item in items {
+            guard let jinja = AnsibleJinja.firstJinjaNode(in: item) else {
+                // Checked here too: keys for the default user go to `extra`, which is not checked later.
+                if case .scalar(let text, _) = item.kind, let problem = SSHPublicKey.problem(with: text) {
+                    problems.append(Diagnostic(at: item.location, keyPath: key, message: "invalid OpenSSH public key: \(problem)", allowed: "a line like 'ssh-ed25519 AAAA… comment'"))
+                }
+                keys.append(item)
+                continue
+            }
+            guard case .scalar(let text, _) = item.kind, let path = AnsibleJinja.lookupFilePath(in: text) else {
+                problems.append(AnsibleJinja.unsupported(at: jinja, keyPath: key))
+                continue
+            }
+            let resolved = SpecPaths.resolve(path, relativeTo: item.location.file)
+            guard let data = FileManager.default.contents(atPath: resolved), let content = String(data: data, encoding: .utf8) else {
+                let reason = FileManager.default.fileExists(atPath: resolved) ? "cannot read the key file" : "key file not found"
+                problems.append(Diagnostic(at: item.location, keyPath: key, message: "\(reason): \(resolved)", allowed: "lookup('file', PATH) reads PATH relative to this file; ~ is your home"))
+                continue
+            }
+            let lines = content.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+            if lines.isEmpty {
+                problems.append(Diagnostic(at: item.location, keyPath: key, message: "key file \(resolved) holds no key"))
+            }
+            for line in lines {
+                if let problem = SSHPublicKey.problem(with: line) {
+                    problems.append(Diagnostic(at: item.location, keyPath: key, message: "invalid OpenSSH public key in \(resolved): \(problem)", allowed: "a line like 'ssh-ed25519 AAAA… comment'"))
+                }
+                keys.append(SpecNode(kind: .scalar(text: line, type: .string), location: item.location))
+            }
+        }
+        root.set(target, SpecNode(kind: .list(keys), location: value.location), keyLocation: keyLocation)
     }
 
     /// Ansible's `get_url` checksum forms: `sha256:HEX`, `sha512:HEX`, `sha256:URL` (a checksum
@@ -138,6 +221,60 @@ enum AnsibleVariables {
         let items = text.split(whereSeparator: { $0 == " " || $0 == "," || $0 == ";" })
             .map { SpecNode(kind: .scalar(text: String($0), type: .string), location: value.location) }
         return SpecNode(kind: .list(items), location: value.location)
+    }
+}
+
+/// The two Jinja forms the role's users write everywhere; every other expression is an error
+/// that names them.
+enum AnsibleJinja {
+    static let understood = "seedgen reads only {{ proxmox_cloud_image_urls['NAME'] }} in proxmox_vm_cloud_image_url and {{ lookup('file', 'PATH') }} in proxmox_vm_cloud_init_ssh_keys; write any other value out"
+
+    static func containsJinja(_ node: SpecNode) -> Bool { firstJinjaNode(in: node) != nil }
+
+    /// The first scalar (or key) at or under `node` that holds a Jinja expression or statement.
+    static func firstJinjaNode(in node: SpecNode) -> SpecNode? {
+        switch node.kind {
+        case .scalar(let text, _): return text.contains("{{") || text.contains("{%") ? node : nil
+        case .list(let items): return items.lazy.compactMap(firstJinjaNode).first
+        case .map(let entries):
+            for entry in entries {
+                if entry.key.contains("{{") || entry.key.contains("{%") { return SpecNode(kind: .scalar(text: entry.key, type: .string), location: entry.keyLocation) }
+                if let found = firstJinjaNode(in: entry.value) { return found }
+            }
+            return nil
+        }
+    }
+
+    static func unsupported(at node: SpecNode, keyPath: String) -> Diagnostic {
+        Diagnostic(at: node.location, keyPath: keyPath, message: "Jinja expressions are not evaluated by seedgen", allowed: understood)
+    }
+
+    /// NAME of `{{ proxmox_cloud_image_urls['NAME'] }}`, `["NAME"]` or `.NAME`.
+    static func imageName(in text: String) -> String? {
+        capture(#"^\s*\{\{\s*proxmox_cloud_image_urls\s*(?:\[\s*'([^'"]+)'\s*\]|\[\s*"([^'"]+)"\s*\]|\.([A-Za-z0-9_.-]+))\s*\}\}\s*$"#, in: text)
+    }
+
+    /// PATH of `{{ lookup('file', 'PATH') }}` (either quotes; `ansible.builtin.file` too).
+    static func lookupFilePath(in text: String) -> String? {
+        capture(#"^\s*\{\{\s*lookup\(\s*(['"])(?:ansible\.builtin\.)?file\1\s*,\s*(?:'([^']+)'|"([^"]+)")\s*\)\s*\}\}\s*$"#, in: text, skipping: 1)
+    }
+
+    /// The first non-empty capture group after `skipping` groups.
+    private static func capture(_ pattern: String, in text: String, skipping: Int = 0) -> String? {
+        guard let expression = try? NSRegularExpression(pattern: pattern),
+            let match = expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text))
+        else { return nil }
+        for group in (1 + skipping)..<match.numberOfRanges {
+            if let range = Range(match.range(at: group), in: text), !range.isEmpty { return String(text[range]) }
+        }
+        return nil
+    }
+}
+
+extension SpecNode.Kind {
+    var scalarText: String? {
+        if case .scalar(let text, _) = self { return text }
+        return nil
     }
 }
 

@@ -9,14 +9,21 @@ public struct SpecLoader: Sendable {
         public var knownImageNames: [String]?
         /// Further checks run on each decoded VM (for example what a cloud_init.mode cannot express).
         public var extraChecks: [@Sendable (VMSpec) -> [Diagnostic]]
+        /// Whose image directories a URL without a digest may name (publishers), and the images of
+        /// the Ansible role's `proxmox_cloud_image_urls`.
+        public var imageCatalog: ImageCatalog
+        /// `seedgen image lock --trust-on-first-use`: a URL nothing verifies is accepted, to be pinned.
+        public var trustOnFirstUse: Bool
 
         public init(
             environment: [String: String] = ProcessInfo.processInfo.environment, knownImageNames: [String]? = nil,
-            extraChecks: [@Sendable (VMSpec) -> [Diagnostic]] = []
+            extraChecks: [@Sendable (VMSpec) -> [Diagnostic]] = [], imageCatalog: ImageCatalog = .builtIn(), trustOnFirstUse: Bool = false
         ) {
             self.environment = environment
             self.knownImageNames = knownImageNames
             self.extraChecks = extraChecks
+            self.imageCatalog = imageCatalog
+            self.trustOnFirstUse = trustOnFirstUse
         }
     }
 
@@ -25,7 +32,8 @@ public struct SpecLoader: Sendable {
         public var specs: [VMSpec]
         public var diagnostics: [Diagnostic]
         public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
-        public var warnings: [Diagnostic] { diagnostics.filter { $0.severity == .warning } }
+        /// Warnings and notes: everything to print that does not stop the run.
+        public var warnings: [Diagnostic] { diagnostics.filter { $0.severity != .error } }
 
         /// The VMs, or `SeedgenError.invalidInput` with every diagnostic when any is an error.
         public func get() throws(SeedgenError) -> [VMSpec] {
@@ -61,35 +69,47 @@ public struct SpecLoader: Sendable {
         var specs: [VMSpec] = []
         for file in loaded {
             diagnostics.append(contentsOf: file.diagnostics)
-            if let spec = file.spec { specs.append(spec) }
+            specs.append(contentsOf: file.specs)
         }
         diagnostics.append(contentsOf: Self.crossFileDiagnostics(specs))
         return Result(specs: specs, diagnostics: diagnostics)
     }
 
-    /// One file on its own: its VM (nil when it has errors) and every diagnostic about it.
-    private func loadFile(_ file: String, passwordSaltKey: Data?) -> (spec: VMSpec?, diagnostics: [Diagnostic]) {
+    /// One file on its own: its VMs (none when it has errors; a playbook may hold several) and
+    /// every diagnostic about it.
+    private func loadFile(_ file: String, passwordSaltKey: Data?) -> (specs: [VMSpec], diagnostics: [Diagnostic]) {
         var diagnostics: [Diagnostic] = []
         do {
             var warnings: [Diagnostic] = []
-            let tree = try mergedTree(file, warnings: &warnings)
+            let documents = try self.documents(file, warnings: &warnings)
             diagnostics.append(contentsOf: warnings)
-            var decoding = VMSpecDecoding(environment: options.environment, knownImageNames: options.knownImageNames)
-            decoding.passwordSaltKey = passwordSaltKey
-            let spec = decoding.decode(tree, sourceFile: file)
-            // Report a file's problems in reading order, whichever check found them.
-            diagnostics.append(contentsOf: decoding.decoder.diagnostics.diagnostics.sorted { a, b in
-                (a.location?.line ?? 0, a.location?.column ?? 0) < (b.location?.line ?? 0, b.location?.column ?? 0)
-            })
-            guard let spec else { return (nil, diagnostics) }
-            let extra = options.extraChecks.flatMap { $0(spec) }
-            diagnostics.append(contentsOf: extra)
-            return (extra.contains(where: { $0.severity == .error }) ? nil : spec, diagnostics)
+            var specs: [VMSpec] = []
+            var failed = false
+            for document in documents {
+                var decoding = VMSpecDecoding(
+                    environment: options.environment, knownImageNames: options.knownImageNames,
+                    imagePublishers: options.imageCatalog.publishers, trustOnFirstUse: options.trustOnFirstUse,
+                    ansibleOrigin: document.fromAnsible)
+                decoding.passwordSaltKey = passwordSaltKey
+                let spec = decoding.decode(document.tree, sourceFile: file)
+                // Report a file's problems in reading order, whichever check found them.
+                diagnostics.append(contentsOf: decoding.decoder.diagnostics.diagnostics.sorted { a, b in
+                    (a.location?.line ?? 0, a.location?.column ?? 0) < (b.location?.line ?? 0, b.location?.column ?? 0)
+                })
+                guard let spec else {
+                    failed = true
+                    continue
+                }
+                let extra = options.extraChecks.flatMap { $0(spec) }
+                diagnostics.append(contentsOf: extra)
+                if extra.contains(where: { $0.severity == .error }) { failed = true } else { specs.append(spec) }
+            }
+            return (failed ? [] : specs, diagnostics)
         } catch {
             if case .invalidInput(let found) = error { diagnostics.append(contentsOf: found) } else {
                 diagnostics.append(Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), keyPath: "", message: error.description))
             }
-            return (nil, diagnostics)
+            return ([], diagnostics)
         }
     }
 
@@ -116,8 +136,47 @@ public struct SpecLoader: Sendable {
         return .success(data)
     }
 
+    /// One VM's tree, and whether it was converted from Ansible variables.
+    struct Document {
+        var tree: SpecNode
+        var fromAnsible: Bool
+    }
+
+    /// The VM trees of `file`: one for a vm.yaml or variables file (after conversion and
+    /// `extends:`), one per role task for an Ansible playbook or task file.
+    func documents(_ file: String, warnings: inout [Diagnostic]) throws(SeedgenError) -> [Document] {
+        let tree = try parsedFile(file)
+        guard AnsiblePlaybook.isPlaybook(tree) else {
+            return [Document(tree: try mergedTree(file, parsed: tree, chain: [], warnings: &warnings), fromAnsible: AnsibleVariables.looksLikeAnsible(tree))]
+        }
+        let found = AnsiblePlaybook.roleTasks(tree)
+        warnings.append(contentsOf: found.diagnostics)
+        guard !found.tasks.isEmpty else {
+            throw .invalidInput(found.diagnostics.filter { $0.severity != .note } + [Diagnostic(
+                at: tree.location, keyPath: "", message: "no task of this playbook includes the proxmox role",
+                allowed: "a task with include_role: {name: proxmox} and vars: {proxmox_operation: create_vm, …}")])
+        }
+        var documents: [Document] = []
+        var problems: [Diagnostic] = []
+        for task in found.tasks {
+            do {
+                let converted = try AnsibleVariables.convert(task.variables, catalog: options.imageCatalog)
+                warnings.append(contentsOf: converted.warnings)
+                documents.append(Document(tree: converted.tree, fromAnsible: true))
+            } catch {
+                if case .invalidInput(let found) = error { problems.append(contentsOf: found) } else { throw error }
+            }
+        }
+        if !problems.isEmpty { throw .invalidInput(problems) }
+        return documents
+    }
+
     /// The file's tree after Ansible conversion and `extends:` merging, before validation.
     func mergedTree(_ file: String, chain: [String] = [], warnings: inout [Diagnostic]) throws(SeedgenError) -> SpecNode {
+        try mergedTree(file, parsed: try parsedFile(file), chain: chain, warnings: &warnings)
+    }
+
+    private func parsedFile(_ file: String) throws(SeedgenError) -> SpecNode {
         let absolute = SpecPaths.absolute(file)
         guard let data = FileManager.default.contents(atPath: absolute) else {
             let reason = FileManager.default.fileExists(atPath: absolute) ? "cannot read file" : "file not found"
@@ -126,9 +185,14 @@ public struct SpecLoader: Sendable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw .invalidInput([Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), keyPath: "", message: "file is not UTF-8 text")])
         }
-        var tree = try SpecYAML.parse(text, file: file)
+        return try SpecYAML.parse(text, file: file)
+    }
+
+    private func mergedTree(_ file: String, parsed: SpecNode, chain: [String], warnings: inout [Diagnostic]) throws(SeedgenError) -> SpecNode {
+        let absolute = SpecPaths.absolute(file)
+        var tree = parsed
         if AnsibleVariables.looksLikeAnsible(tree) {
-            let converted = try AnsibleVariables.convert(tree)
+            let converted = try AnsibleVariables.convert(tree, catalog: options.imageCatalog)
             tree = converted.tree
             warnings.append(contentsOf: converted.warnings)
         }

@@ -7,6 +7,12 @@ struct VMSpecDecoding {
     let knownImageNames: [String]?
     /// The site's key for password salts (`--salt-key`), nil when none is given.
     var passwordSaltKey: Data?
+    /// A URL in one of these publishers' image directories is verified by the publisher's list.
+    var imagePublishers: [ImagePublisher] = []
+    var trustOnFirstUse = false
+    /// The tree was converted from Ansible variables: hints name the Ansible variable.
+    var ansibleOrigin = false
+    var sourceFile = ""
 
     static let topLevelKeys = [
         "version", "name", "vmid", "node", "description", "tags", "pool", "extends", "image", "hardware", "storage",
@@ -14,6 +20,7 @@ struct VMSpecDecoding {
     ]
 
     mutating func decode(_ root: SpecNode, sourceFile: String) -> VMSpec? {
+        self.sourceFile = sourceFile
         guard let top = decoder.map(root, "", allowed: Self.topLevelKeys) else { return nil }
         decoder.locations[""] = root.location
 
@@ -96,6 +103,19 @@ struct VMSpecDecoding {
         guard let map = decoder.map(node, "image", allowed: keys) else { return nil }
         var image = ImageSpec()
         image.url = decodeURL(map["url"], "image.url")
+        // A file:// URL is a local file: the same ImageSpec as `path:`, so every check on local
+        // images (digest recorded, pins verified, size against the disk) applies to it.
+        if let url = image.url, url.isFileURL, let urlNode = map["url"] {
+            image.url = nil
+            if let host = url.host, !host.isEmpty, host != "localhost" {
+                decoder.error("file:// URL names another host '\(host)'", urlNode, "image.url", allowed: "file:///absolute/path (this machine)")
+            } else {
+                image.path = SpecPaths.resolve(url.path, relativeTo: urlNode.location.file)
+                if !FileManager.default.isReadableFile(atPath: image.path!) {
+                    decoder.error("image file not found or unreadable: \(image.path!)", urlNode, "image.url")
+                }
+            }
+        }
         if let pathNode = map["path"], let path = decoder.string(pathNode, "image.path") {
             image.path = SpecPaths.resolve(path, relativeTo: pathNode.location.file)
             if !FileManager.default.isReadableFile(atPath: image.path!) {
@@ -120,8 +140,22 @@ struct VMSpecDecoding {
                 image.fingerprints.append(compact)
             }
         }
-        if image.url != nil, image.sha256 == nil, image.sha512 == nil, image.checksumsURL == nil {
-            decoder.error("a downloaded image needs a digest to verify", node, "image", allowed: "sha256:, sha512: or checksums_url:")
+        if let url = image.url, image.sha256 == nil, image.sha512 == nil, image.checksumsURL == nil, !imagePublishers.contains(where: { $0.covers(url) }),
+            !trustOnFirstUse, !isLockedInLockfile(url)
+        {
+            // The file as the user named it, so the command can be pasted where they typed theirs.
+            let file = shellQuoted(sourceFile)
+            let pin = ansibleOrigin
+                ? "add proxmox_vm_cloud_image_checksum (sha256:HEX, sha512:HEX or sha256:URL of a checksum list)"
+                : "add image.sha256, image.sha512 or image.checksums_url"
+            let publishers = imagePublishers.map(\.root).joined(separator: ", ")
+            decoder.error(
+                "nothing verifies \(url.absoluteString): no digest, and it is not under a publisher's image directories\(publishers.isEmpty ? "" : " (\(publishers))")",
+                map["url"] ?? node, ansibleOrigin ? "proxmox_vm_cloud_image_url" : "image.url",
+                allowed: "\(pin), or pin it once with `seedgen image lock \(file) --trust-on-first-use`")
+        }
+        if image.path != nil, image.url == nil, map["url"] != nil, map["checksums_url"] != nil {
+            decoder.error("a local image (file:// URL) is checked by image.sha256 or image.sha512, not by a checksum list", map["checksums_url"], "image.checksums_url")
         }
         if image.signatureURL != nil, image.checksumsURL == nil {
             decoder.error("signature_url signs a checksum list: checksums_url is missing", map["signature_url"], "image.signature_url")
@@ -129,10 +163,18 @@ struct VMSpecDecoding {
         if image.signatureURL != nil, image.keyring == nil {
             decoder.error("a signature needs a keyring to check it against", map["signature_url"], "image.signature_url", allowed: "keyring: /path/to/keyring.gpg")
         }
-        if image.checksumsURL != nil, image.url == nil {
+        if image.checksumsURL != nil, image.url == nil, map["url"] == nil {
             decoder.error("checksums_url needs url", map["checksums_url"], "image.checksums_url")
         }
         return image
+    }
+
+    /// seedgen.lock beside the VM's file pins `url` (by `seedgen image lock`, first-use trust or not).
+    private func isLockedInLockfile(_ url: URL) -> Bool {
+        guard !sourceFile.isEmpty, let lockfile = try? ImageLockfile.read(ImageLockfile.url(besides: URL(fileURLWithPath: sourceFile))) else {
+            return false
+        }
+        return lockfile.images[url.absoluteString] != nil
     }
 
     private mutating func decodeURL(_ node: SpecNode?, _ path: String) -> URL? {

@@ -21,6 +21,8 @@ public struct Diagnostic: Sendable, Hashable, Codable, CustomStringConvertible {
     public enum Severity: String, Sendable, Codable {
         case error
         case warning
+        /// Information that needs no action (for example a playbook task that is not a VM).
+        case note
     }
 
     public var severity: Severity
