@@ -1,5 +1,5 @@
 import Foundation
-import Yams
+import SeedgenYAML
 
 /// Which digest a checksum list (or a pin) carries.
 public enum ImageDigestAlgorithm: String, Sendable, Hashable, Codable, CaseIterable {
@@ -166,36 +166,42 @@ public struct ImageCatalog: Sendable, Hashable {
         } catch {
             throw SeedgenError.runtime(message: "cannot read image catalog \(file.path)", hint: "check the --catalog path", cause: "\(error)")
         }
-        let node: Node?
+        let node: YAMLNode?
         do {
-            node = try Yams.compose(yaml: text)
+            node = try YAMLReader.read(text)
         } catch {
-            throw SeedgenError.invalidInput([Diagnostic(at: SourceLocation(file: file.path, line: 1, column: 1), keyPath: "", message: "YAML syntax error: \(error)")])
+            throw SeedgenError.invalidInput(error.problems.map {
+                Diagnostic(
+                    at: SourceLocation(file: file.path, line: $0.mark.line, column: $0.mark.column), keyPath: $0.key ?? "",
+                    message: $0.message, allowed: $0.hint)
+            })
         }
         var diagnostics = DiagnosticCollector()
-        func location(_ node: Node) -> SourceLocation {
-            SourceLocation(file: file.path, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
+        func location(_ node: YAMLNode) -> SourceLocation {
+            SourceLocation(file: file.path, line: node.mark.line, column: node.mark.column)
         }
-        guard let root = node?.mapping, let images = root["images"]?.mapping else {
+        guard node?.pairs != nil, let images = node?["images"]?.pairs else {
             throw SeedgenError.invalidInput([Diagnostic(at: SourceLocation(file: file.path, line: 1, column: 1), keyPath: "images", message: "missing `images:` map", allowed: "images: { NAME: { url: …, … } }")])
         }
         let allowedKeys = ["url", "description", "checksums", "checksum_format", "digest", "signature", "signature_url", "keyring", "fingerprints"]
         var entries: [ImageCatalogEntry] = []
-        for (nameNode, valueNode) in images {
-            guard let name = nameNode.string else { continue }
+        for image in images {
+            guard let name = image.key.scalar?.text else { continue }
+            let valueNode = image.value
             let path = "images.\(name)"
-            guard let map = valueNode.mapping else {
+            guard let map = valueNode.pairs else {
                 diagnostics.error("must be a map", at: location(valueNode), keyPath: path, allowed: "url, checksums, …")
                 continue
             }
-            for (keyNode, _) in map {
-                let key = keyNode.string ?? ""
+            for entry in map {
+                let key = entry.key.scalar?.text ?? ""
                 if !allowedKeys.contains(key) {
                     let hint = suggestion(for: key, among: allowedKeys).map { "did you mean `\($0)`?" }
-                    diagnostics.error("unknown key `\(key)`", at: location(keyNode), keyPath: "\(path).\(key)", allowed: hint ?? allowedKeys.joined(separator: ", "))
+                    diagnostics.error("unknown key `\(key)`", at: location(entry.key), keyPath: "\(path).\(key)", allowed: hint ?? allowedKeys.joined(separator: ", "))
                 }
             }
-            func string(_ key: String) -> String? { map[key]?.string }
+            // Scalars by their text: a fingerprint of digits only is still a fingerprint.
+            func string(_ key: String) -> String? { valueNode[key]?.scalar?.text }
             guard let url = string("url") else {
                 diagnostics.error("missing `url`", at: location(valueNode), keyPath: "\(path).url")
                 continue
@@ -207,7 +213,7 @@ public struct ImageCatalog: Sendable, Hashable {
                 diagnostics.error("bad checksum_format, digest or signature value", at: location(valueNode), keyPath: path, allowed: "checksum_format: gnu|bsd, digest: sha256|sha512, signature: detached|clearsigned|none")
                 continue
             }
-            let fingerprints = map["fingerprints"]?.sequence?.compactMap(\.string) ?? []
+            let fingerprints = valueNode["fingerprints"]?.items?.compactMap(\.scalar?.text) ?? []
             if style != .none && fingerprints.isEmpty {
                 diagnostics.error("a signed entry needs pinned `fingerprints`", at: location(valueNode), keyPath: "\(path).fingerprints", allowed: "a list of 40-hex-digit OpenPGP fingerprints")
             }

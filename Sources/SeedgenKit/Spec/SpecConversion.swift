@@ -1,4 +1,5 @@
 import Foundation
+import SeedgenYAML
 
 extension SpecLoader {
     /// `seedgen convert`: the vm.yaml equivalent of an Ansible variables file (or of a vm.yaml
@@ -14,6 +15,6 @@ extension SpecLoader {
             # Relative paths are relative to the directory of that file.
 
             """
-        return (header + (try RenderYAML.emit(tree.configValue)), result.warnings)
+        return (header + (try YAMLWriter.write(tree.yamlValue)), result.warnings)
     }
 }

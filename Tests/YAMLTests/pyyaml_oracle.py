@@ -1,0 +1,66 @@
+# cloud-init's YAML reader as an oracle for the tests: yaml.safe_load (Debian python3-yaml, as
+# cloud-init runs it), one process for a whole batch.
+#
+#   python3 pyyaml_oracle.py values CASES.json OUT.json
+#       CASES: a list of YAML texts; OUT: for each, its normalised value or {"error": ...}.
+#   python3 pyyaml_oracle.py compare CASES.json OUT.json
+#       CASES: a list of [original, merged] texts; OUT: for each, null when every top-level key of
+#       `original` has the same value in `merged` (types included, bytes for !!binary), else why not.
+import base64, datetime, json, math, struct, sys
+import yaml
+
+def norm(v):
+    if v is None: return ["null"]
+    if isinstance(v, bool): return ["bool", v]
+    if isinstance(v, int): return ["int", str(v)]
+    if isinstance(v, float):
+        return ["float", "nan" if math.isnan(v) else str(struct.unpack("<Q", struct.pack("<d", v))[0])]
+    if isinstance(v, str): return ["str", v]
+    if isinstance(v, bytes): return ["bytes", base64.b64encode(v).decode()]
+    if isinstance(v, datetime.datetime): return ["datetime", v.isoformat()]
+    if isinstance(v, datetime.date): return ["date", v.isoformat()]
+    if isinstance(v, list): return ["list", [norm(x) for x in v]]
+    if isinstance(v, tuple): return ["tuple", [norm(x) for x in v]]
+    if isinstance(v, dict): return ["dict", [[norm(k), norm(x)] for k, x in v.items()]]
+    if isinstance(v, set): return ["set", sorted(json.dumps(norm(x)) for x in v)]
+    return ["other", repr(v)]
+
+def load(text):
+    return yaml.safe_load(text)
+
+def main():
+    mode, cases_path, out_path = sys.argv[1:4]
+    with open(cases_path, encoding="utf-8") as f:
+        cases = json.load(f)
+    out = []
+    for case in cases:
+        if mode == "values":
+            try:
+                out.append(norm(load(case)))
+            except Exception as e:
+                out.append({"error": type(e).__name__ + ": " + str(e).splitlines()[0]})
+        else:
+            original, merged = case
+            try:
+                a = load(original)
+            except Exception as e:
+                out.append("original does not load: %s" % e)
+                continue
+            try:
+                b = load(merged)
+            except Exception as e:
+                out.append("merged does not load: %s" % e)
+                continue
+            problem = None
+            for key, value in (a or {}).items():
+                if not isinstance(b, dict) or key not in b:
+                    problem = "key %r missing from the merged document" % (key,)
+                    break
+                if norm(b[key]) != norm(value):
+                    problem = "key %r: %s != %s" % (key, json.dumps(norm(value))[:400], json.dumps(norm(b[key]))[:400])
+                    break
+            out.append(problem)
+    with open(out_path, "w", encoding="utf-8") as f:
+        json.dump(out, f)
+
+main()
