@@ -90,7 +90,7 @@ let package = Package(
             path: "Tests/SeedgenTestSupport"
         ),
         .testTarget(
-            name: "YAMLTests", dependencies: ["SeedgenYAML", "SeedgenKit", "SeedgenTestSupport"], exclude: ["pyyaml_oracle.py"]),
+            name: "YAMLTests", dependencies: ["SeedgenYAML", "SeedgenKit", "SeedgenTestSupport"]),
         .testTarget(name: "SpecTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
         .testTarget(name: "ISOTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
         .testTarget(

@@ -1,5 +1,6 @@
 import Foundation
 import SeedgenYAML
+import SeedgenTestSupport
 import Testing
 
 /// SeedgenYAML's value of a node in the oracle's normalised form (timestamps by kind only).
