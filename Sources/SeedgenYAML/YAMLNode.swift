@@ -243,6 +243,8 @@ public struct YAMLNode: Sendable {
     public func droppingNullEntries() -> YAMLNode {
         switch kind {
         case .scalar: return self
+        // The entries of `!!omap` and `!!pairs` are ordered pairs, not mappings: a null is a value.
+        case .sequence where tag != .seq: return self
         case .sequence(let items): return YAMLNode(.sequence(items.map { $0.droppingNullEntries() }), tag: tag, mark: mark)
         case .mapping(let pairs):
             // A `!!set` is a mapping of keys to nulls: its nulls are its content.

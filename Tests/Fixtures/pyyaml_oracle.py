@@ -3,6 +3,8 @@
 #
 #   python3 pyyaml_oracle.py values CASES.json OUT.json
 #       CASES: a list of YAML texts; OUT: for each, its normalised value or {"error": ...}.
+#   python3 pyyaml_oracle.py loads CASES.json OUT.json
+#       CASES: a list of YAML texts; OUT: for each, whether safe_load reads it.
 #   python3 pyyaml_oracle.py compare CASES.json OUT.json
 #       CASES: a list of [original, merged] texts; OUT: for each, null when every top-level key of
 #       `original` has the same value in `merged` (types included, bytes for !!binary), else why not.
@@ -46,15 +48,24 @@ def main():
         cases = json.load(f)
     out = []
     if mode == "schema":
-        from cloudinit.config.schema import get_schema, validate_cloudconfig_schema
-        schema = get_schema()
+        # What validate_cloudconfig_schema(strict=True) does, with the validator built once
+        # (building it is most of the cost of a check).
+        from cloudinit.config.schema import get_schema, get_jsonschema_validator
+        validator_class, format_checker = get_jsonschema_validator()
+        validator = validator_class(get_schema(), format_checker=format_checker())
     for case in cases:
         if mode == "schema":
             try:
-                validate_cloudconfig_schema(load(case), schema, strict=True)
-                out.append(None)
+                problems = ["%s: %s" % (".".join(str(p) for p in e.path), e.message) for e in validator.iter_errors(load(case))]
+                out.append("; ".join(problems) if problems else None)
             except Exception as e:
                 out.append(str(e))
+        elif mode == "loads":
+            try:
+                load(case)
+                out.append(True)
+            except Exception:
+                out.append(False)
         elif mode == "values":
             try:
                 out.append(norm(load(case)))

@@ -30,6 +30,11 @@ public enum PyYAMLOracle {
         }
     }
 
+    /// For each text, whether PyYAML's safe_load reads it.
+    public static func loads(_ texts: [String]) throws -> [Bool] {
+        try run("loads", texts, as: [Bool].self)
+    }
+
     /// For each (original, merged) pair: nil when every top-level key of the original reads the
     /// same in the merged document, else PyYAML's account of the difference.
     public static func compare(_ pairs: [(original: String, merged: String)]) throws -> [String?] {
