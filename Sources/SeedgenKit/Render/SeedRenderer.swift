@@ -76,21 +76,53 @@ public enum SeedRenderer {
             instanceID: instanceID)
     }
 
+    /// The top-level keys each layer of a document set, in merge order (for `render --explain`).
+    struct Layers {
+        var builtin: [YAMLNode] = []
+        var userTemplate: [YAMLNode] = []
+        var extra: [YAMLNode] = []
+    }
+
+    /// The merged user-data tree and the keys each layer set, without writing anything.
+    static func userDataLayers(_ spec: VMSpec) throws -> (tree: YAMLNode, layers: Layers) {
+        var diagnostics = DiagnosticCollector()
+        var layers = Layers()
+        let tree = mergedTree(
+            builtin: "user-data", override: spec.cloudInit.templates.userData, keyPath: "cloud_init.templates.user_data",
+            context: RenderContextBuilder.context(for: spec), extra: spec.cloudInit.extra, spec: spec, diagnostics: &diagnostics,
+            layers: &layers)
+        try diagnostics.throwIfErrors()
+        return (tree, layers)
+    }
+
     /// Built-in template, then the user's template, then `extra`, merged (maps merge, lists replace).
     private static func mergedTree(
         builtin: String, override: TemplateSource?, keyPath: String, context: [String: Any], extra: YAMLNode?,
         spec: VMSpec, diagnostics: inout DiagnosticCollector
     ) -> YAMLNode {
+        var layers = Layers()
+        return mergedTree(
+            builtin: builtin, override: override, keyPath: keyPath, context: context, extra: extra, spec: spec,
+            diagnostics: &diagnostics, layers: &layers)
+    }
+
+    private static func mergedTree(
+        builtin: String, override: TemplateSource?, keyPath: String, context: [String: Any], extra: YAMLNode?,
+        spec: VMSpec, diagnostics: inout DiagnosticCollector, layers: inout Layers
+    ) -> YAMLNode {
         let document = builtin.hasPrefix("network-config") ? "network-config" : builtin
         var tree = tree(of: .builtin(builtin, keyPath: keyPath), document: document, context: context, diagnostics: &diagnostics)
+        layers.builtin = tree.pairs?.map(\.key) ?? []
         if let override {
             let template = RenderTemplate.user(override, keyPath: keyPath)
             var userTree = self.tree(of: template, document: document, context: context, diagnostics: &diagnostics)
             if document == "network-config" { userTree = unwrappingNetworkKey(userTree) }
+            layers.userTemplate = userTree.pairs?.map(\.key) ?? []
             tree = tree.merging(userTree)
         }
         if let extra {
             if extra.pairs != nil, extra.tag == .map {
+                layers.extra = extra.pairs?.map(\.key) ?? []
                 tree = tree.merging(extra)
             } else {
                 diagnostics.error(

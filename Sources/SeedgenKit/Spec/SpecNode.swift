@@ -101,7 +101,10 @@ struct SpecNode: Sendable {
             }
         case .map(let entries):
             return YAMLNode(
-                .mapping(entries.map { YAMLPair(key: $0.keyNode ?? .string($0.key), value: $0.value.yamlValue) }), tag: collectionTag,
+                .mapping(entries.map { entry in
+                    let keyMark = YAMLMark(line: entry.keyLocation.line, column: entry.keyLocation.column)
+                    return YAMLPair(key: entry.keyNode ?? YAMLNode(.scalar(.string(entry.key)), mark: keyMark), value: entry.value.yamlValue)
+                }), tag: collectionTag,
                 mark: mark)
         case .list(let items):
             return YAMLNode(.sequence(items.map(\.yamlValue)), tag: collectionTag, mark: mark)
