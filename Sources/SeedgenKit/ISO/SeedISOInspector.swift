@@ -323,7 +323,8 @@ public enum SeedISOInspector {
         guard let text = String(data: data, encoding: .utf8) else { return .failure(YAMLFailure(description: "not UTF-8")) }
         do {
             guard let node = try YAMLReader.read(text) else { return .success(nil) }
-            guard let value = node["instance-id"]?.string, !value.isEmpty else { return .success(nil) }
+            // By its text: an instance-id of digits only is still the id.
+            guard let value = node["instance-id"]?.scalar?.text, !value.isEmpty else { return .success(nil) }
             return .success(value)
         } catch {
             let firstLine = String(describing: error).split(separator: "\n").first.map(String.init) ?? "parse error"
