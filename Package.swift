@@ -37,13 +37,16 @@ let package = Package(
         // libcurl loaded on first use rather than at start-up (Sources/CCurlLoader says why);
         // needs Debian's libcurl4-openssl-dev to build, libcurl4 to download.
         .target(name: "CCurlLoader", linkerSettings: [.linkedLibrary("dl")]),
+        // The one YAML layer: reading with positions, PyYAML's (cloud-init's) scalar typing and
+        // tags, aliases and merge keys, writing. It uses libyaml through Yams' CYaml module.
+        .target(name: "SeedgenYAML", dependencies: [.product(name: "Yams", package: "Yams")]),
         // All of seedgen's logic; folders follow the pipeline: Spec → Render → ISO → Image → Bundle → Artifacts.
         .target(
             name: "SeedgenKit",
             dependencies: [
+                "SeedgenYAML",
                 "CLibisofs",
                 "CCrypt",
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -87,13 +90,15 @@ let package = Package(
             dependencies: ["SeedgenKit"],
             path: "Tests/SeedgenTestSupport"
         ),
+        .testTarget(
+            name: "YAMLTests", dependencies: ["SeedgenYAML", "SeedgenKit", "SeedgenTestSupport"]),
         .testTarget(name: "SpecTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
         // Targets whose tests run the built `seedgen` binary depend on it, so SwiftPM builds it
         // before they run and they never test a stale binary.
         .testTarget(name: "ISOTests", dependencies: ["SeedgenKit", "SeedgenTestSupport", "seedgen"]),
         .testTarget(
             name: "RenderTests",
-            dependencies: ["SeedgenKit", "SeedgenTestSupport", .product(name: "Yams", package: "Yams")]),
+            dependencies: ["SeedgenKit", "SeedgenYAML", "SeedgenTestSupport"]),
         .testTarget(name: "BundleTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
         .testTarget(
             name: "ImageTests",

@@ -25,6 +25,9 @@ struct RenderCommand: AsyncParsableCommand {
 
     @OptionGroup var saltKey: SaltKeyOptions
 
+    @Flag(help: "Print, per top-level user-data key, where it comes from: the built-in template (a structured field or its default), your template, cloud_init.extra.")
+    var explain = false
+
     func run() async throws {
         try await reportingErrors {
             let catalog = try ImageCatalog.load(userCatalog: self.catalog.map { URL(fileURLWithPath: $0) })
@@ -32,6 +35,10 @@ struct RenderCommand: AsyncParsableCommand {
             for warning in loaded.warnings { Terminal.standardError.write(warning.description + "\n") }
             guard let spec = try loaded.get().first else { return }
             let seed = try SeedRenderer.render(spec)
+            if explain {
+                Terminal.standardOutput.write(try SeedRenderer.explanation(spec))
+                return
+            }
             if let fileName {
                 guard let data = seed.file(named: fileName.rawValue) else {
                     throw SeedgenError.usage("\(file) has no \(fileName.rawValue) (vendor-data exists only with cloud_init.vendor_data)")

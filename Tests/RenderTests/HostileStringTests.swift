@@ -1,4 +1,5 @@
 import Foundation
+import SeedgenYAML
 import SeedgenKit
 import SeedgenTestSupport
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import SeedgenYAML
 @testable import SeedgenKit
 import SeedgenTestSupport
 import Testing

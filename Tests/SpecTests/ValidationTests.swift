@@ -53,13 +53,41 @@ import Testing
         fixture.expectError("gwdhcp", keyPath: "network.interfaces[2].gateway4", contains: "needs a static ipv4", in: result)
     }
 
-    @Test func yamlSyntaxErrorCarriesLibyamlsPosition() throws {
+    /// An unclosed bracket is reported where it opens (libyaml's context mark), where it was
+    /// noticed in the message.
+    @Test func unclosedFlowSequenceIsReportedWhereItOpens() throws {
         let fixture = try SpecFixture("name: a\nvmid: [1, 2\nimage: x\n")
         let result = fixture.load()
         let error = try #require(result.diagnostics.first)
-        #expect(error.message.hasPrefix("YAML syntax error"))
-        #expect(error.location?.line == 3)
+        #expect(result.diagnostics.count == 1)
+        #expect(error.message == "this flow sequence `[` is never closed (expected ',' or ']' at 3:6)")
+        #expect(error.location?.line == 2)
+        #expect(error.location?.column == 7)
         #expect(error.location?.file == fixture.file.path)
+    }
+
+    @Test func unclosedQuoteIsReportedWhereItOpens() throws {
+        let fixture = try SpecFixture("name: a\nvmid: 100\ndescription: ⟨quote⟩\"web frontend\nimage: debian-12\n\n")
+        let result = fixture.load()
+        fixture.expectError(
+            "quote", keyPath: "", contains: "this quoted scalar is never closed (reached the end of the file at 6:1)", in: result)
+        #expect(result.diagnostics.count == 1)
+        #expect(result.diagnostics.first?.description.hasSuffix(
+            "vm.yaml:3:14: error: this quoted scalar is never closed (reached the end of the file at 6:1)") == true)
+    }
+
+    @Test func unclosedFlowMappingIsReportedWhereItOpens() throws {
+        let fixture = try SpecFixture("name: a\nhardware: ⟨brace⟩{memory: 2G, cores: 2\n")
+        let result = fixture.load()
+        fixture.expectError("brace", keyPath: "", contains: "this flow mapping `{` is never closed (reached the end of the file at 3:1 without a `}`)", in: result)
+    }
+
+    @Test func badIndentationNamesTheMappingItBreaks() throws {
+        let fixture = try SpecFixture("name: a\nhardware:\n  memory: 2G\n ⟨line⟩cores: 2\n")
+        let result = fixture.load()
+        fixture.expectError(
+            "line", keyPath: "",
+            contains: "this line is indented to column 2, but the mapping it continues (from 1:1) has its keys at column 1", in: result)
     }
 
     @Test func duplicateKeysAreErrors() throws {

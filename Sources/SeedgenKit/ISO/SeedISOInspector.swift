@@ -1,7 +1,7 @@
 import CLibisofs
 import Crypto
 import Foundation
-import Yams
+import SeedgenYAML
 
 /// One file found in an ISO image.
 public struct SeedISOEntry: Sendable, Hashable, Codable {
@@ -322,10 +322,9 @@ public enum SeedISOInspector {
     static func metaDataInstanceID(_ data: Data) -> Result<String?, YAMLFailure> {
         guard let text = String(data: data, encoding: .utf8) else { return .failure(YAMLFailure(description: "not UTF-8")) }
         do {
-            // The basic resolver: only a string is needed, and the default one compiles a dozen
-            // regular expressions (milliseconds at start-up).
-            guard let node = try Yams.compose(yaml: text, .basic) else { return .success(nil) }
-            guard let value = node["instance-id"]?.string, !value.isEmpty else { return .success(nil) }
+            guard let node = try YAMLReader.read(text) else { return .success(nil) }
+            // By its text: an instance-id of digits only is still the id.
+            guard let value = node["instance-id"]?.scalar?.text, !value.isEmpty else { return .success(nil) }
             return .success(value)
         } catch {
             let firstLine = String(describing: error).split(separator: "\n").first.map(String.init) ?? "parse error"

@@ -1,5 +1,5 @@
 import Foundation
-import Yams
+import SeedgenYAML
 
 /// Which digest a checksum list (or a pin) carries.
 public enum ImageDigestAlgorithm: String, Sendable, Hashable, Codable, CaseIterable {
@@ -199,37 +199,43 @@ public struct ImageCatalog: Sendable, Hashable {
         } catch {
             throw SeedgenError.runtime(message: "cannot read image catalog \(file.path)", hint: "check the --catalog path", cause: "\(error)")
         }
-        let node: Node?
+        let node: YAMLNode?
         do {
-            node = try Yams.compose(yaml: text)
+            node = try YAMLReader.read(text)
         } catch {
-            throw SeedgenError.invalidInput([Diagnostic(at: SourceLocation(file: file.path, line: 1, column: 1), keyPath: "", message: "YAML syntax error: \(error)")])
+            throw SeedgenError.invalidInput(error.problems.map {
+                Diagnostic(
+                    at: SourceLocation(file: file.path, line: $0.mark.line, column: $0.mark.column), keyPath: $0.key ?? "",
+                    message: $0.message, allowed: $0.hint)
+            })
         }
         var diagnostics = DiagnosticCollector()
-        func location(_ node: Node) -> SourceLocation {
-            SourceLocation(file: file.path, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
+        func location(_ node: YAMLNode) -> SourceLocation {
+            SourceLocation(file: file.path, line: node.mark.line, column: node.mark.column)
         }
-        guard let root = node?.mapping, root["images"] != nil || root["publishers"] != nil else {
+        guard node?.pairs != nil, node?["images"] != nil || node?["publishers"] != nil else {
             throw SeedgenError.invalidInput([Diagnostic(at: SourceLocation(file: file.path, line: 1, column: 1), keyPath: "images", message: "missing `images:` map", allowed: "images: { NAME: { url: …, … } }")])
         }
-        let images = root["images"]?.mapping ?? [:]
+        let images = node?["images"]?.pairs ?? []
         let allowedKeys = ["url", "description", "checksums", "checksum_format", "digest", "signature", "signature_url", "keyring", "fingerprints"]
         var entries: [ImageCatalogEntry] = []
-        for (nameNode, valueNode) in images {
-            guard let name = nameNode.string else { continue }
+        for image in images {
+            guard let name = image.key.scalar?.text else { continue }
+            let valueNode = image.value
             let path = "images.\(name)"
-            guard let map = valueNode.mapping else {
+            guard let map = valueNode.pairs else {
                 diagnostics.error("must be a map", at: location(valueNode), keyPath: path, allowed: "url, checksums, …")
                 continue
             }
-            for (keyNode, _) in map {
-                let key = keyNode.string ?? ""
+            for entry in map {
+                let key = entry.key.scalar?.text ?? ""
                 if !allowedKeys.contains(key) {
                     let hint = suggestion(for: key, among: allowedKeys).map { "did you mean `\($0)`?" }
-                    diagnostics.error("unknown key `\(key)`", at: location(keyNode), keyPath: "\(path).\(key)", allowed: hint ?? allowedKeys.joined(separator: ", "))
+                    diagnostics.error("unknown key `\(key)`", at: location(entry.key), keyPath: "\(path).\(key)", allowed: hint ?? allowedKeys.joined(separator: ", "))
                 }
             }
-            func string(_ key: String) -> String? { map[key]?.string }
+            // Scalars by their text: a fingerprint of digits only is still a fingerprint.
+            func string(_ key: String) -> String? { valueNode[key]?.scalar?.text }
             guard let url = string("url") else {
                 diagnostics.error("missing `url`", at: location(valueNode), keyPath: "\(path).url")
                 continue
@@ -241,7 +247,7 @@ public struct ImageCatalog: Sendable, Hashable {
                 diagnostics.error("bad checksum_format, digest or signature value", at: location(valueNode), keyPath: path, allowed: "checksum_format: gnu|bsd, digest: sha256|sha512, signature: detached|clearsigned|none")
                 continue
             }
-            let fingerprints = map["fingerprints"]?.sequence?.compactMap(\.string) ?? []
+            let fingerprints = valueNode["fingerprints"]?.items?.compactMap(\.scalar?.text) ?? []
             if style != .none && fingerprints.isEmpty {
                 diagnostics.error("a signed entry needs pinned `fingerprints`", at: location(valueNode), keyPath: "\(path).fingerprints", allowed: "a list of 40-hex-digit OpenPGP fingerprints")
             }
@@ -255,17 +261,19 @@ public struct ImageCatalog: Sendable, Hashable {
         }
         var publishers: [ImagePublisher] = []
         let publisherKeys = ["root", "checksums", "checksum_format", "digest", "signature", "signature_url", "keyring", "fingerprints"]
-        for (nameNode, valueNode) in root["publishers"]?.mapping ?? [:] {
-            guard let name = nameNode.string else { continue }
+        for publisher in node?["publishers"]?.pairs ?? [] {
+            guard let name = publisher.key.scalar?.text else { continue }
+            let valueNode = publisher.value
             let path = "publishers.\(name)"
-            guard let map = valueNode.mapping else {
+            guard let map = valueNode.pairs else {
                 diagnostics.error("must be a map", at: location(valueNode), keyPath: path, allowed: "root, checksums, …")
                 continue
             }
-            for (keyNode, _) in map where !publisherKeys.contains(keyNode.string ?? "") {
-                diagnostics.error("unknown key `\(keyNode.string ?? "")`", at: location(keyNode), keyPath: "\(path).\(keyNode.string ?? "")", allowed: publisherKeys.joined(separator: ", "))
+            for entry in map where !publisherKeys.contains(entry.key.scalar?.text ?? "") {
+                let key = entry.key.scalar?.text ?? ""
+                diagnostics.error("unknown key `\(key)`", at: location(entry.key), keyPath: "\(path).\(key)", allowed: publisherKeys.joined(separator: ", "))
             }
-            func string(_ key: String) -> String? { map[key]?.string }
+            func string(_ key: String) -> String? { valueNode[key]?.scalar?.text }
             guard let rootURL = string("root"), let parsed = URL(string: rootURL), parsed.scheme != nil, parsed.host != nil, let checksums = string("checksums") else {
                 diagnostics.error("a publisher needs `root` (a URL) and `checksums` (the list's file name)", at: location(valueNode), keyPath: path)
                 continue
@@ -277,7 +285,7 @@ public struct ImageCatalog: Sendable, Hashable {
                 diagnostics.error("bad checksum_format, digest or signature value", at: location(valueNode), keyPath: path, allowed: "checksum_format: gnu|bsd, digest: sha256|sha512, signature: detached|clearsigned|none")
                 continue
             }
-            let fingerprints = map["fingerprints"]?.sequence?.compactMap(\.string) ?? []
+            let fingerprints = valueNode["fingerprints"]?.items?.compactMap(\.scalar?.text) ?? []
             if style != .none && (fingerprints.isEmpty || string("keyring") == nil) {
                 diagnostics.error("a signed publisher needs `keyring` and pinned `fingerprints`", at: location(valueNode), keyPath: "\(path).fingerprints", allowed: "a list of 40-hex-digit OpenPGP fingerprints")
             }

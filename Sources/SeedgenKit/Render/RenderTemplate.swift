@@ -1,6 +1,6 @@
 import Foundation
 import Mustache
-import Yams
+import SeedgenYAML
 
 /// One template ready to render: its text and how to name it in messages.
 struct RenderTemplate: Sendable {
@@ -46,7 +46,7 @@ enum RenderTemplateEngine {
 
     /// Renders `template` with `context` and reads the output as YAML, with null entries dropped.
     /// Problems are returned as diagnostics positioned in the template file.
-    static func renderTree(_ template: RenderTemplate, context: [String: Any]) -> Result<ConfigValue, SeedgenError> {
+    static func renderTree(_ template: RenderTemplate, context: [String: Any]) -> Result<YAMLNode, SeedgenError> {
         let rendered: String
         switch render(template, context: context) {
         case .success(let text): rendered = text
@@ -55,7 +55,7 @@ enum RenderTemplateEngine {
         do {
             return .success(try RenderYAML.parse(rendered).droppingNullEntries())
         } catch {
-            return .failure(.invalidInput([yamlDiagnostic(error, template: template, rendered: rendered)]))
+            return .failure(.invalidInput(error.problems.map { yamlDiagnostic($0, template: template, rendered: rendered) }))
         }
     }
 
@@ -152,41 +152,18 @@ enum RenderTemplateEngine {
 
     /// A diagnostic for output that is not valid YAML, positioned on the template line that
     /// produced the offending output line.
-    static func yamlDiagnostic(_ error: any Error, template: RenderTemplate, rendered: String) -> Diagnostic {
-        var problem = String(describing: error)
-        var renderedLine = 1
-        var renderedColumn = 1
-        if let yamlError = error as? YamlError {
-            switch yamlError {
-            case .scanner(let context, let text, let mark, _), .parser(let context, let text, let mark, _),
-                .composer(let context, let text, let mark, _):
-                problem = text + (context.map { " \($0.text)" } ?? "")
-                renderedLine = mark.line
-                renderedColumn = mark.column
-            case .duplicatedKeysInMapping(let duplicates, let context):
-                problem = "duplicate key \(duplicates.joined(separator: ", "))"
-                renderedLine = context.mark.line
-                renderedColumn = context.mark.column
-            case .reader(let text, let offset, _, let yaml):
-                problem = text
-                if let offset {
-                    let prefix = yaml.prefix(offset)
-                    renderedLine = prefix.filter { $0 == "\n" }.count + 1
-                }
-            default:
-                break
-            }
-        }
+    static func yamlDiagnostic(_ problem: YAMLProblem, template: RenderTemplate, rendered: String) -> Diagnostic {
+        let renderedLine = problem.mark.line
         let renderedLines = rendered.split(separator: "\n", omittingEmptySubsequences: false)
         let offendingLine = renderedLine - 1 < renderedLines.count ? String(renderedLines[renderedLine - 1]) : ""
         let position = RenderTemplateLineLocator.templatePosition(
-            ofRenderedLine: offendingLine, number: renderedLine, column: renderedColumn, template: template.text)
+            ofRenderedLine: offendingLine, number: renderedLine, column: problem.mark.column, template: template.text)
         let what = template.isBuiltin ? "built-in template" : "template"
         return Diagnostic(
             at: SourceLocation(file: template.displayPath, line: position.line, column: position.column),
             keyPath: template.keyPath,
-            message: "\(what) renders invalid YAML: \(problem) (rendered line \(renderedLine): `\(offendingLine)`)",
-            allowed: "a {{value}} may stand alone, inside plain text, inside double quotes or in a | block")
+            message: "\(what) renders invalid YAML: \(problem.message) (rendered line \(renderedLine): `\(offendingLine)`)",
+            allowed: problem.hint ?? "a {{value}} may stand alone, inside plain text, inside double quotes or in a | block")
     }
 
     private static func lineNumber(ofFirst needle: String, in text: String) -> Int {

@@ -1,4 +1,5 @@
 import Foundation
+import SeedgenYAML
 
 /// The NoCloud files of one VM, ready to pack into a seed ISO or to print.
 public struct RenderedSeed: Sendable, Hashable {
@@ -75,21 +76,53 @@ public enum SeedRenderer {
             instanceID: instanceID)
     }
 
+    /// The top-level keys each layer of a document set, in merge order (for `render --explain`).
+    struct Layers {
+        var builtin: [YAMLNode] = []
+        var userTemplate: [YAMLNode] = []
+        var extra: [YAMLNode] = []
+    }
+
+    /// The merged user-data tree and the keys each layer set, without writing anything.
+    static func userDataLayers(_ spec: VMSpec) throws -> (tree: YAMLNode, layers: Layers) {
+        var diagnostics = DiagnosticCollector()
+        var layers = Layers()
+        let tree = mergedTree(
+            builtin: "user-data", override: spec.cloudInit.templates.userData, keyPath: "cloud_init.templates.user_data",
+            context: RenderContextBuilder.context(for: spec), extra: spec.cloudInit.extra, spec: spec, diagnostics: &diagnostics,
+            layers: &layers)
+        try diagnostics.throwIfErrors()
+        return (tree, layers)
+    }
+
     /// Built-in template, then the user's template, then `extra`, merged (maps merge, lists replace).
     private static func mergedTree(
-        builtin: String, override: TemplateSource?, keyPath: String, context: [String: Any], extra: ConfigValue?,
+        builtin: String, override: TemplateSource?, keyPath: String, context: [String: Any], extra: YAMLNode?,
         spec: VMSpec, diagnostics: inout DiagnosticCollector
-    ) -> ConfigValue {
+    ) -> YAMLNode {
+        var layers = Layers()
+        return mergedTree(
+            builtin: builtin, override: override, keyPath: keyPath, context: context, extra: extra, spec: spec,
+            diagnostics: &diagnostics, layers: &layers)
+    }
+
+    private static func mergedTree(
+        builtin: String, override: TemplateSource?, keyPath: String, context: [String: Any], extra: YAMLNode?,
+        spec: VMSpec, diagnostics: inout DiagnosticCollector, layers: inout Layers
+    ) -> YAMLNode {
         let document = builtin.hasPrefix("network-config") ? "network-config" : builtin
         var tree = tree(of: .builtin(builtin, keyPath: keyPath), document: document, context: context, diagnostics: &diagnostics)
+        layers.builtin = tree.pairs?.map(\.key) ?? []
         if let override {
             let template = RenderTemplate.user(override, keyPath: keyPath)
             var userTree = self.tree(of: template, document: document, context: context, diagnostics: &diagnostics)
             if document == "network-config" { userTree = unwrappingNetworkKey(userTree) }
+            layers.userTemplate = userTree.pairs?.map(\.key) ?? []
             tree = tree.merging(userTree)
         }
         if let extra {
-            if case .map = extra {
+            if extra.pairs != nil, extra.tag == .map {
+                layers.extra = extra.pairs?.map(\.key) ?? []
                 tree = tree.merging(extra)
             } else {
                 diagnostics.error(
@@ -102,13 +135,13 @@ public enum SeedRenderer {
 
     private static func tree(
         of template: RenderTemplate, document: String, context: [String: Any], diagnostics: inout DiagnosticCollector
-    ) -> ConfigValue {
+    ) -> YAMLNode {
         switch RenderTemplateEngine.renderTree(template, context: context) {
         case .success(let tree):
-            switch tree {
-            case .map:
+            switch tree.kind {
+            case .mapping where tree.tag == .map:
                 return tree
-            case .null:
+            case .scalar where tree.isNull:
                 return .map([])
             default:
                 diagnostics.error(
@@ -125,8 +158,8 @@ public enum SeedRenderer {
 
     /// network-config may be written wrapped in `network:` (as netplan files are); the built-in
     /// templates write it bare, so a wrapped user template is unwrapped before merging.
-    private static func unwrappingNetworkKey(_ tree: ConfigValue) -> ConfigValue {
-        if case .map(let pairs) = tree, pairs.count == 1, pairs[0].key == "network", case .map = pairs[0].value {
+    private static func unwrappingNetworkKey(_ tree: YAMLNode) -> YAMLNode {
+        if let pairs = tree.pairs, pairs.count == 1, pairs[0].key.string == "network", pairs[0].value.pairs != nil {
             return pairs[0].value
         }
         return tree
@@ -163,8 +196,8 @@ public enum SeedRenderer {
 
     /// The merged `users` list must still be one cloud-init accepts: the generated entries are,
     /// but a user template or `extra:` can add entries with misspelt keys or an empty `groups`.
-    private static func checkUsers(in tree: ConfigValue, spec: VMSpec, diagnostics: inout DiagnosticCollector) {
-        guard case .list(let entries)? = tree["users"] else { return }
+    private static func checkUsers(in tree: YAMLNode, spec: VMSpec, diagnostics: inout DiagnosticCollector) {
+        guard let entries = tree["users"]?.items else { return }
         let fromExtra = spec.cloudInit.extra?["users"] != nil
         let keyPath = fromExtra ? "cloud_init.extra.users" : "cloud_init.users"
         let location = fromExtra
@@ -172,20 +205,21 @@ public enum SeedRenderer {
             : spec.cloudInit.templates.userData.map { SourceLocation(file: $0.path, line: 1, column: 1) }
                 ?? spec.location(of: keyPath)
         for (index, entry) in entries.enumerated() {
-            guard case .map(let pairs) = entry else { continue }
+            guard let pairs = entry.pairs else { continue }
             let entryPath = "\(keyPath)[\(index)]"
             if entry["name"] == nil && entry["snapuser"] == nil {
                 diagnostics.error("a user entry needs a name", at: location, keyPath: entryPath, allowed: "name: <login>")
             }
-            for (key, value) in pairs {
-                if !userEntryKeys.contains(key) {
+            for pair in pairs {
+                let key = pair.key.keyText
+                if pair.key.string == nil || !userEntryKeys.contains(key) {
                     let suggestion = key.replacingOccurrences(of: "-", with: "_")
                     diagnostics.error(
                         "cloud-init does not accept `\(key)` in a user entry", at: location, keyPath: "\(entryPath).\(key)",
                         allowed: userEntryKeys.contains(suggestion)
                             ? "did you mean `\(suggestion)`?" : "one of \(userEntryKeys.sorted().joined(separator: ", "))")
                 }
-                if key == "groups", case .list(let groups) = value, groups.isEmpty {
+                if key == "groups", pair.value.items?.isEmpty == true {
                     diagnostics.error(
                         "an empty groups list fails cloud-init 22.4", at: location, keyPath: "\(entryPath).groups",
                         allowed: "leave groups out, or name at least one group")
@@ -195,7 +229,7 @@ public enum SeedRenderer {
     }
 
     /// The YAML text of `tree`, accepted only if reading it back gives exactly `tree`.
-    static func emitVerified(_ tree: ConfigValue, document: String) throws -> String {
+    static func emitVerified(_ tree: YAMLNode, document: String) throws -> String {
         let text: String
         do {
             text = try RenderYAML.emit(tree)
@@ -204,7 +238,7 @@ public enum SeedRenderer {
                 message: "cannot write \(document) as YAML", hint: "this is a seedgen bug; please report it",
                 cause: String(describing: error))
         }
-        let reread: ConfigValue
+        let reread: YAMLNode
         do {
             reread = try RenderYAML.parse(text)
         } catch {
@@ -212,7 +246,7 @@ public enum SeedRenderer {
                 message: "the \(document) seedgen wrote does not parse back", hint: "this is a seedgen bug; please report it",
                 cause: String(describing: error))
         }
-        guard reread.ignoringLeadingByteOrderMarks() == tree.ignoringLeadingByteOrderMarks() else {
+        guard reread.isIdentical(to: tree) else {
             throw SeedgenError.runtime(
                 message: "the \(document) seedgen wrote reads back differently from what was rendered",
                 hint: "this is a seedgen bug; please report it with the values involved")

@@ -52,7 +52,7 @@ extension VMSpecDecoding {
             if extra.entries == nil {
                 decoder.error("expected a map of cloud-config keys, found \(extra.typeName)", extra, "cloud_init.extra")
             } else if extra.entries?.isEmpty == false {
-                cloudInit.extra = extra.configValue
+                cloudInit.extra = extra.yamlValue
             }
         }
         for (index, item) in (decoder.list(map["parts"], "cloud_init.parts") ?? []).enumerated() {

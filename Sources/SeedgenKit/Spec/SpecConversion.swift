@@ -1,4 +1,5 @@
 import Foundation
+import SeedgenYAML
 
 /// One vm.yaml written by `seedgen convert`.
 public struct ConvertedDocument: Sendable, Hashable {
@@ -36,7 +37,7 @@ extension SpecLoader {
             var output = tree
             if let outputDirectory { output = SpecPathRebasing.rebased(tree, toDirectory: SpecPaths.absolute(outputDirectory)) }
             let header = "# vm.yaml converted by `seedgen convert` from \(source).\n" + pathsNote
-            documents.append(ConvertedDocument(name: spec.name, document: header + (try RenderYAML.emit(output.configValue))))
+            documents.append(ConvertedDocument(name: spec.name, document: header + (try YAMLWriter.write(output.yamlValue))))
         }
         return (documents, result.warnings)
     }

@@ -1,8 +1,9 @@
 import Foundation
-import Yams
+import SeedgenYAML
 
-/// A YAML node with the file, line and column it came from. vm.yaml trees from several files
-/// (`extends:`) are merged as `SpecNode`s, so every value keeps pointing at the file that set it.
+/// A vm.yaml node with the file, line and column it came from: SeedgenYAML's tree with file names,
+/// in the shape the vm.yaml decoders read. vm.yaml trees from several files (`extends:`) are merged
+/// as `SpecNode`s, so every value keeps pointing at the file that set it.
 struct SpecNode: Sendable {
     enum ScalarType: Sendable {
         case string
@@ -13,8 +14,8 @@ struct SpecNode: Sendable {
     }
 
     enum Kind: Sendable {
-        /// `text` is the scalar exactly as written (so `0644` stays `0644`); `type` is what YAML 1.1
-        /// would resolve a plain scalar to (quoted scalars are always strings).
+        /// `text` is the scalar exactly as written (so `0644` stays `0644`); `type` is what
+        /// cloud-init's YAML reader makes of it (YAMLResolver; quoted scalars are strings).
         case scalar(text: String, type: ScalarType)
         case map([Entry])
         case list([SpecNode])
@@ -24,10 +25,16 @@ struct SpecNode: Sendable {
         var key: String
         var keyLocation: SourceLocation
         var value: SpecNode
+        /// The key as read, when it is not a plain string (`1:`, `true:`), for passing through.
+        var keyNode: YAMLNode? = nil
     }
 
     var kind: Kind
     var location: SourceLocation
+    /// The scalar as read, tag and value included, for what passes through to cloud-init (`extra`).
+    var source: YAMLScalar? = nil
+    /// A collection's tag when the file gave one cloud-init keeps (`!!set`, `!!omap`, `!!pairs`).
+    var collectionTag: YAMLTag? = nil
 
     var entries: [Entry]? {
         if case .map(let entries) = kind { return entries }
@@ -63,7 +70,7 @@ struct SpecNode: Sendable {
     func merged(with overlay: SpecNode) -> SpecNode {
         guard case .map(var base) = kind, case .map(let top) = overlay.kind else { return overlay }
         for entry in top {
-            if let index = base.firstIndex(where: { $0.key == entry.key }) {
+            if let index = base.firstIndex(where: { $0.key == entry.key && $0.keyNode?.scalar == entry.keyNode?.scalar }) {
                 base[index].value = base[index].value.merged(with: entry.value)
                 base[index].keyLocation = entry.keyLocation
             } else {
@@ -78,121 +85,79 @@ struct SpecNode: Sendable {
         return SpecNode(kind: .map(entries.filter { $0.key != key }), location: location)
     }
 
-    /// The plain value tree (for `extra:` and conversion output).
-    var configValue: ConfigValue {
+    /// The value tree cloud-init gets from this node (for `extra:` and conversion output): scalars
+    /// as read, tags included.
+    var yamlValue: YAMLNode {
+        let mark = YAMLMark(line: location.line, column: location.column)
         switch kind {
         case .scalar(let text, let type):
+            if let source, source.text == text { return YAMLNode(.scalar(source), mark: mark) }
             switch type {
-            case .string: return .string(text)
-            case .null: return .null
-            case .bool: return .bool(["true", "yes", "on", "y"].contains(text.lowercased()))
-            case .int: return Int(text).map(ConfigValue.int) ?? .string(text)
-            case .float: return Double(text).map(ConfigValue.double) ?? .string(text)
+            case .string: return YAMLNode(.scalar(.string(text)), mark: mark)
+            case .null: return YAMLNode(YAMLNode.null.kind, mark: mark)
+            case .bool: return YAMLNode((YAMLScalar(text: text, tag: .bool).map { .scalar($0) } ?? .scalar(.string(text))), mark: mark)
+            case .int: return YAMLNode((YAMLScalar(text: text, tag: .int).map { .scalar($0) } ?? .scalar(.string(text))), mark: mark)
+            case .float: return YAMLNode((YAMLScalar(text: text, tag: .float).map { .scalar($0) } ?? .scalar(.string(text))), mark: mark)
             }
-        case .map(let entries): return .map(entries.map { ($0.key, $0.value.configValue) })
-        case .list(let items): return .list(items.map(\.configValue))
+        case .map(let entries):
+            return YAMLNode(
+                .mapping(entries.map { entry in
+                    let keyMark = YAMLMark(line: entry.keyLocation.line, column: entry.keyLocation.column)
+                    return YAMLPair(key: entry.keyNode ?? YAMLNode(.scalar(.string(entry.key)), mark: keyMark), value: entry.value.yamlValue)
+                }), tag: collectionTag,
+                mark: mark)
+        case .list(let items):
+            return YAMLNode(.sequence(items.map(\.yamlValue)), tag: collectionTag, mark: mark)
         }
     }
 }
 
-/// Reads YAML text into a `SpecNode` tree, turning libyaml's errors into positioned diagnostics.
+/// Reads a vm.yaml (or Ansible variables) file into a `SpecNode` tree through SeedgenYAML, turning
+/// its problems into positioned diagnostics.
 enum SpecYAML {
     static func parse(_ text: String, file: String) throws(SeedgenError) -> SpecNode {
-        let root: Node?
+        let root: YAMLNode?
         do {
-            // `.basic`: scalars are typed by YAMLScalarTag, without the default resolver's regexes.
-            // `.utf8` given, not defaulted: Yams reads the whole environment to pick the default.
-            root = try Yams.compose(yaml: text, .basic, .default, .utf8)
-        } catch let error as YamlError {
-            throw .invalidInput([diagnostic(for: error, file: file)])
+            root = try YAMLReader.read(text)
         } catch {
-            throw .invalidInput([Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), keyPath: "", message: "cannot parse YAML: \(error)")])
+            throw .invalidInput(diagnostics(for: error, file: file))
         }
         guard let root else {
             return SpecNode(kind: .map([]), location: SourceLocation(file: file, line: 1, column: 1))
         }
-        var problems: [Diagnostic] = []
-        let node = convert(root, file: file, problems: &problems)
-        if !problems.isEmpty { throw .invalidInput(problems) }
-        return node
+        return convert(root, file: file)
     }
 
-    private static func location(_ mark: Mark?, file: String) -> SourceLocation {
-        SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
+    static func diagnostics(for error: YAMLReadError, file: String) -> [Diagnostic] {
+        error.problems.map { problem in
+            Diagnostic(
+                at: SourceLocation(file: file, line: problem.mark.line, column: problem.mark.column), keyPath: problem.key ?? "",
+                message: problem.message, allowed: problem.hint)
+        }
     }
 
-    private static func convert(_ node: Node, file: String, problems: inout [Diagnostic]) -> SpecNode {
-        let here = location(node.mark, file: file)
-        switch node {
+    private static func convert(_ node: YAMLNode, file: String) -> SpecNode {
+        let here = SourceLocation(file: file, line: node.mark.line, column: node.mark.column)
+        switch node.kind {
         case .scalar(let scalar):
             let type: SpecNode.ScalarType
-            if scalar.style != .plain {
-                type = .string
-            } else {
-                switch YAMLScalarTag.tag(of: scalar) {
-                case .int: type = .int
-                case .float: type = .float
-                case .bool: type = .bool
-                case .null: type = .null
-                default: type = .string
-                }
+            switch scalar.value {
+            case .null: type = .null
+            case .bool: type = .bool
+            case .int, .bigInt: type = .int
+            case .float: type = .float
+            case .string, .binary, .timestamp: type = .string
             }
-            return SpecNode(kind: .scalar(text: scalar.string, type: type), location: here)
-        case .mapping(let mapping):
-            var entries: [SpecNode.Entry] = []
-            for (key, value) in mapping {
-                let keyLocation = location(key.mark, file: file)
-                guard case .scalar(let keyScalar) = key else {
-                    problems.append(Diagnostic(at: keyLocation, keyPath: "", message: "map keys must be plain strings"))
-                    continue
-                }
-                if entries.contains(where: { $0.key == keyScalar.string }) {
-                    problems.append(Diagnostic(at: keyLocation, keyPath: keyScalar.string, message: "duplicate key"))
-                    continue
-                }
-                entries.append(.init(key: keyScalar.string, keyLocation: keyLocation, value: convert(value, file: file, problems: &problems)))
-            }
-            return SpecNode(kind: .map(entries), location: here)
-        case .sequence(let sequence):
-            return SpecNode(kind: .list(sequence.map { convert($0, file: file, problems: &problems) }), location: here)
-        case .alias:
-            problems.append(Diagnostic(at: here, keyPath: "", message: "YAML aliases are not supported", allowed: "use extends: to share settings"))
-            return SpecNode(kind: .scalar(text: "", type: .null), location: here)
-        }
-    }
-
-    /// The next line after `first` that sets `key` at the same indentation.
-    private static func repeatedKeyLocation(_ key: String, after first: SourceLocation, in text: String) -> SourceLocation? {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        let indent = String(repeating: " ", count: first.column - 1)
-        for index in first.line..<lines.count {
-            let line = lines[index]
-            if line.hasPrefix(indent + key + ":") || line.hasPrefix(indent + "\"\(key)\":") {
-                return SourceLocation(file: first.file, line: index + 1, column: first.column)
-            }
-        }
-        return nil
-    }
-
-    static func diagnostic(for error: YamlError, file: String) -> Diagnostic {
-        switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            var message = "YAML syntax error: \(problem)"
-            if let context { message += " \(context.text)" }
-            return Diagnostic(at: location(mark, file: file), keyPath: "", message: message)
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            // libyaml's mark is the first occurrence; the user needs the repeated one.
-            let first = location(context.mark, file: file)
-            let key = duplicates.first ?? ""
-            let repeated = repeatedKeyLocation(key, after: first, in: context.text) ?? first
-            return Diagnostic(
-                at: repeated, keyPath: key,
-                message: "duplicate key '\(key)' (first set at line \(first.line))")
-        case .reader(let problem, _, _, _):
-            return Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), keyPath: "", message: "cannot read YAML: \(problem)")
-        default:
-            return Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), keyPath: "", message: "cannot parse YAML: \(error)")
+            return SpecNode(kind: .scalar(text: scalar.text, type: type), location: here, source: scalar)
+        case .mapping(let pairs):
+            return SpecNode(kind: .map(pairs.map { pair in
+                let keyLocation = SourceLocation(file: file, line: pair.key.mark.line, column: pair.key.mark.column)
+                return SpecNode.Entry(
+                    key: pair.key.string ?? pair.key.keyText, keyLocation: keyLocation, value: convert(pair.value, file: file),
+                    keyNode: pair.key.string == nil ? pair.key : nil)
+            }), location: here, collectionTag: node.tag == .map ? nil : node.tag)
+        case .sequence(let items):
+            return SpecNode(kind: .list(items.map { convert($0, file: file) }), location: here, collectionTag: node.tag == .seq ? nil : node.tag)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SeedgenYAML
 
 /// One VM as vm.yaml (SPEC §2) describes it, after `extends` merging, defaults and validation.
 /// Every later stage (render, ISO, image, bundle) reads this model and nothing else.
@@ -236,7 +237,7 @@ public struct CloudInitSpec: Sendable, Hashable {
     public var bootcmd: [CommandSpec] = []
     public var runcmd: [CommandSpec] = []
     /// Raw cloud-config keys deep-merged last.
-    public var extra: ConfigValue?
+    public var extra: YAMLNode?
     /// Extra MIME parts; any part turns user-data into multipart MIME.
     public var parts: [MIMEPartSpec] = []
     /// Contents of `vendor_data`, when given.
