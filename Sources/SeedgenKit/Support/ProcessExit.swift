@@ -24,7 +24,7 @@ public final class ProcessExit: Sendable {
 ///
 /// A read that blocks for as long as a child runs should not sit on Dispatch's shared global
 /// queue: on Linux that pool grows slowly past the core count, so such reads can hold back
-/// everything else queued there (timers, Foundation's process and URLSession plumbing).
+/// everything else queued there (timers, Foundation's process plumbing).
 public final class PipeDrain: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private var data = Data()
