@@ -1,26 +1,22 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-/// Importing FoundationNetworking makes the compiler ask the linker for libcurl, and a static build
-/// then loads libcurl and its 40 libraries at every start (about 10 ms of 20). CCurlLoader provides
-/// the libcurl functions URLSession calls and loads libcurl itself on the first download, so the
-/// modules that import FoundationNetworking, and the executables, do not ask for it.
-let withoutLibcurlAtStartup: [SwiftSetting] = [
-    .unsafeFlags(["-Xfrontend", "-disable-autolink-library", "-Xfrontend", "curl"], .when(platforms: [.linux]))
-]
-
 let package = Package(
     name: "seedgen",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "seedgen", targets: ["seedgen"]),
         .library(name: "SeedgenKit", targets: ["SeedgenKit"]),
+        .library(name: "SeedgenHTTP", targets: ["SeedgenHTTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // libisofs (Debian libisofs-dev, pulled in by libisoburn-dev): ISO 9660 writing in-process.
@@ -34,20 +30,35 @@ let package = Package(
             name: "CCrypt",
             providers: [.apt(["libcrypt-dev"])]
         ),
-        // libcurl loaded on first use rather than at start-up (Sources/CCurlLoader says why);
-        // needs Debian's libcurl4-openssl-dev to build, libcurl4 to download.
-        .target(name: "CCurlLoader", linkerSettings: [.linkedLibrary("dl")]),
+        // Extended attributes (glibc's sys/xattr.h): a `.part` download carries the server's validator.
+        .systemLibrary(name: "CXattr"),
+        // Every network call seedgen makes: HTTP(S) on async-http-client (SwiftNIO + BoringSSL), with
+        // proxies from the environment, a CA file, certificate pinning and streaming bodies. Knows
+        // nothing of images or cloud-init, so the image downloader and the Proxmox API client share it.
+        .target(
+            name: "SeedgenHTTP",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // All of seedgen's logic; folders follow the pipeline: Spec → Render → ISO → Image → Bundle → Artifacts.
         .target(
             name: "SeedgenKit",
             dependencies: [
                 "CLibisofs",
                 "CCrypt",
+                "CXattr",
+                "SeedgenHTTP",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            swiftSettings: withoutLibcurlAtStartup,
             plugins: ["TemplateEmbedder"]
         ),
         // Build-time: templates/*.mustache and templates/*.bash → generated Swift files inside
@@ -63,25 +74,17 @@ let package = Package(
             name: "seedgen",
             dependencies: [
                 "SeedgenKit",
-                .target(name: "CCurlLoader", condition: .when(platforms: [.linux])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            // With --static-swift-stdlib, URLSession is linked in statically and its libcurl calls
-            // are served by CCurlLoader, which loads libcurl on the first download.
-            swiftSettings: withoutLibcurlAtStartup
+            ]
         ),
         // Benchmarks against the peer tools (scripts/bench.sh runs them all).
         .executableTarget(
             name: "seedgen-bench",
             dependencies: [
                 "SeedgenKit",
-                .target(name: "CCurlLoader", condition: .when(platforms: [.linux])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            swiftSettings: withoutLibcurlAtStartup
+            ]
         ),
-        // Tests only: drives a transfer through CCurlLoader's libcurl functions the way URLSession does.
-        .target(name: "CurlProbe", dependencies: ["CCurlLoader"], path: "Tests/CurlProbe"),
         .target(
             name: "SeedgenTestSupport",
             dependencies: ["SeedgenKit"],
@@ -95,10 +98,11 @@ let package = Package(
         .testTarget(name: "BundleTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
         .testTarget(
             name: "ImageTests",
-            dependencies: [
-                "SeedgenKit", "SeedgenTestSupport", .target(name: "CCurlLoader", condition: .when(platforms: [.linux])),
-                .target(name: "CurlProbe", condition: .when(platforms: [.linux])),
-            ]),
+            dependencies: ["SeedgenKit", "SeedgenTestSupport", "CXattr"]),
+        // The transport against loopback HTTP, HTTPS (a certificate made per test), proxy servers.
+        .testTarget(
+            name: "HTTPTests",
+            dependencies: ["SeedgenHTTP", "SeedgenTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         // Runs the built `seedgen` binary (swift build first) on the samples, a fleet and faults.
         .testTarget(name: "EndToEndTests", dependencies: ["SeedgenKit", "SeedgenTestSupport"]),
     ],

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages seedgen builds against and tests with. Run as root (CI is root).
-#   build:  libisoburn-dev (brings libisofs-dev), libcrypt-dev, pkg-config,
-#           libcurl4-openssl-dev (the static binary links FoundationNetworking's libcurl)
+#   build:  libisoburn-dev (brings libisofs-dev), libcrypt-dev, pkg-config (HTTP(S) is
+#           async-http-client with BoringSSL, built from source: no libcurl, no OpenSSL)
 #   tests:  real consumers of seedgen's output — cloud-init + netplan.io (schema, net-convert),
 #           xorriso, genisoimage (isoinfo), util-linux (blkid), shellcheck, qemu-utils (qemu-img),
-#           gnupg + gpgv (signed checksum lists), curl, cloud-image-utils (cloud-localds, the peer),
+#           gnupg + gpgv (signed checksum lists), curl (the download peer),
+#           openssl (test certificates), cloud-image-utils (cloud-localds, the peer),
 #           liburi-perl (URI::Escape, the encoder and decoder Proxmox's qm and API use for sshkeys)
 #   bench:  hyperfine
 set -euo pipefail
 packages=(
-  libisoburn-dev libcrypt-dev pkg-config libcurl4-openssl-dev
+  libisoburn-dev libcrypt-dev pkg-config
   cloud-init netplan.io xorriso genisoimage util-linux shellcheck qemu-utils
-  gnupg gpgv curl cloud-image-utils python3 hyperfine liburi-perl
+  gnupg gpgv curl openssl cloud-image-utils python3 hyperfine liburi-perl
 )
 missing=()
 for package in "${packages[@]}"; do

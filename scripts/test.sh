@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README "Run the tests"): installs what the tests need, builds, runs every test.
 # With no arguments it then builds the static release binary (as shipped to air-gapped hosts) and
-# runs the tests that drive the binary again against it: only there do URLSession's libcurl calls
-# go through Sources/CCurlLoader. Arguments are passed to `swift test` and skip that second pass.
+# runs the tests that drive the binary again against it: the optimised build of the same transport
+# code the debug tests run. Arguments are passed to `swift test` and skip that second pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh

@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 import SeedgenKit
 
-/// Download throughput of seedgen's fetcher (URLSession data task streaming into a hashed .part)
-/// against `curl -o`, from the same loopback server in the same run (target ≥ 0.9×).
+/// Download throughput of seedgen's fetcher (HTTPTransport on async-http-client, streaming into a
+/// hashed .part) against `curl -o`, from the same loopback server in the same run (target ≥ 0.9×),
+/// and the CPU time each spends per GiB (user + system, all threads; curl's as a child process).
 struct DownloadBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "download", abstract: "Image download throughput vs curl -o from one loopback server.")
@@ -45,23 +46,43 @@ struct DownloadBenchmark: AsyncParsableCommand {
 
         var ours: [Double] = []
         var peer: [Double] = []
+        var ourCPU: [Double] = []
+        var peerCPU: [Double] = []
         let clock = ContinuousClock()
         for _ in 0..<iterations {
             try? FileManager.default.removeItem(at: target)
+            let cpuBefore = Self.cpuSeconds(Int32(RUSAGE_SELF.rawValue))
             let start = clock.now
             _ = try await downloader.download(url, to: target, includeSHA512: false, progress: silent)
             ours.append(BenchClock.seconds(clock.now - start))
+            ourCPU.append(Self.cpuSeconds(Int32(RUSAGE_SELF.rawValue)) - cpuBefore)
             try? FileManager.default.removeItem(at: target)
+            let childrenBefore = Self.cpuSeconds(Int32(RUSAGE_CHILDREN.rawValue))
             peer.append(try BenchClock.measure(iterations: 1) {
                 try BenchClock.runExternal("curl", ["-s", "-f", "--noproxy", "127.0.0.1", "-o", target.path, url.absoluteString])
             }[0])
+            peerCPU.append(Self.cpuSeconds(Int32(RUSAGE_CHILDREN.rawValue)) - childrenBefore)
         }
         let bytes = Double(sizeMib) * 1_048_576
         func rate(_ seconds: Double) -> String { String(format: "%.0f MiB/s", bytes / seconds / 1_048_576) }
         let best = ours.min()!, bestPeer = peer.min()!
         print("download benchmark: \(sizeMib) MiB over loopback, best of \(iterations) (seedgen also hashes SHA-256 while writing)")
+        let gib = bytes / 1_073_741_824
+        let cpu = BenchClock.median(ourCPU) / gib, cpuPeer = BenchClock.median(peerCPU) / gib
+        print("runs (s): seedgen \(ours.map { String(format: "%.2f", $0) }.joined(separator: " ")), curl \(peer.map { String(format: "%.2f", $0) }.joined(separator: " "))")
         BenchRow.printTable([
             BenchRow(measurement: "download vs curl -o", seedgen: rate(best), peer: rate(bestPeer), ratio: bestPeer / best, target: ">= 0.9x"),
+            BenchRow(
+                measurement: "CPU per GiB (median)", seedgen: String(format: "%.2f s", cpu), peer: String(format: "%.2f s", cpuPeer), ratio: cpuPeer / cpu,
+                target: "reported"),
         ])
+    }
+
+    /// User + system CPU seconds of this process (all threads) or of its waited-for children.
+    private static func cpuSeconds(_ who: Int32) -> Double {
+        var usage = rusage()
+        getrusage(who, &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 }

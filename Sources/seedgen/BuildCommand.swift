@@ -29,6 +29,9 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(help: "A user catalog file that adds to or overrides the built-in image catalog.")
     var catalog: String?
 
+    @Option(help: "PEM file of CA certificates trusted beside the system store for downloads (default: $SEEDGEN_CA_FILE).")
+    var caFile: String?
+
     @Flag(help: "Put the verified image into DIR/<name>/image/ so the directory alone can be carried to an air-gapped node.")
     var includeImage = false
 
@@ -45,6 +48,7 @@ struct BuildCommand: AsyncParsableCommand {
             if let cache { options.cacheDirectory = URL(fileURLWithPath: cache) }
             options.catalogFile = catalog.map { URL(fileURLWithPath: $0) }
             options.includeImage = includeImage
+            options.caFile = caFile
             options.progress = display.progress
             let pipeline = ArtifactPipeline(options: options) { Terminal.standardError.write($0 + "\n") }
             return try await pipeline.build(files: try FileArguments.expand(files))

@@ -25,13 +25,18 @@ struct ImageStoreOptions: ParsableArguments {
     @Flag(help: "Never open a network connection; a missing image is an error naming the command to run elsewhere.")
     var offline = false
 
+    @Option(help: "PEM file of CA certificates trusted beside the system store for downloads (default: $SEEDGEN_CA_FILE).")
+    var caFile: String?
+
     func makeCatalog() throws -> ImageCatalog {
         try ImageCatalog.load(userCatalog: catalog.map { URL(fileURLWithPath: $0) })
     }
 
     func makeStore(progress: ProgressMode) throws -> ImageStore {
         let directory = cache.map { URL(fileURLWithPath: $0) } ?? ImageCacheLocation.defaultDirectory()
-        return try ImageStore(directory: directory, catalog: try makeCatalog(), progress: progress, offline: offline)
+        var policy = ImageFetchPolicy.fromEnvironment()
+        if let caFile { policy.caFile = caFile }
+        return try ImageStore(directory: directory, catalog: try makeCatalog(), progress: progress, offline: offline, policy: policy)
     }
 }
 

@@ -142,8 +142,7 @@ import Testing
     }
 
     /// The binary's own downloads through faults. scripts/test.sh runs this suite a second time
-    /// against the static release binary, where URLSession's libcurl calls go through
-    /// Sources/CCurlLoader and body data arrives gathered into large blocks.
+    /// against the static release binary, the build that is shipped.
     @Test func binaryResumesAfterResetAndShortBodyAndRefusesAWrongDigest() throws {
         let published = try PublishedImage()
         let binary = TestPaths.seedgenBinary.path
@@ -175,5 +174,38 @@ import Testing
         #expect(check.stdout.contains("0 of 0 cached images verified"), "nothing may be cached: \(check.stdout)")
         let partials = (try? FileManager.default.contentsOfDirectory(atPath: cache.appendingPathComponent("tmp").path)) ?? []
         #expect(partials.filter { $0.hasSuffix(".part") }.isEmpty, "\(partials)")
+    }
+
+    /// The binary over HTTPS from a private CA: refused without it, fetched with `--ca-file`, with
+    /// `SEEDGEN_CA_FILE`, and through an https_proxy (CONNECT) on loopback.
+    @Test func binaryFetchesOverHTTPSWithACAFileAndThroughAProxy() throws {
+        let published = try PublishedImage()
+        let certificates = try TestCertificates()
+        let secure = try FaultServer(root: published.www, tls: (certificates.leafCertificate, certificates.leafKey))
+        let proxy = try ProxyServer()
+        let url = secure.url("disk.qcow2").absoluteString
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY", "SEEDGEN_CA_FILE"] {
+            environment[name] = nil
+        }
+        func fetch(_ name: String, _ extra: [String] = [], _ variables: [String: String] = [:]) throws -> ProcessResult {
+            try ProcessRunner.run(
+                TestPaths.seedgenBinary.path,
+                ["image", "fetch", url, "--sha256", published.sha256, "--cache", published.directory.path("cache-\(name)").path, "--progress", "none"] + extra,
+                environment: environment.merging(variables) { $1 })
+        }
+        let untrusted = try fetch("untrusted", [], ["SEEDGEN_FETCH_ATTEMPTS": "1"])
+        #expect(untrusted.exitCode == 1)
+        #expect(untrusted.stderr.contains("--ca-file"), "\(untrusted.stderr)")
+        let option = try fetch("option", ["--ca-file", certificates.caCertificate.path])
+        #expect(option.exitCode == 0, "\(option.stderr)")
+        #expect(option.stdout.contains(published.sha256))
+        let variable = try fetch("variable", [], ["SEEDGEN_CA_FILE": certificates.caCertificate.path])
+        #expect(variable.exitCode == 0, "\(variable.stderr)")
+        #expect(try proxy.requests().isEmpty)
+        let proxied = try fetch(
+            "proxied", ["--ca-file", certificates.caCertificate.path], ["https_proxy": "http://127.0.0.1:\(proxy.port)"])
+        #expect(proxied.exitCode == 0, "\(proxied.stderr)")
+        #expect(try proxy.requests().map(\.method) == ["CONNECT"])
     }
 }

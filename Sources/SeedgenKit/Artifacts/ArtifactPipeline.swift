@@ -107,7 +107,10 @@ public struct ArtifactPipeline: Sendable {
     private func resolveImages(_ allKeys: Set<ImageKey>, catalog: ImageCatalog) async throws -> [ImageKey: Result<ResolvedImage, SeedgenError>] {
         let keys = allKeys.filter { $0.image != nil }
         guard !keys.isEmpty else { return [:] }
-        let store = try ImageStore(directory: options.cacheDirectory, catalog: catalog, progress: options.progress, offline: options.offline)
+        var policy = ImageFetchPolicy.fromEnvironment(options.environment)
+        if let caFile = options.caFile { policy.caFile = caFile }
+        let store = try ImageStore(
+            directory: options.cacheDirectory, catalog: catalog, progress: options.progress, offline: options.offline, policy: policy)
         return await withTaskGroup(of: (ImageKey, Result<ResolvedImage, SeedgenError>).self) { group in
             for key in keys {
                 group.addTask {

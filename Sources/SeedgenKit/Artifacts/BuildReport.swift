@@ -10,6 +10,8 @@ public struct BuildOptions: Sendable {
     public var includeImage: Bool
     public var progress: ProgressMode
     public var environment: [String: String]
+    /// CA certificates (PEM) trusted beside the system store for downloads (`--ca-file`).
+    public var caFile: String?
 
     public init(
         outputDirectory: URL, jobs: Int = ProcessInfo.processInfo.activeProcessorCount, offline: Bool = false,

@@ -1,6 +1,8 @@
+import CXattr
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
+import SeedgenHTTP
+#if canImport(Glibc)
+import Glibc
 #endif
 
 /// Retry, timeout and back-off settings for network fetches.
@@ -11,16 +13,21 @@ public struct ImageFetchPolicy: Sendable, Hashable {
     public var stallTimeout: TimeInterval
     /// First back-off delay in seconds; doubled after each failed attempt.
     public var backoff: TimeInterval
+    /// CA certificates (PEM) trusted beside the system store.
+    public var caFile: String?
 
-    public init(attempts: Int = 5, stallTimeout: TimeInterval = 60, backoff: TimeInterval = 1) {
+    public init(attempts: Int = 5, stallTimeout: TimeInterval = 60, backoff: TimeInterval = 1, caFile: String? = nil) {
         self.attempts = max(1, attempts)
         self.stallTimeout = stallTimeout
         self.backoff = backoff
+        self.caFile = caFile
     }
 
-    /// Defaults, overridden by `SEEDGEN_FETCH_ATTEMPTS`, `SEEDGEN_FETCH_TIMEOUT`, `SEEDGEN_FETCH_BACKOFF`.
+    /// Defaults, overridden by `SEEDGEN_FETCH_ATTEMPTS`, `SEEDGEN_FETCH_TIMEOUT`, `SEEDGEN_FETCH_BACKOFF`
+    /// and `SEEDGEN_CA_FILE`.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> ImageFetchPolicy {
         var policy = ImageFetchPolicy()
+        if let value = environment["SEEDGEN_CA_FILE"], !value.isEmpty { policy.caFile = value }
         if let value = environment["SEEDGEN_FETCH_ATTEMPTS"].flatMap(Int.init) { policy.attempts = max(1, value) }
         if let value = environment["SEEDGEN_FETCH_TIMEOUT"].flatMap(TimeInterval.init) { policy.stallTimeout = value }
         if let value = environment["SEEDGEN_FETCH_BACKOFF"].flatMap(TimeInterval.init) { policy.backoff = value }
@@ -28,18 +35,34 @@ public struct ImageFetchPolicy: Sendable, Hashable {
     }
 }
 
-/// Streams HTTP(S) and file:// sources into a `.part` file while hashing, resuming with `Range`.
-/// Proxies come from the usual `http_proxy`/`https_proxy`/`no_proxy` variables (libcurl reads them).
+/// Streams HTTP(S) and file:// sources into a `.part` file while hashing, resuming with `Range`
+/// (and `If-Range` on the server's validator, so a changed file is sent whole rather than spliced).
+/// Every request goes through `HTTPTransport`, which reads proxies from the environment.
 public final class ImageDownloader: Sendable {
     public let policy: ImageFetchPolicy
+    /// Made once; a bad proxy variable or CA file fails the first network use, not commands that
+    /// never download.
+    private let transport: Result<HTTPTransport, SeedgenError>
 
-    public init(policy: ImageFetchPolicy) { self.policy = policy }
+    public init(policy: ImageFetchPolicy, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.policy = policy
+        do {
+            transport = .success(
+                try HTTPTransport(
+                    options: HTTPTransportOptions(
+                        caFile: policy.caFile, proxies: try HTTPProxySettings.fromEnvironment(environment), stallTimeout: policy.stallTimeout,
+                        userAgent: "seedgen/\(SeedgenVersion.current)")))
+        } catch {
+            transport = .failure(SeedgenError.wrap(error, "cannot set up downloads"))
+        }
+    }
 
     /// Downloads `url` into `part` (resuming what is already there) and returns the digests of the
     /// whole file. Throws after the last failed attempt; the `.part` is kept for a later resume
     /// unless the failure says its content is wrong.
     public func download(_ url: URL, to part: URL, includeSHA512: Bool, progress: ImageProgressReporter) async throws -> ImageDigests {
         if url.isFileURL { return try copyLocal(url, to: part, includeSHA512: includeSHA512, progress: progress) }
+        let transport = try self.transport.get()
         var lastError: SeedgenError?
         for attempt in 1...policy.attempts {
             if attempt > 1 {
@@ -48,7 +71,7 @@ public final class ImageDownloader: Sendable {
                 try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
             }
             do {
-                return try await attemptDownload(url, to: part, includeSHA512: includeSHA512, progress: progress)
+                return try await attemptDownload(url, to: part, includeSHA512: includeSHA512, progress: progress, transport: transport)
             } catch let failure as DownloadFailure {
                 switch failure {
                 case .permanent(let error): throw error
@@ -82,7 +105,9 @@ public final class ImageDownloader: Sendable {
         case permanent(SeedgenError)
     }
 
-    private func attemptDownload(_ url: URL, to part: URL, includeSHA512: Bool, progress: ImageProgressReporter) async throws -> ImageDigests {
+    private func attemptDownload(
+        _ url: URL, to part: URL, includeSHA512: Bool, progress: ImageProgressReporter, transport: HTTPTransport
+    ) async throws -> ImageDigests {
         let fileManager = FileManager.default
         if !fileManager.fileExists(atPath: part.path) {
             guard fileManager.createFile(atPath: part.path, contents: nil) else {
@@ -96,70 +121,107 @@ public final class ImageDownloader: Sendable {
             throw DownloadFailure.permanent(error)
         }
         let offset = digester.byteCount
-        let handle: FileHandle
+        let sink: PartFileSink
         do {
-            handle = try FileHandle(forWritingTo: part)
-            try handle.seekToEnd()
-        } catch {
-            throw DownloadFailure.permanent(.runtime(message: "cannot write \(part.path)", cause: "\(error)"))
+            sink = try PartFileSink(part: part, digester: digester, includeSHA512: includeSHA512)
+        } catch let error as SeedgenError {
+            throw DownloadFailure.permanent(error)
         }
-        defer { try? handle.close() }
+        defer { sink.release() }
 
-        var request = URLRequest(url: url)
-        request.setValue("seedgen/\(SeedgenVersion.current)", forHTTPHeaderField: "User-Agent")
-        if offset > 0 { request.setValue("bytes=\(offset)-", forHTTPHeaderField: "Range") }
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = policy.stallTimeout
-        configuration.timeoutIntervalForResource = 7 * 24 * 3600
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        configuration.urlCache = nil
-        let transfer = DownloadTransfer(
-            handle: handle, digester: digester, resumeOffset: offset, progress: progress, includeSHA512: includeSHA512,
-            stallTimeout: policy.stallTimeout)
-        let queue = OperationQueue()
-        queue.maxConcurrentOperationCount = 1
-        let session = URLSession(configuration: configuration, delegate: transfer, delegateQueue: queue)
-        defer { session.finishTasksAndInvalidate() }
-        let outcome = await transfer.run(session.dataTask(with: request))
+        var headers: [(name: String, value: String)] = []
+        if offset > 0 {
+            headers.append(("Range", "bytes=\(offset)-"))
+            if let validator = PartValidator.read(part) { headers.append(("If-Range", validator)) }
+        }
         let name = url.absoluteString
-
-        if let writeError = outcome.writeError {
-            throw DownloadFailure.permanent(.runtime(message: "cannot write \(part.path)", hint: "check free space in the cache", cause: writeError))
+        let outcome: Result<UInt64?, any Error>
+        do {
+            outcome = .success(
+                try await transport.send(HTTPRequest(url: url, headers: headers)) { head, body in
+                    try await Self.receive(head, body, into: sink, resumeOffset: offset, part: part, progress: progress)
+                })
+        } catch {
+            outcome = .failure(error)
         }
-        switch outcome.status {
-        case 200, 206: break
-        case 416:
-            // The part is not a prefix the server recognises (it changed, or was complete): start over.
-            try? fileManager.removeItem(at: part)
-            throw DownloadFailure.retryable(.runtime(message: "\(name): server refused the resume range", cause: "HTTP 416"))
-        case 404, 410:
-            throw DownloadFailure.permanent(.runtime(message: "\(name) was not found (HTTP \(outcome.status))", hint: "check the URL or the catalog entry; for a catalog image, the publisher may have moved it"))
-        case 408, 429, 500...599:
-            throw DownloadFailure.retryable(.runtime(message: "\(name): server error", cause: "HTTP \(outcome.status)"))
-        case 0:
-            break
-        default:
-            throw DownloadFailure.permanent(.runtime(message: "\(name): unexpected HTTP status \(outcome.status)"))
+        // Whatever arrived is in the part and the digester before the outcome is judged.
+        do {
+            try sink.flush()
+        } catch let error as SeedgenError {
+            throw DownloadFailure.permanent(error)
         }
-        if let error = outcome.error {
-            let seedgenError = SeedgenError.runtime(message: "download of \(name) failed", hint: "rerun to resume; the partial file is kept", cause: error.localizedDescription)
-            if let urlError = error as? URLError, Self.permanentErrors.contains(urlError.code) {
-                throw DownloadFailure.permanent(seedgenError)
+        let expectedTotal: UInt64?
+        switch outcome {
+        case .success(let total): expectedTotal = total
+        case .failure(let error as HTTPResponseRefusal):
+            switch error {
+            case .status(let status): throw Self.statusFailure(status, name: name, part: part)
+            case .wrongResumeOffset(let message): throw DownloadFailure.permanent(.runtime(message: "cannot write \(part.path)", hint: "check free space in the cache", cause: message))
             }
-            throw DownloadFailure.retryable(seedgenError)
+        case .failure(let error as SeedgenError):
+            throw DownloadFailure.permanent(error)
+        case .failure(let error as HTTPTransportError):
+            let seedgenError = SeedgenError.runtime(
+                message: "download of \(name) failed", hint: error.hint ?? "rerun to resume; the partial file is kept", cause: [error.message, error.cause].compactMap { $0 }.joined(separator: ": "))
+            switch error.kind {
+            case .dns, .tls, .request, .redirect: throw DownloadFailure.permanent(seedgenError)
+            default: throw DownloadFailure.retryable(seedgenError)
+            }
+        case .failure(let error):
+            throw DownloadFailure.retryable(.runtime(message: "download of \(name) failed", hint: "rerun to resume; the partial file is kept", cause: "\(error)"))
         }
-        if outcome.status == 0 {
-            throw DownloadFailure.retryable(.runtime(message: "\(name): no response"))
-        }
-        let digests = outcome.digester.finalize()
-        if let expected = outcome.expectedTotal, digests.size != expected {
-            throw DownloadFailure.retryable(.runtime(message: "\(name): transfer ended early", cause: "got \(digests.size) of \(expected) bytes"))
+        let digests = sink.finalize()
+        if let expectedTotal, digests.size != expectedTotal {
+            throw DownloadFailure.retryable(.runtime(message: "\(name): transfer ended early", cause: "got \(digests.size) of \(expectedTotal) bytes"))
         }
         progress.update(digests.size)
         return digests
     }
 
-    private static let permanentErrors: Set<URLError.Code> = [.unsupportedURL, .badURL, .cannotFindHost, .dnsLookupFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate, .serverCertificateNotYetValid, .serverCertificateHasUnknownRoot, .clientCertificateRejected]
+    /// Streams one response into the part; returns the file's expected total size when known.
+    private static func receive(
+        _ head: HTTPResponseHead, _ body: HTTPResponseBody, into sink: PartFileSink, resumeOffset: UInt64, part: URL, progress: ImageProgressReporter
+    ) async throws -> UInt64? {
+        let length = head.contentLength.map { UInt64(max(0, $0)) }
+        let expectedTotal: UInt64?
+        switch head.status {
+        case 206:
+            // "bytes START-END/TOTAL": the server must continue exactly where the part ends.
+            let numbers = (head.header("Content-Range") ?? "").split(whereSeparator: { !$0.isNumber }).compactMap { UInt64($0) }
+            if numbers.count >= 1, numbers[0] != resumeOffset {
+                throw HTTPResponseRefusal.wrongResumeOffset("server resumed at byte \(numbers[0]) instead of \(resumeOffset)")
+            }
+            expectedTotal = numbers.count >= 3 ? numbers[2] : length.map { resumeOffset + $0 }
+        case 200:
+            // The server ignored Range, or the file changed (If-Range): start the part over.
+            if resumeOffset > 0 { try sink.restart() }
+            expectedTotal = length
+        default:
+            throw HTTPResponseRefusal.status(head.status)
+        }
+        if let validator = PartValidator.from(head) { PartValidator.write(validator, to: part) }
+        progress.begin(total: expectedTotal)
+        while let chunk = try await body.next() {
+            try sink.append(chunk)
+            progress.update(sink.byteCount)
+        }
+        return expectedTotal
+    }
+
+    private static func statusFailure(_ status: Int, name: String, part: URL) -> DownloadFailure {
+        switch status {
+        case 416:
+            // The part is not a prefix the server recognises (it changed, or was complete): start over.
+            try? FileManager.default.removeItem(at: part)
+            return .retryable(.runtime(message: "\(name): server refused the resume range", cause: "HTTP 416"))
+        case 404, 410:
+            return .permanent(.runtime(message: "\(name) was not found (HTTP \(status))", hint: "check the URL or the catalog entry; for a catalog image, the publisher may have moved it"))
+        case 408, 429, 500...599:
+            return .retryable(.runtime(message: "\(name): server error", cause: "HTTP \(status)"))
+        default:
+            return .permanent(.runtime(message: "\(name): unexpected HTTP status \(status)"))
+        }
+    }
 
     private func copyLocal(_ url: URL, to part: URL, includeSHA512: Bool, progress: ImageProgressReporter) throws -> ImageDigests {
         guard let input = FileHandle(forReadingAtPath: url.path) else {
@@ -185,203 +247,102 @@ public final class ImageDownloader: Sendable {
     }
 }
 
-/// One HTTP transfer: the delegate that appends each received block to the `.part` and the digester.
-private final class DownloadTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-    struct Outcome {
-        var status: Int
-        var error: (any Error)?
-        var writeError: String?
-        var digester: ImageDigester
-        var expectedTotal: UInt64?
+/// A response the downloader does not stream into the part.
+private enum HTTPResponseRefusal: Error {
+    case status(Int)
+    case wrongResumeOffset(String)
+}
+
+/// The server's validator for the bytes in a `.part` (a strong ETag, else Last-Modified), kept in an
+/// extended attribute of the part itself so it goes wherever the part goes and is deleted with it.
+/// Where the file system has no user attributes, resumes go without If-Range, as before.
+enum PartValidator {
+    private static let attribute = "user.seedgen.validator"
+
+    static func from(_ head: HTTPResponseHead) -> String? {
+        if let tag = head.header("ETag"), !tag.hasPrefix("W/") { return tag }
+        return head.header("Last-Modified")
     }
 
-    private let handle: FileHandle
-    private var digester: ImageDigester
-    private let resumeOffset: UInt64
-    private let progress: ImageProgressReporter
+    static func read(_ part: URL) -> String? {
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let count = getxattr(part.path, attribute, &buffer, buffer.count)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[0..<count], as: UTF8.self)
+    }
+
+    static func write(_ validator: String, to part: URL) {
+        let bytes = Array(validator.utf8.prefix(512))
+        _ = setxattr(part.path, attribute, bytes, bytes.count, 0)
+    }
+}
+
+/// The `.part` being written: received bytes are gathered into 1 MiB blocks, and each block is
+/// written and hashed together, so the file and the digester always hold the same bytes.
+private final class PartFileSink: @unchecked Sendable {
+    private static let blockSize = 1 << 20
+    private let descriptor: Int32
+    private let part: URL
     private let includeSHA512: Bool
-    private var status = 0
-    private var expectedTotal: UInt64?
-    private var writeError: String?
-    /// Received bytes not yet written: URLSession hands each libcurl block over on its own (at most
-    /// 16 KiB, CURL_MAX_WRITE_SIZE), and a write(2) per block cost about as much as hashing the
-    /// bytes. Flushed before every outcome, so the `.part` and the digester hold the same bytes.
-    private var pending = Data()
-    private static let writeBatchSize = 1 << 20
-    /// Only a 200/206 body belongs in the file; Linux may deliver an error page's body even after `.cancel`.
-    private var accepting = false
-    private var continuation: CheckedContinuation<Outcome, Never>?
-    private weak var task: URLSessionDataTask?
-    /// URLSession's request timeout is not enforced mid-body on Linux (a stalled server held a
-    /// transfer for its full 300 s), so a watchdog cancels a transfer that received nothing for
-    /// `stallTimeout` seconds.
-    private let stallTimeout: TimeInterval
-    private let activityLock = NSLock()
-    private var lastActivity = ContinuousClock.now
-    private var watchdog: DispatchSourceTimer?
-    /// The watchdog's own serial queue: Dispatch's global queue can be held by blocking work
-    /// elsewhere in the process, and a stall must be noticed on time.
-    private let watchdogQueue = DispatchQueue(label: "seedgen.download.watchdog")
+    private var digester: ImageDigester
+    private let block: UnsafeMutableRawBufferPointer
+    private var pending = 0
 
-    init(
-        handle: FileHandle, digester: ImageDigester, resumeOffset: UInt64, progress: ImageProgressReporter, includeSHA512: Bool,
-        stallTimeout: TimeInterval
-    ) {
-        self.handle = handle
+    init(part: URL, digester: ImageDigester, includeSHA512: Bool) throws {
+        descriptor = open(part.path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard descriptor >= 0 else { throw SeedgenError.runtime(message: "cannot write \(part.path)", cause: String(cString: strerror(errno))) }
+        self.part = part
         self.digester = digester
-        self.resumeOffset = resumeOffset
-        self.progress = progress
         self.includeSHA512 = includeSHA512
-        self.stallTimeout = stallTimeout
+        block = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.blockSize, alignment: 4096)
     }
 
-    func run(_ task: URLSessionDataTask) async -> Outcome {
-        await withCheckedContinuation { continuation in
-            activityLock.withLock { self.continuation = continuation }
-            self.task = task
-            startWatchdog(task)
-            task.resume()
-        }
-    }
+    var byteCount: UInt64 { digester.byteCount + UInt64(pending) }
 
-    private func noteActivity() {
-        activityLock.withLock { lastActivity = ContinuousClock.now }
-    }
-
-    private func startWatchdog(_ task: URLSessionDataTask) {
-        let timer = DispatchSource.makeTimerSource(queue: watchdogQueue)
-        let interval = max(0.05, stallTimeout / 4)
-        timer.schedule(deadline: .now() + interval, repeating: interval)
-        timer.setEventHandler { [weak self, weak task] in
-            guard let self, let task else { return }
-            self.activityLock.lock()
-            let idle = ContinuousClock.now - self.lastActivity
-            guard idle > .milliseconds(Int64(self.stallTimeout * 1000)), let continuation = self.continuation else {
-                self.activityLock.unlock()
-                return
+    func append(_ chunk: HTTPBodyChunk) throws {
+        try chunk.withUnsafeBytes { bytes in
+            var from = 0
+            while from < bytes.count {
+                let take = min(bytes.count - from, Self.blockSize - pending)
+                UnsafeMutableRawBufferPointer(rebasing: block[pending..<(pending + take)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[from..<(from + take)]))
+                pending += take
+                from += take
+                if pending == Self.blockSize { try flush() }
             }
-            // Under load URLSession may report the cancellation much later (seen: 88 s), so the
-            // watchdog ends the transfer itself; the late completion callback finds nothing to resume.
-            self.continuation = nil
-            self.accepting = false
-            self.flushPending()
-            let outcome = Outcome(
-                status: self.status, error: URLError(.timedOut), writeError: self.writeError, digester: self.digester,
-                expectedTotal: self.expectedTotal)
-            self.activityLock.unlock()
-            self.stopWatchdog()
-            task.cancel()
-            continuation.resume(returning: outcome)
         }
-        activityLock.withLock { watchdog = timer }
-        timer.resume()
     }
 
-    private func stopWatchdog() {
-        let timer = activityLock.withLock { () -> DispatchSourceTimer? in
-            defer { watchdog = nil }
-            return watchdog
-        }
-        timer?.cancel()
-    }
-
-    /// `cancel()` from inside a delegate callback is ignored on Linux; cancel from another queue.
-    private func cancelSoon(_ task: URLSessionTask) {
-        watchdogQueue.async { task.cancel() }
-    }
-
-    func urlSession(
-        _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-        completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void
-    ) {
-        noteActivity()
-        status = (response as? HTTPURLResponse)?.statusCode ?? 200
-        let length = response.expectedContentLength
-        switch status {
-        case 206:
-            let range = (response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Content-Range") ?? ""
-            // "bytes START-END/TOTAL": the server must continue exactly where the part ends.
-            let numbers = range.split(whereSeparator: { !$0.isNumber }).compactMap { UInt64($0) }
-            if numbers.count >= 1, numbers[0] != resumeOffset {
-                writeError = "server resumed at byte \(numbers[0]) instead of \(resumeOffset)"
-                completionHandler(.cancel)
-                cancelSoon(dataTask)
-                return
+    func flush() throws {
+        guard pending > 0 else { return }
+        let bytes = UnsafeRawBufferPointer(rebasing: block[0..<pending])
+        var written = 0
+        while written < bytes.count {
+            let count = write(descriptor, bytes.baseAddress! + written, bytes.count - written)
+            if count < 0 {
+                if errno == EINTR { continue }
+                let cause = String(cString: strerror(errno))
+                pending = 0
+                throw SeedgenError.runtime(message: "cannot write \(part.path)", hint: "check free space in the cache", cause: cause)
             }
-            expectedTotal = numbers.count >= 3 ? numbers[2] : (length > 0 ? resumeOffset + UInt64(length) : nil)
-        case 200:
-            if resumeOffset > 0 {
-                // The server ignored Range: start the file over.
-                do {
-                    try handle.truncate(atOffset: 0)
-                } catch {
-                    writeError = "\(error)"
-                    completionHandler(.cancel)
-                    cancelSoon(dataTask)
-                    return
-                }
-                digester = ImageDigester(includeSHA512: includeSHA512)
-            }
-            expectedTotal = length > 0 ? UInt64(length) : nil
-        default:
-            completionHandler(.cancel)
-            cancelSoon(dataTask)
-            return
+            written += count
         }
-        accepting = true
-        progress.begin(total: expectedTotal)
-        completionHandler(.allow)
+        digester.update(bytes)
+        pending = 0
     }
 
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        activityLock.lock()
-        defer { activityLock.unlock() }
-        lastActivity = ContinuousClock.now
-        guard accepting, writeError == nil, continuation != nil else { return }
-        if data.count >= Self.writeBatchSize / 2 {
-            // Already a large block (seedgen's static builds gather libcurl's pieces, see
-            // Sources/CCurlLoader): written as it is, after what was pending.
-            flushPending()
-            writeAndHash(data)
-        } else {
-            pending.append(data)
-            if pending.count >= Self.writeBatchSize { flushPending() }
+    /// Empties the part: the server sends the whole file.
+    func restart() throws {
+        pending = 0
+        guard ftruncate(descriptor, 0) == 0 else {
+            throw SeedgenError.runtime(message: "cannot write \(part.path)", cause: String(cString: strerror(errno)))
         }
-        if writeError != nil {
-            cancelSoon(dataTask)
-            return
-        }
-        progress.update(digester.byteCount + UInt64(pending.count))
+        digester = ImageDigester(includeSHA512: includeSHA512)
     }
 
-    /// Writes and hashes the gathered bytes; called with `activityLock` held.
-    private func flushPending() {
-        guard !pending.isEmpty else { return }
-        writeAndHash(pending)
-        pending.removeAll(keepingCapacity: true)
-    }
+    func finalize() -> ImageDigests { digester.finalize() }
 
-    private func writeAndHash(_ bytes: Data) {
-        guard writeError == nil else { return }
-        do {
-            try handle.write(contentsOf: bytes)
-            digester.update(bytes)
-        } catch {
-            writeError = "\(error)"
-        }
-    }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
-        stopWatchdog()
-        activityLock.lock()
-        // nil when the watchdog already ended this transfer as timed out.
-        let waiting = continuation
-        continuation = nil
-        if waiting != nil { flushPending() }
-        let cancelledByUs = (error as? URLError)?.code == .cancelled && (writeError != nil || !(status == 200 || status == 206))
-        let outcome = Outcome(
-            status: status, error: cancelledByUs ? nil : error, writeError: writeError, digester: digester, expectedTotal: expectedTotal)
-        activityLock.unlock()
-        waiting?.resume(returning: outcome)
+    func release() {
+        close(descriptor)
+        block.deallocate()
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SeedgenHTTP
 
 /// The one error type seedgen's library throws. Its `exitCode` is the process exit code of SPEC §3:
 /// 2 for invalid input or usage, 1 for runtime failures (download, I/O, verification).
@@ -37,9 +38,15 @@ public enum SeedgenError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// A failed network request, with the transport's own message, cause and hint.
+    public init(_ error: HTTPTransportError) {
+        self = .runtime(message: error.message, hint: error.hint, cause: error.cause)
+    }
+
     /// Wraps any error as a runtime failure, keeping seedgen's own errors as they are.
     public static func wrap(_ error: any Error, _ message: String, hint: String? = nil) -> SeedgenError {
         if let error = error as? SeedgenError { return error }
+        if let error = error as? HTTPTransportError { return SeedgenError(error) }
         return .runtime(message: message, hint: hint, cause: String(describing: error))
     }
 }
