@@ -126,9 +126,15 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
     // MARK: the API
 
     public func send(_ call: ProxmoxAPICall, artifactDirectory: URL?) async throws -> ProxmoxAPIResponse {
+        let uploaded = call.upload.flatMap { upload in artifactDirectory.flatMap { try? Data(contentsOf: upload.location(in: $0)) } }
+        return try respond(to: call, uploaded: uploaded)
+    }
+
+    /// `call` as the node's API handles it; `uploaded`: the bytes of the upload's file part.
+    public func respond(to call: ProxmoxAPICall, uploaded: Data?) throws -> ProxmoxAPIResponse {
         received.append("\(call.method.rawValue) \(call.path)")
         do {
-            let data = try handle(call, artifactDirectory: artifactDirectory)
+            let data = try handle(call, uploaded: uploaded)
             return try Self.response(200, ["data": data ?? NSNull()])
         } catch let refusal as Refusal {
             var body: [String: Any] = ["data": NSNull(), "message": refusal.message + "\n"]
@@ -141,7 +147,7 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         ProxmoxAPIResponse(status: status, body: try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]))
     }
 
-    private func handle(_ call: ProxmoxAPICall, artifactDirectory: URL?) throws -> Any? {
+    private func handle(_ call: ProxmoxAPICall, uploaded: Data?) throws -> Any? {
         let values = call.pathValues
         let parameters = Dictionary(call.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
         if let node = values["node"], !setup.nodes.contains(node) {
@@ -179,7 +185,7 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
                 return ["volid": volid, "size": Int(volume.size), "content": content]
             }
         case (.post, "/nodes/{node}/storage/{storage}/upload"):
-            return try upload(call, parameters, artifactDirectory: artifactDirectory)
+            return try upload(call, parameters, uploaded: uploaded)
         case (.delete, "/nodes/{node}/storage/{storage}/content/{volume}"):
             let volume = values["volume"] ?? ""
             let storage = String(volume.prefix { $0 != ":" })
@@ -237,7 +243,7 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         return upid
     }
 
-    private func upload(_ call: ProxmoxAPICall, _ parameters: [String: String], artifactDirectory: URL?) throws -> Any? {
+    private func upload(_ call: ProxmoxAPICall, _ parameters: [String: String], uploaded: Data?) throws -> Any? {
         let storageID = call.pathValues["storage"] ?? ""
         try require("/storage/\(storageID)", ["Datastore.AllocateTemplate"])
         // The multipart parser reads the non-file fields in this fixed order, then `filename`.
@@ -261,8 +267,7 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         guard allowed.contains(where: name.hasSuffix) else {
             throw Refusal(status: 400, message: "Parameter verification failed.", errors: ["filename": "wrong file extension"])
         }
-        guard let artifactDirectory else { throw Refusal(status: 400, message: "no file part") }
-        let bytes = (try? Data(contentsOf: artifactDirectory.appendingPathComponent(upload.source))) ?? Data()
+        guard let bytes = uploaded else { throw Refusal(status: 400, message: "no file part") }
         let digest = Digest.sha256Hex(bytes)
         let directory = content == "iso" ? "iso" : "import"
         if let expected = parameters["checksum"], expected != digest {

@@ -65,9 +65,19 @@ public struct ProxmoxApplyExecutor: Sendable {
         _ calls: [ProxmoxAPICall], _ target: ProxmoxApplyTarget, _ artifactDirectory: URL, _ outcome: inout ProxmoxApplyOutcome
     ) async throws {
         for call in calls {
-            if let upload = call.upload, try await alreadyStored(call, upload) {
-                outcome.skippedUploads.append(upload.storedName)
-                continue
+            if let upload = call.upload {
+                if try await alreadyStored(call, upload) {
+                    outcome.skippedUploads.append(upload.storedName)
+                    continue
+                }
+                let location = upload.location(in: artifactDirectory)
+                guard FileManager.default.isReadableFile(atPath: location.path) else {
+                    throw SeedgenError.runtime(
+                        message: "VM \(target.plan.vm.vmid): \(upload.source) is neither in \(artifactDirectory.path) nor on the node",
+                        hint: upload.role == .image
+                            ? "rebuild with seedgen build --include-image, or fetch the image into this machine's cache (seedgen image fetch / import)"
+                            : "copy the artifact directory again")
+                }
             }
             let response = try await client.send(call, artifactDirectory: artifactDirectory)
             guard response.status == 200 else {

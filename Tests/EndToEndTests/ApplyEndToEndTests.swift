@@ -1,0 +1,111 @@
+import Foundation
+import SeedgenKit
+import SeedgenTestSupport
+import Testing
+
+/// Runs the binary on a thread of its own, so that the fake API (served from this process) keeps
+/// the Swift concurrency threads it needs while the child runs.
+private func seedgenOffPool(_ arguments: [String], environment: [String: String]) async throws -> ProcessResult {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try seedgen(arguments, environment: environment) })
+        }
+    }
+}
+
+/// `seedgen apply` as a pipeline runs it: the built binary, over HTTPS with a pinned fingerprint, to
+/// the fake Proxmox API, with the token only in the environment.
+@Suite(.serialized) struct ApplyEndToEndTests {
+    static let secret = "5f0c7e2a-1b9d-4c3e-9a8f-d00dfeedbeef"
+    static let tokenID = "ci@pve!deploy"
+
+    final class Node: @unchecked Sendable {
+        let certificates: TestCertificates
+        let server: FakeProxmoxAPIServer
+        let work: TemporaryDirectory
+        init(_ setup: FakeProxmoxAPI.Setup) throws {
+            certificates = try TestCertificates()
+            server = try FakeProxmoxAPIServer(
+                api: FakeProxmoxAPI(setup), token: "\(ApplyEndToEndTests.tokenID)=\(ApplyEndToEndTests.secret)",
+                certificate: certificates.leafCertificate, key: certificates.leafKey)
+            work = try TemporaryDirectory(prefix: "seedgen-apply")
+        }
+
+        func apply(_ extra: [String] = [], fingerprint: String? = nil) async throws -> ProcessResult {
+            let arguments = ["apply", TestPaths.samples.appendingPathComponent("web01.yaml").path,
+                             "-o", work.path("out").path, "--cache", work.path("cache").path, "--progress", "none",
+                             "--api", server.url.absoluteString, "--fingerprint", fingerprint ?? certificates.leafFingerprint] + extra
+            return try await seedgenOffPool(arguments, environment: buildEnvironment(["PVE_API_TOKEN": "\(ApplyEndToEndTests.tokenID)=\(ApplyEndToEndTests.secret)"]))
+        }
+    }
+
+    private static func everything() -> FakeProxmoxAPI.Setup {
+        var setup = FakeProxmoxAPI.Setup()
+        setup.grantEverything()
+        return setup
+    }
+
+    @Test func theSampleIsCreatedAndASecondRunChangesNothing() async throws {
+        let node = try Node(Self.everything())
+        let first = try await node.apply()
+        #expect(first.exitCode == 0, "\(first.stdout)\(first.stderr)")
+        let api = node.server.api
+        #expect(await api.isRunning(9001))
+        let config = try #require(await api.vmConfig(9001))
+        #expect(config["name"] == "web01.example.com")
+        let firstCalls = await api.changingCalls()
+        let changes = firstCalls.count
+        #expect(changes >= 5, "\(firstCalls)")
+
+        let second = try await node.apply()
+        #expect(second.exitCode == 0, "\(second.stderr)")
+        #expect(second.stderr.contains("unchanged"), "\(second.stderr)")
+        let secondCalls = await api.changingCalls()
+        #expect(secondCalls.count == changes, "a re-run changed: \(secondCalls.dropFirst(changes))")
+
+        // The token's secret is in no output and no artifact.
+        for output in [first.stdout, first.stderr, second.stdout, second.stderr] { #expect(!output.contains(Self.secret)) }
+        let grep = try ProcessRunner.run("grep", ["-rlaF", Self.secret, node.work.path("out").path])
+        #expect(grep.exitCode == 1, "the token's secret is in \(grep.stdout)")
+    }
+
+    @Test func aWrongFingerprintIsRefusedWithBoth() async throws {
+        let node = try Node(Self.everything())
+        let result = try await node.apply(fingerprint: node.certificates.otherFingerprint)
+        #expect(result.exitCode == 1)
+        #expect(result.stderr.contains(node.certificates.otherFingerprint) && result.stderr.contains(node.certificates.leafFingerprint), "\(result.stderr)")
+        #expect(await node.server.api.changingCalls().isEmpty)
+    }
+
+    @Test func aMissingPrivilegeIsReportedBeforeAnyChangeWithTheGrants() async throws {
+        var setup = Self.everything()
+        setup.tokenACL["/sdn"] = []
+        let node = try Node(setup)
+        let result = try await node.apply()
+        #expect(result.exitCode == 1)
+        #expect(result.stderr.contains("SDN.Use on /sdn/zones/localnetwork/vmbr0"), "\(result.stderr)")
+        #expect(result.stderr.contains("pveum acl modify /sdn/zones/localnetwork/vmbr0"), "\(result.stderr)")
+        #expect(result.stderr.contains("--tokens 'ci@pve!deploy'"))
+        #expect(await node.server.api.changingCalls().isEmpty)
+    }
+
+    @Test func dryRunPrintsTheCallsAndChangesNothing() async throws {
+        let node = try Node(Self.everything())
+        let result = try await node.apply(["--dry-run"])
+        #expect(result.exitCode == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("POST /nodes/pve01/qemu vmid=9001"), "\(result.stdout)")
+        #expect(result.stdout.contains("POST /nodes/pve01/storage/"))
+        #expect(await node.server.api.changingCalls().isEmpty)
+    }
+
+    @Test func theTokenIsNeverTakenFromTheCommandLine() async throws {
+        let node = try Node(Self.everything())
+        var environment = buildEnvironment()
+        environment["PVE_API_TOKEN"] = nil
+        let result = try await seedgenOffPool(
+            ["apply", TestPaths.samples.appendingPathComponent("web01.yaml").path, "--api", node.server.url.absoluteString,
+             "-o", node.work.path("out").path, "--cache", node.work.path("cache").path], environment: environment)
+        #expect(result.exitCode == 2)
+        #expect(result.stderr.contains("PVE_API_TOKEN"))
+    }
+}
