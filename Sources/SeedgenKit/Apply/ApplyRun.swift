@@ -106,6 +106,7 @@ public struct ApplyRun: Sendable {
         }
 
         let executor = ProxmoxApplyExecutor(client: client, startVM: options.startVM)
+        try await executor.placeImages(Array(zip(targets, directories)), states: report.states, version: version)
         var outcomes: [ApplyVMOutcome?] = Array(repeating: nil, count: targets.count)
         try await withThrowingTaskGroup(of: (Int, ApplyVMOutcome).self) { group in
             var next = 0

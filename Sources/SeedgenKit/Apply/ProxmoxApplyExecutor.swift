@@ -61,6 +61,24 @@ public struct ProxmoxApplyExecutor: Sendable {
         return outcome
     }
 
+    /// Puts each distinct cloud image of `targets` that go to new VMs into its node's import storage,
+    /// one at a time, before the VMs are applied in parallel: VMs that share an image share one upload.
+    public func placeImages(
+        _ targets: [(target: ProxmoxApplyTarget, directory: URL)], states: [Int: ProxmoxPreflightReport.VMState],
+        version: (major: Int, minor: Int)
+    ) async throws {
+        var placed: Set<String> = []
+        for (target, directory) in targets where (states[target.plan.vm.vmid] ?? .new) == .new {
+            let planner = ProxmoxAPIPlanner(plan: target.plan, node: target.node, version: version, sshKeys: target.sshKeys)
+            for call in try planner.firstDeploymentCalls() where call.upload?.role == .image {
+                let key = "\(target.node)|\(call.path)|\(call.upload?.storedName ?? "")"
+                guard placed.insert(key).inserted else { continue }
+                var outcome = ProxmoxApplyOutcome(status: .created, tasks: [], skippedUploads: [], drift: [])
+                try await run([call], target, directory, &outcome)
+            }
+        }
+    }
+
     private func run(
         _ calls: [ProxmoxAPICall], _ target: ProxmoxApplyTarget, _ artifactDirectory: URL, _ outcome: inout ProxmoxApplyOutcome
     ) async throws {
