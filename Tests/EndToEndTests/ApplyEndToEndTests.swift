@@ -108,4 +108,26 @@ private func seedgenOffPool(_ arguments: [String], environment: [String: String]
         #expect(result.exitCode == 2)
         #expect(result.stderr.contains("PVE_API_TOKEN"))
     }
+
+    @Test func snippetsModeIsRefusedAtValidationNamingIsoMode() async throws {
+        let node = try Node(Self.everything())
+        let file = try node.work.write("snip.yaml", """
+            name: snip01
+            vmid: 9100
+            node: pve01
+            image: {path: \(TestPaths.samples.appendingPathComponent("images/demo.qcow2").path)}
+            cloud_init:
+              mode: snippets
+
+            """)
+        let result = try await seedgenOffPool(
+            ["apply", file.path, "--api", node.server.url.absoluteString, "--fingerprint", node.certificates.leafFingerprint,
+             "-o", node.work.path("out").path, "--cache", node.work.path("cache").path],
+            environment: buildEnvironment(["PVE_API_TOKEN": "\(Self.tokenID)=\(Self.secret)"]))
+        #expect(result.exitCode == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("snip.yaml:6:9: error: cloud_init.mode: snippets mode cannot be applied over the API"), "\(result.stderr)")
+        #expect(result.stderr.contains("cloud_init.mode: iso"))
+        #expect(await node.server.api.changingCalls().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: node.work.path("out/snip01").path), "nothing is written for invalid input")
+    }
 }

@@ -20,10 +20,24 @@ public struct ApplyOptions: Sendable {
     public init(api: URL, token: ProxmoxAPIToken, build: BuildOptions) {
         self.api = api
         self.token = token
+        var build = build
+        build.extraChecks.append(Self.apiPathDiagnostics(for:))
         self.build = build
         jobs = build.jobs
         dryRun = false
         startVM = true
+    }
+}
+
+extension ApplyOptions {
+    /// What a vm.yaml asks for that the API path cannot do, positioned: snippets cannot be uploaded
+    /// over Proxmox's API.
+    public static func apiPathDiagnostics(for spec: VMSpec) -> [Diagnostic] {
+        guard spec.cloudInit.mode == .snippets else { return [] }
+        return [Diagnostic(
+            at: spec.location(of: "cloud_init.mode"), keyPath: "cloud_init.mode",
+            message: "snippets mode cannot be applied over the API: Proxmox's API cannot upload snippets",
+            allowed: "cloud_init.mode: iso (seedgen's NoCloud ISO), or run the bundle's deploy.sh on the node")]
     }
 }
 
@@ -175,6 +189,8 @@ public struct ApplyRun: Sendable {
 /// asking the node anything.
 public enum ApplyGrants {
     public static func commands(paths: [String], build: BuildOptions, node: String?, tokenID: String) async throws -> [String] {
+        var build = build
+        build.extraChecks.append(ApplyOptions.apiPathDiagnostics(for:))
         let directories = try await ApplyRun.artifactDirectories(paths, build: build, log: { _ in })
         var needs: [ProxmoxPrivilegeNeed] = []
         for directory in directories {

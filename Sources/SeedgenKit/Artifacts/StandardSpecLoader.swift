@@ -4,10 +4,11 @@ extension SpecLoader {
     /// The loader every command uses: vm.yaml rules plus the checks of the later stages (catalog
     /// names, what each cloud_init.mode can express), so `validate` finds what `build` would.
     public static func standard(
-        environment: [String: String] = ProcessInfo.processInfo.environment, catalog: ImageCatalog = .builtIn()
+        environment: [String: String] = ProcessInfo.processInfo.environment, catalog: ImageCatalog = .builtIn(),
+        extraChecks: [@Sendable (VMSpec) -> [Diagnostic]] = []
     ) -> SpecLoader {
         SpecLoader(options: Options(
             environment: environment, knownImageNames: catalog.entries.map(\.name),
-            extraChecks: [ProxmoxBundle.modeDiagnostics(for:)]))
+            extraChecks: [ProxmoxBundle.modeDiagnostics(for:)] + extraChecks))
     }
 }
