@@ -130,4 +130,33 @@ private func seedgenOffPool(_ arguments: [String], environment: [String: String]
         #expect(await node.server.api.changingCalls().isEmpty)
         #expect(!FileManager.default.fileExists(atPath: node.work.path("out/snip01").path), "nothing is written for invalid input")
     }
+
+    /// Every sample, as one fleet: built, preflighted together, created on two nodes; a second run
+    /// changes nothing.
+    @Test func everySampleIsAppliedAndTheFleetReRunsUnchanged() async throws {
+        var setup = Self.everything()
+        setup.nodes = ["pve01", "pve02"]
+        setup.storages["local-zfs"] = FakeProxmoxAPI.Storage(type: "zfspool", content: ["images", "rootdir"])
+        let node = try Node(setup)
+        let images = try LoopbackImages()
+        let workspace = try SampleWorkspace(images: images)
+        let arguments = ["apply", "--json", "--progress", "none", "-o", node.work.path("fleet").path, "--cache", node.work.path("cache").path,
+                         "--catalog", images.catalog.path, "--api", node.server.url.absoluteString,
+                         "--fingerprint", node.certificates.leafFingerprint, "--node", "pve01", "-j", "3"]
+            + SampleWorkspace.sampleFiles.map(workspace.path)
+        let environment = buildEnvironment(["PVE_API_TOKEN": "\(Self.tokenID)=\(Self.secret)"])
+        let first = try await seedgenOffPool(arguments, environment: environment)
+        #expect(first.exitCode == 0, "\(first.stderr)")
+        let report = try JSONDecoder().decode(ApplyReport.self, from: first.stdoutData)
+        #expect(report.vms.count == SampleWorkspace.sampleFiles.count)
+        for vm in report.vms {
+            #expect(vm.status == "created", "\(vm.name): \(vm.error ?? "")")
+            #expect(await node.server.api.isRunning(vm.vmid), "\(vm.name)")
+            #expect(!vm.tasks.isEmpty)
+        }
+        let second = try await seedgenOffPool(arguments, environment: environment)
+        #expect(second.exitCode == 0, "\(second.stderr)")
+        let again = try JSONDecoder().decode(ApplyReport.self, from: second.stdoutData)
+        #expect(again.vms.allSatisfy { $0.status == "unchanged" }, "\(again.vms.map { "\($0.name): \($0.status) \($0.drift)" })")
+    }
 }
