@@ -159,4 +159,51 @@ private func seedgenOffPool(_ arguments: [String], environment: [String: String]
         let again = try JSONDecoder().decode(ApplyReport.self, from: second.stdoutData)
         #expect(again.vms.allSatisfy { $0.status == "unchanged" }, "\(again.vms.map { "\($0.name): \($0.status) \($0.drift)" })")
     }
+
+    /// A changed vm.yaml (one more package: a new seed) is applied as a seed swap: the new ISO is
+    /// uploaded and attached, the old one removed, nothing else touched.
+    @Test func aChangedSeedIsSwappedThroughTheBinary() async throws {
+        let node = try Node(Self.everything())
+        let workspace = try TemporaryDirectory(prefix: "seedgen-apply-seed")
+        try FileManager.default.copyItem(at: TestPaths.samples, to: workspace.path("samples"))
+        let file = workspace.path("samples/web01.yaml")
+        let arguments = ["apply", file.path, "-o", node.work.path("out").path, "--cache", node.work.path("cache").path,
+                         "--api", node.server.url.absoluteString, "--fingerprint", node.certificates.leafFingerprint, "--json"]
+        let environment = buildEnvironment(["PVE_API_TOKEN": "\(Self.tokenID)=\(Self.secret)"])
+        let first = try await seedgenOffPool(arguments, environment: environment)
+        try #require(first.exitCode == 0, "\(first.stderr)")
+        let oldSeed = try #require(await node.server.api.vmConfig(9001)?["sata0"])
+        let text = try String(contentsOf: file, encoding: .utf8).replacingOccurrences(of: "packages: [qemu-guest-agent]", with: "packages: [qemu-guest-agent, htop]")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        let second = try await seedgenOffPool(arguments, environment: environment)
+        #expect(second.exitCode == 0, "\(second.stderr)")
+        let report = try JSONDecoder().decode(ApplyReport.self, from: second.stdoutData)
+        #expect(report.vms.first?.status == "seed-swapped")
+        let newSeed = try #require(await node.server.api.vmConfig(9001)?["sata0"])
+        #expect(newSeed != oldSeed && newSeed.hasSuffix(",media=cdrom"))
+        let isoVolumes = await node.server.api.volumes(on: "local").keys
+        #expect(isoVolumes.contains(String(newSeed.prefix { $0 != "," })))
+        #expect(!isoVolumes.contains(String(oldSeed.prefix { $0 != "," })), "the old seed was not removed")
+    }
+
+    /// A task that fails (the start, here) ends the run with exit 1, its exit status, the task id
+    /// and the log's last lines; the next run completes it.
+    @Test func aFailedTaskEndsWithExit1AndTheNextRunCompletes() async throws {
+        var setup = Self.everything()
+        setup.failingTasks = ["qmstart": "start failed: QEMU exited with code 1"]
+        let node = try Node(setup)
+        let failed = try await node.apply()
+        #expect(failed.exitCode == 1, "\(failed.stderr)")
+        #expect(failed.stderr.contains("start failed: QEMU exited with code 1") && failed.stderr.contains("UPID:"), "\(failed.stderr)")
+        #expect(failed.stderr.contains("Could not open"), "the task log's last lines: \(failed.stderr)")
+        let created = await node.server.api.vmConfig(9001) != nil
+        let running = await node.server.api.isRunning(9001)
+        #expect(created && !running)
+
+        await node.server.api.setFailingTasks([:])
+        let again = try await node.apply(["--json"])
+        #expect(again.exitCode == 0, "\(again.stderr)")
+        #expect(try JSONDecoder().decode(ApplyReport.self, from: again.stdoutData).vms.first?.status == "started")
+        #expect(await node.server.api.isRunning(9001))
+    }
 }

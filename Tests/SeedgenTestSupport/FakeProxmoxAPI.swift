@@ -45,6 +45,8 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         public var tokenACL: [String: Set<String>] = [:]
         /// Existing VMs: vmid → config.
         public var vms: [Int: [String: String]] = [:]
+        /// Task types that fail, with the exit status their task reports (`qmstart`: "start failed: …").
+        public var failingTasks: [String: String] = [:]
 
         public init() {}
 
@@ -82,6 +84,7 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
     public func volumes(on storage: String) -> [String: (sha256: String, size: UInt64)] { setup.storages[storage]?.volumes ?? [:] }
     public func changingCalls() -> [String] { received.filter { !$0.hasPrefix("GET ") } }
     public func isRunning(_ vmid: Int) -> Bool { running.contains(vmid) }
+    public func setFailingTasks(_ failing: [String: String]) { setup.failingTasks = failing }
 
     // MARK: privileges
 
@@ -219,8 +222,8 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         case (.post, "/nodes/{node}/qemu/{vmid}/status/start"):
             guard let vmid, setup.vms[vmid] != nil else { throw Refusal(status: 500, message: "VM does not exist") }
             try require("/vms/\(vmid)", ["VM.PowerMgmt"])
-            running.insert(vmid)
-            return task("qmstart", vmid: vmid)
+            if setup.failingTasks["qmstart"] == nil { running.insert(vmid) }
+            return task("qmstart", vmid: vmid, log: ["kvm: -drive file=…: Could not open: No such file or directory"])
         case (.get, "/nodes/{node}/qemu/{vmid}/status/current"):
             guard let vmid, setup.vms[vmid] != nil else { throw Refusal(status: 500, message: "VM does not exist") }
             try require("/vms/\(vmid)", ["VM.Audit"])
@@ -237,6 +240,7 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
     }
 
     private func task(_ type: String, vmid: Int?, exitStatus: String = "OK", log: [String] = []) -> String {
+        let exitStatus = setup.failingTasks[type] ?? exitStatus
         taskCounter += 1
         let upid = "UPID:\(setup.nodes[0]):\(String(format: "%08X", 0x1000 + taskCounter)):00000001:6747A0F1:\(type):\(vmid.map(String.init) ?? ""):\(setup.token):"
         tasks[upid] = Task(type: type, exitStatus: exitStatus, log: log + ["TASK \(exitStatus)"])

@@ -5,6 +5,8 @@ public struct ProxmoxApplyOutcome: Sendable {
     public enum Status: String, Sendable {
         case created
         case seedSwapped = "seed-swapped"
+        /// It existed but was stopped (a run cut off before the start): started.
+        case started
         case unchanged
     }
 
@@ -56,6 +58,14 @@ public struct ProxmoxApplyExecutor: Sendable {
                 if oldVolume.isEmpty || oldVolume == expected { calls.removeAll { $0.method == .delete } }
                 try await run(calls, target, artifactDirectory, &outcome)
                 outcome.status = .seedSwapped
+            }
+            // A run cut off after the create gets the VM started here.
+            if startVM, try await !isRunning(target) {
+                let start = ProxmoxAPICall(
+                    .post, "/nodes/{node}/qemu/{vmid}/status/start", ["node": target.node, "vmid": String(target.plan.vm.vmid)],
+                    startsTask: true, stepID: "start-vm")
+                try await run([start], target, artifactDirectory, &outcome)
+                if outcome.status == .unchanged { outcome.status = .started }
             }
         }
         return outcome
@@ -143,6 +153,12 @@ public struct ProxmoxApplyExecutor: Sendable {
                 hint: "task \(upid); its log ends: \(tail.joined(separator: " | "))",
                 cause: nil)
         }
+    }
+
+    private func isRunning(_ target: ProxmoxApplyTarget) async throws -> Bool {
+        let status = try await client.get(
+            "/nodes/{node}/qemu/{vmid}/status/current", ["node": target.node, "vmid": String(target.plan.vm.vmid)]) as? [String: Any]
+        return (status?["status"] as? String) == "running"
     }
 
     private func currentConfig(_ target: ProxmoxApplyTarget) async throws -> [String: String] {
