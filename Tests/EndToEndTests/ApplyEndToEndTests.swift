@@ -206,4 +206,19 @@ private func seedgenOffPool(_ arguments: [String], environment: [String: String]
         #expect(try JSONDecoder().decode(ApplyReport.self, from: again.stdoutData).vms.first?.status == "started")
         #expect(await node.server.api.isRunning(9001))
     }
+
+    /// The connection breaks in the middle of the image upload: exit 1 with a clear message,
+    /// nothing created; the next run completes.
+    @Test func aConnectionCutMidUploadEndsWithExit1AndTheNextRunCompletes() async throws {
+        let node = try Node(Self.everything())
+        node.server.cutNextUpload.arm(afterBytes: 2048)
+        let cut = try await node.apply()
+        #expect(cut.exitCode == 1, "\(cut.stderr)")
+        #expect(cut.stderr.contains("VM 9001: POST /nodes/pve01/storage/local/upload (place-image) failed"), "\(cut.stderr)")
+        #expect(cut.stderr.contains("run seedgen apply again"), "\(cut.stderr)")
+        #expect(await node.server.api.vmConfig(9001) == nil)
+        let again = try await node.apply()
+        #expect(again.exitCode == 0, "\(again.stderr)")
+        #expect(await node.server.api.isRunning(9001))
+    }
 }

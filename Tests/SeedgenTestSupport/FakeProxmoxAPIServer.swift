@@ -17,6 +17,17 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let channel: Channel
 
+    /// When set, the next upload's connection is closed after this many body bytes (a cut network).
+    public let cutNextUpload = CutSwitch()
+
+    public final class CutSwitch: @unchecked Sendable {
+        private let lock = NSLock()
+        private var bytes: Int?
+        public func arm(afterBytes: Int) { lock.withLock { bytes = afterBytes } }
+        /// The threshold, once: the switch disarms itself.
+        func take() -> Int? { lock.withLock { defer { bytes = nil }; return bytes } }
+    }
+
     public init(api: FakeProxmoxAPI, token: String, certificate: URL, key: URL) throws {
         self.api = api
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -26,6 +37,7 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
             privateKey: .privateKey(try NIOSSLPrivateKey(file: key.path, format: .pem)))
         let context = try NIOSSLContext(configuration: tls)
         let expected = "PVEAPIToken=\(token)"
+        let cut = cutNextUpload
         channel = try ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 64)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -33,7 +45,7 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(RequestHandler(api: api, expectedAuthorization: expected))
+                    try channel.pipeline.syncOperations.addHandler(RequestHandler(api: api, expectedAuthorization: expected, cut: cut))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).wait()
@@ -51,12 +63,17 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
 
         let api: FakeProxmoxAPI
         let expectedAuthorization: String
+        let cut: CutSwitch
         var head: HTTPRequestHead?
         var body = ByteBuffer()
+        var cutAfter: Int?
+        /// pve-http-server ends the connection after an upload (`keep_alive = 0`).
+        var closeAfterResponse = false
 
-        init(api: FakeProxmoxAPI, expectedAuthorization: String) {
+        init(api: FakeProxmoxAPI, expectedAuthorization: String, cut: CutSwitch) {
             self.api = api
             self.expectedAuthorization = expectedAuthorization
+            self.cut = cut
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -64,10 +81,16 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
             case .head(let head):
                 self.head = head
                 body.clear()
+                cutAfter = head.uri.hasSuffix("/upload") ? cut.take() : nil
             case .body(var part):
                 body.writeBuffer(&part)
+                if let cutAfter, body.readableBytes >= cutAfter {
+                    head = nil
+                    context.close(promise: nil)
+                }
             case .end:
                 guard let head else { return }
+                closeAfterResponse = head.uri.split(separator: "?").first?.hasSuffix("/upload") == true
                 let bytes = Data(body.readableBytesView)
                 let api = self.api
                 let expected = expectedAuthorization
@@ -85,14 +108,18 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: "application/json;charset=UTF-8")
             headers.add(name: "Content-Length", value: String(data.count))
-            headers.add(name: "Connection", value: "close")
+            if closeAfterResponse { headers.add(name: "Connection", value: "close") }
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers))), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: data)))), promise: nil)
-            // Connection: close — the write's promise closes the channel once the response is out.
-            let closed = context.eventLoop.makePromise(of: Void.self)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: closed)
+            // Keep-alive, as pve-http-server answers an HTTP/1.1 client, except after an upload.
+            guard closeAfterResponse else {
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                return
+            }
+            let written = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
             let channel = context.channel
-            closed.futureResult.whenComplete { _ in channel.close(promise: nil) }
+            written.futureResult.whenComplete { _ in channel.close(promise: nil) }
         }
     }
 

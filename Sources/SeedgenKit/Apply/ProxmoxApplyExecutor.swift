@@ -107,7 +107,15 @@ public struct ProxmoxApplyExecutor: Sendable {
                             : "copy the artifact directory again")
                 }
             }
-            let response = try await client.send(call, artifactDirectory: artifactDirectory)
+            let response: ProxmoxAPIResponse
+            do {
+                response = try await client.send(call, artifactDirectory: artifactDirectory)
+            } catch {
+                // The network failed under this call: say which step of which VM, and that a re-run resumes.
+                throw SeedgenError.runtime(
+                    message: "VM \(target.plan.vm.vmid): \(call.method.rawValue) \(call.path) (\(call.stepID)) failed: \(error)",
+                    hint: "nothing after this step was done; run seedgen apply again to complete it (finished steps are not repeated)")
+            }
             guard response.status == 200 else {
                 throw SeedgenError.runtime(
                     message: "VM \(target.plan.vm.vmid): \(call.redactedDescription): \(response.errorMessage)",
