@@ -90,7 +90,14 @@ let package = Package(
         ),
         .target(
             name: "SeedgenTestSupport",
-            dependencies: ["SeedgenKit"],
+            dependencies: [
+                "SeedgenKit",
+                // The fake Proxmox API's HTTPS front end.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             path: "Tests/SeedgenTestSupport"
         ),
         .testTarget(

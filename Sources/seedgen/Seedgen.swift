@@ -10,6 +10,7 @@ struct Seedgen: AsyncParsableCommand {
         version: SeedgenVersion.current,
         subcommands: [
             BuildCommand.self,
+            ApplyCommand.self,
             ValidateCommand.self,
             RenderCommand.self,
             ISOCommand.self,

@@ -167,3 +167,31 @@ private actor BreakingClient: ProxmoxAPIClient {
         #expect(comparable(apiConfig) == comparable(shConfig))
     }
 }
+
+@Suite struct SharedImageTests {
+    /// Two VMs of one image: the image goes to the node once, before the VMs are applied.
+    @Test func vmsThatShareAnImageShareOneUpload() async throws {
+        let work = try TemporaryDirectory()
+        var targets: [(target: ProxmoxApplyTarget, directory: URL)] = []
+        for vmid in [9001, 9002] {
+            var spec = BundleFixture.spec()
+            spec.vmid = vmid
+            spec.name = "web\(vmid)"
+            let fixture = try BundleFixture.make(spec: spec, in: work.path("out/web\(vmid)"))
+            targets.append((ProxmoxApplyTarget(plan: fixture.plan, node: "pve01"), fixture.directory))
+        }
+        var setup = FakeProxmoxAPI.Setup()
+        setup.grantEverything()
+        let api = FakeProxmoxAPI(setup)
+        let report = try await ProxmoxPreflight(client: api, tokenID: "ci@pve!deploy").run(targets.map(\.target))
+        try #require(report.passed, "\(report.text)")
+        let executor = ProxmoxApplyExecutor(client: api, pollInterval: .milliseconds(1))
+        try await executor.placeImages(targets, states: report.states, version: try #require(report.version))
+        for (target, directory) in targets {
+            let outcome = try await executor.apply(target, state: .new, version: try #require(report.version), artifactDirectory: directory)
+            #expect(outcome.skippedUploads.count == 1, "\(outcome.skippedUploads)")
+        }
+        let uploads = await api.changingCalls().filter { $0.hasSuffix("/storage/local/upload") }
+        #expect(uploads.count == 3, "one image and two seeds: \(uploads)")
+    }
+}

@@ -45,6 +45,8 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         public var tokenACL: [String: Set<String>] = [:]
         /// Existing VMs: vmid → config.
         public var vms: [Int: [String: String]] = [:]
+        /// Task types that fail, with the exit status their task reports (`qmstart`: "start failed: …").
+        public var failingTasks: [String: String] = [:]
 
         public init() {}
 
@@ -82,6 +84,7 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
     public func volumes(on storage: String) -> [String: (sha256: String, size: UInt64)] { setup.storages[storage]?.volumes ?? [:] }
     public func changingCalls() -> [String] { received.filter { !$0.hasPrefix("GET ") } }
     public func isRunning(_ vmid: Int) -> Bool { running.contains(vmid) }
+    public func setFailingTasks(_ failing: [String: String]) { setup.failingTasks = failing }
 
     // MARK: privileges
 
@@ -126,9 +129,15 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
     // MARK: the API
 
     public func send(_ call: ProxmoxAPICall, artifactDirectory: URL?) async throws -> ProxmoxAPIResponse {
+        let uploaded = call.upload.flatMap { upload in artifactDirectory.flatMap { try? Data(contentsOf: upload.location(in: $0)) } }
+        return try respond(to: call, uploaded: uploaded)
+    }
+
+    /// `call` as the node's API handles it; `uploaded`: the bytes of the upload's file part.
+    public func respond(to call: ProxmoxAPICall, uploaded: Data?) throws -> ProxmoxAPIResponse {
         received.append("\(call.method.rawValue) \(call.path)")
         do {
-            let data = try handle(call, artifactDirectory: artifactDirectory)
+            let data = try handle(call, uploaded: uploaded)
             return try Self.response(200, ["data": data ?? NSNull()])
         } catch let refusal as Refusal {
             var body: [String: Any] = ["data": NSNull(), "message": refusal.message + "\n"]
@@ -141,7 +150,7 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         ProxmoxAPIResponse(status: status, body: try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]))
     }
 
-    private func handle(_ call: ProxmoxAPICall, artifactDirectory: URL?) throws -> Any? {
+    private func handle(_ call: ProxmoxAPICall, uploaded: Data?) throws -> Any? {
         let values = call.pathValues
         let parameters = Dictionary(call.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
         if let node = values["node"], !setup.nodes.contains(node) {
@@ -179,7 +188,7 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
                 return ["volid": volid, "size": Int(volume.size), "content": content]
             }
         case (.post, "/nodes/{node}/storage/{storage}/upload"):
-            return try upload(call, parameters, artifactDirectory: artifactDirectory)
+            return try upload(call, parameters, uploaded: uploaded)
         case (.delete, "/nodes/{node}/storage/{storage}/content/{volume}"):
             let volume = values["volume"] ?? ""
             let storage = String(volume.prefix { $0 != ":" })
@@ -213,8 +222,8 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         case (.post, "/nodes/{node}/qemu/{vmid}/status/start"):
             guard let vmid, setup.vms[vmid] != nil else { throw Refusal(status: 500, message: "VM does not exist") }
             try require("/vms/\(vmid)", ["VM.PowerMgmt"])
-            running.insert(vmid)
-            return task("qmstart", vmid: vmid)
+            if setup.failingTasks["qmstart"] == nil { running.insert(vmid) }
+            return task("qmstart", vmid: vmid, log: ["kvm: -drive file=…: Could not open: No such file or directory"])
         case (.get, "/nodes/{node}/qemu/{vmid}/status/current"):
             guard let vmid, setup.vms[vmid] != nil else { throw Refusal(status: 500, message: "VM does not exist") }
             try require("/vms/\(vmid)", ["VM.Audit"])
@@ -231,13 +240,14 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
     }
 
     private func task(_ type: String, vmid: Int?, exitStatus: String = "OK", log: [String] = []) -> String {
+        let exitStatus = setup.failingTasks[type] ?? exitStatus
         taskCounter += 1
         let upid = "UPID:\(setup.nodes[0]):\(String(format: "%08X", 0x1000 + taskCounter)):00000001:6747A0F1:\(type):\(vmid.map(String.init) ?? ""):\(setup.token):"
         tasks[upid] = Task(type: type, exitStatus: exitStatus, log: log + ["TASK \(exitStatus)"])
         return upid
     }
 
-    private func upload(_ call: ProxmoxAPICall, _ parameters: [String: String], artifactDirectory: URL?) throws -> Any? {
+    private func upload(_ call: ProxmoxAPICall, _ parameters: [String: String], uploaded: Data?) throws -> Any? {
         let storageID = call.pathValues["storage"] ?? ""
         try require("/storage/\(storageID)", ["Datastore.AllocateTemplate"])
         // The multipart parser reads the non-file fields in this fixed order, then `filename`.
@@ -261,8 +271,7 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         guard allowed.contains(where: name.hasSuffix) else {
             throw Refusal(status: 400, message: "Parameter verification failed.", errors: ["filename": "wrong file extension"])
         }
-        guard let artifactDirectory else { throw Refusal(status: 400, message: "no file part") }
-        let bytes = (try? Data(contentsOf: artifactDirectory.appendingPathComponent(upload.source))) ?? Data()
+        guard let bytes = uploaded else { throw Refusal(status: 400, message: "no file part") }
         let digest = Digest.sha256Hex(bytes)
         let directory = content == "iso" ? "iso" : "import"
         if let expected = parameters["checksum"], expected != digest {

@@ -27,12 +27,26 @@ public struct ProxmoxAPICall: Sendable, Hashable, Codable {
     /// A file sent as the `filename` part of a multipart upload (see `ProxmoxUpload`).
     public struct Upload: Sendable, Hashable, Codable {
         public var role: BundleFileRole
-        /// Path relative to the artifact directory (`image/<file>` or the seed ISO).
+        /// Path relative to the artifact directory (`image/<file>` or the seed ISO), or an absolute
+        /// path (an image in the local cache).
         public var source: String
         /// The name Proxmox stores it under: only `[A-Za-z0-9_.-]`, so Proxmox does not rename it.
         public var storedName: String
         public var sha256: String
         public var size: UInt64
+
+        public init(role: BundleFileRole, source: String, storedName: String, sha256: String, size: UInt64) {
+            self.role = role
+            self.source = source
+            self.storedName = storedName
+            self.sha256 = sha256
+            self.size = size
+        }
+
+        /// Where the file is read from.
+        public func location(in artifactDirectory: URL) -> URL {
+            source.hasPrefix("/") ? URL(fileURLWithPath: source) : artifactDirectory.appendingPathComponent(source)
+        }
     }
 
     public var method: Method

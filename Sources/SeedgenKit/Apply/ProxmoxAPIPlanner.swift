@@ -120,7 +120,10 @@ public struct ProxmoxAPIPlanner: Sendable {
         return ProxmoxAPICall(
             .post, "/nodes/{node}/storage/{storage}/upload", ["node": node, "storage": storage],
             parameters: [.init("content", content), .init("checksum-algorithm", "sha256"), .init("checksum", file.sha256)],
-            upload: .init(role: file.role, source: file.source, storedName: storedName, sha256: file.sha256, size: file.size),
+            // An image left out of the directory (no --include-image) is sent from the build machine's cache.
+            upload: .init(
+                role: file.role, source: file.included ? file.source : (file.cachePath ?? file.source), storedName: storedName,
+                sha256: file.sha256, size: file.size),
             startsTask: true, stepID: stepID)
     }
 

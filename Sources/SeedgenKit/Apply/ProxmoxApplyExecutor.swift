@@ -5,6 +5,8 @@ public struct ProxmoxApplyOutcome: Sendable {
     public enum Status: String, Sendable {
         case created
         case seedSwapped = "seed-swapped"
+        /// It existed but was stopped (a run cut off before the start): started.
+        case started
         case unchanged
     }
 
@@ -57,19 +59,63 @@ public struct ProxmoxApplyExecutor: Sendable {
                 try await run(calls, target, artifactDirectory, &outcome)
                 outcome.status = .seedSwapped
             }
+            // A run cut off after the create gets the VM started here.
+            if startVM, try await !isRunning(target) {
+                let start = ProxmoxAPICall(
+                    .post, "/nodes/{node}/qemu/{vmid}/status/start", ["node": target.node, "vmid": String(target.plan.vm.vmid)],
+                    startsTask: true, stepID: "start-vm")
+                try await run([start], target, artifactDirectory, &outcome)
+                if outcome.status == .unchanged { outcome.status = .started }
+            }
         }
         return outcome
+    }
+
+    /// Puts each distinct cloud image of `targets` that go to new VMs into its node's import storage,
+    /// one at a time, before the VMs are applied in parallel: VMs that share an image share one upload.
+    public func placeImages(
+        _ targets: [(target: ProxmoxApplyTarget, directory: URL)], states: [Int: ProxmoxPreflightReport.VMState],
+        version: (major: Int, minor: Int)
+    ) async throws {
+        var placed: Set<String> = []
+        for (target, directory) in targets where (states[target.plan.vm.vmid] ?? .new) == .new {
+            let planner = ProxmoxAPIPlanner(plan: target.plan, node: target.node, version: version, sshKeys: target.sshKeys)
+            for call in try planner.firstDeploymentCalls() where call.upload?.role == .image {
+                let key = "\(target.node)|\(call.path)|\(call.upload?.storedName ?? "")"
+                guard placed.insert(key).inserted else { continue }
+                var outcome = ProxmoxApplyOutcome(status: .created, tasks: [], skippedUploads: [], drift: [])
+                try await run([call], target, directory, &outcome)
+            }
+        }
     }
 
     private func run(
         _ calls: [ProxmoxAPICall], _ target: ProxmoxApplyTarget, _ artifactDirectory: URL, _ outcome: inout ProxmoxApplyOutcome
     ) async throws {
         for call in calls {
-            if let upload = call.upload, try await alreadyStored(call, upload) {
-                outcome.skippedUploads.append(upload.storedName)
-                continue
+            if let upload = call.upload {
+                if try await alreadyStored(call, upload) {
+                    outcome.skippedUploads.append(upload.storedName)
+                    continue
+                }
+                let location = upload.location(in: artifactDirectory)
+                guard FileManager.default.isReadableFile(atPath: location.path) else {
+                    throw SeedgenError.runtime(
+                        message: "VM \(target.plan.vm.vmid): \(upload.source) is neither in \(artifactDirectory.path) nor on the node",
+                        hint: upload.role == .image
+                            ? "rebuild with seedgen build --include-image, or fetch the image into this machine's cache (seedgen image fetch / import)"
+                            : "copy the artifact directory again")
+                }
             }
-            let response = try await client.send(call, artifactDirectory: artifactDirectory)
+            let response: ProxmoxAPIResponse
+            do {
+                response = try await client.send(call, artifactDirectory: artifactDirectory)
+            } catch {
+                // The network failed under this call: say which step of which VM, and that a re-run resumes.
+                throw SeedgenError.runtime(
+                    message: "VM \(target.plan.vm.vmid): \(call.method.rawValue) \(call.path) (\(call.stepID)) failed: \(error)",
+                    hint: "nothing after this step was done; run seedgen apply again to complete it (finished steps are not repeated)")
+            }
             guard response.status == 200 else {
                 throw SeedgenError.runtime(
                     message: "VM \(target.plan.vm.vmid): \(call.redactedDescription): \(response.errorMessage)",
@@ -115,6 +161,12 @@ public struct ProxmoxApplyExecutor: Sendable {
                 hint: "task \(upid); its log ends: \(tail.joined(separator: " | "))",
                 cause: nil)
         }
+    }
+
+    private func isRunning(_ target: ProxmoxApplyTarget) async throws -> Bool {
+        let status = try await client.get(
+            "/nodes/{node}/qemu/{vmid}/status/current", ["node": target.node, "vmid": String(target.plan.vm.vmid)]) as? [String: Any]
+        return (status?["status"] as? String) == "running"
     }
 
     private func currentConfig(_ target: ProxmoxApplyTarget) async throws -> [String: String] {

@@ -17,7 +17,7 @@ public struct ArtifactPipeline: Sendable {
     /// file is invalid; otherwise returns one outcome per VM, failed ones included.
     public func build(files: [String]) async throws -> BuildReport {
         let catalog = try ImageCatalog.load(userCatalog: options.catalogFile)
-        let loader = SpecLoader.standard(environment: options.environment, catalog: catalog)
+        let loader = SpecLoader.standard(environment: options.environment, catalog: catalog, extraChecks: options.extraChecks)
         let loaded = loader.loadAll(files)
         for warning in loaded.warnings { log(warning.description) }
         let specs = try loaded.get()

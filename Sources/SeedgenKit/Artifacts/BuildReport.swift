@@ -12,6 +12,8 @@ public struct BuildOptions: Sendable {
     public var environment: [String: String]
     /// CA certificates (PEM) trusted beside the system store for downloads (`--ca-file`).
     public var caFile: String?
+    /// Checks a command adds to validation (`apply` refuses what its API path cannot do).
+    public var extraChecks: [@Sendable (VMSpec) -> [Diagnostic]] = []
 
     public init(
         outputDirectory: URL, jobs: Int = ProcessInfo.processInfo.activeProcessorCount, offline: Bool = false,

@@ -5,10 +5,10 @@ extension SpecLoader {
     /// names, what each cloud_init.mode can express), so `validate` finds what `build` would.
     public static func standard(
         environment: [String: String] = ProcessInfo.processInfo.environment, catalog: ImageCatalog = .builtIn(),
-        trustOnFirstUse: Bool = false
+        trustOnFirstUse: Bool = false, extraChecks: [@Sendable (VMSpec) -> [Diagnostic]] = []
     ) -> SpecLoader {
         SpecLoader(options: Options(
             environment: environment, knownImageNames: catalog.entries.map(\.name),
-            extraChecks: [ProxmoxBundle.modeDiagnostics(for:)], imageCatalog: catalog, trustOnFirstUse: trustOnFirstUse))
+            extraChecks: [ProxmoxBundle.modeDiagnostics(for:)] + extraChecks, imageCatalog: catalog, trustOnFirstUse: trustOnFirstUse))
     }
 }
