@@ -140,7 +140,9 @@ import Testing
         let cache = published.directory.path("killed-cache")
         let binary = TestPaths.seedgenBinary.path
         if let problem = TestPaths.seedgenBinaryProblem() { Issue.record(Comment(rawValue: problem)); return }
-        let url = published.server.url("disk.qcow2", fault: "slow40").absoluteString
+        // 150 ms per 256 KiB: each attempt resumes the part the last one left, so the file must stay slow to
+        // fetch even on an idle machine for most of the kills to land mid-download.
+        let url = published.server.url("disk.qcow2", fault: "slow150").absoluteString
         let arguments = ["image", "fetch", url, "--sha256", published.sha256, "--cache", cache.path, "--progress", "none"]
         var generator = SystemRandomNumberGenerator()
         var delays = (0..<10).map { UInt32($0) * 60_000 }  // 0 to 540 ms, microseconds

@@ -78,7 +78,17 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
     public private(set) var running: Set<Int> = []
     private var taskCounter = 0
 
+    /// The actor runs on a queue of its own, not on Swift's cooperative threads: tests that block
+    /// those threads (waiting for a child process) cannot starve the node's answers.
+    private let queue = DispatchSerialQueue(label: "fake-proxmox-api")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { queue.asUnownedSerialExecutor() }
+
     public init(_ setup: Setup) { self.setup = setup }
+
+    /// `respond(to:uploaded:)` from a thread outside Swift concurrency (the HTTPS front end's event loop).
+    public nonisolated func respondBlocking(to call: ProxmoxAPICall, uploaded: Data?) throws -> ProxmoxAPIResponse {
+        try queue.sync { try self.assumeIsolated { try $0.respond(to: call, uploaded: uploaded) } }
+    }
 
     public func vmConfig(_ vmid: Int) -> [String: String]? { setup.vms[vmid] }
     public func volumes(on storage: String) -> [String: (sha256: String, size: UInt64)] { setup.storages[storage]?.volumes ?? [:] }

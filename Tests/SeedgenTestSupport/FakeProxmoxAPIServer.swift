@@ -94,13 +94,10 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
                 let bytes = Data(body.readableBytesView)
                 let api = self.api
                 let expected = expectedAuthorization
-                let promise = context.eventLoop.makePromise(of: (Int, Data).self)
-                promise.completeWithTask { await FakeProxmoxAPIServer.respond(api, head, bytes, expectedAuthorization: expected) }
-                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                promise.futureResult.whenSuccess { status, data in
-                    let (handler, context) = bound.value
-                    handler.write(status, data, context: context)
-                }
+                // Answered on the event loop, through the fake's own queue: no Swift concurrency thread
+                // is needed, so tests blocking those threads cannot stall the node.
+                let (status, data) = FakeProxmoxAPIServer.respond(api, head, bytes, expectedAuthorization: expected)
+                write(status, data, context: context)
             }
         }
 
@@ -132,7 +129,7 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
         "/nodes/{node}/tasks/{upid}/status", "/nodes/{node}/tasks/{upid}/log",
     ]
 
-    static func respond(_ api: FakeProxmoxAPI, _ head: HTTPRequestHead, _ body: Data, expectedAuthorization: String) async -> (Int, Data) {
+    static func respond(_ api: FakeProxmoxAPI, _ head: HTTPRequestHead, _ body: Data, expectedAuthorization: String) -> (Int, Data) {
         let error = errorResponse
         guard head.headers["Authorization"].first == expectedAuthorization else { return error(401, "authentication failure") }
         if head.headers["Transfer-Encoding"].contains(where: { $0.lowercased().contains("chunked") }) {
@@ -167,7 +164,7 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
             parameters += formParameters(String(decoding: body, as: UTF8.self))
         }
         let call = ProxmoxAPICall(method, endpoint, values, parameters: parameters, upload: upload, startsTask: false, stepID: "http")
-        guard let response = try? await api.respond(to: call, uploaded: uploaded) else { return error(500, "internal error") }
+        guard let response = try? api.respondBlocking(to: call, uploaded: uploaded) else { return error(500, "internal error") }
         return (response.status, response.body)
     }
 
