@@ -80,14 +80,14 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
 
     /// The actor runs on a queue of its own, not on Swift's cooperative threads: tests that block
     /// those threads (waiting for a child process) cannot starve the node's answers.
-    private let queue = DispatchSerialQueue(label: "fake-proxmox-api")
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { queue.asUnownedSerialExecutor() }
+    private let executor = QueueExecutor(label: "fake-proxmox-api")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     public init(_ setup: Setup) { self.setup = setup }
 
     /// `respond(to:uploaded:)` from a thread outside Swift concurrency (the HTTPS front end's event loop).
     public nonisolated func respondBlocking(to call: ProxmoxAPICall, uploaded: Data?) throws -> ProxmoxAPIResponse {
-        try queue.sync { try self.assumeIsolated { try $0.respond(to: call, uploaded: uploaded) } }
+        try executor.queue.sync { try self.assumeIsolated { try $0.respond(to: call, uploaded: uploaded) } }
     }
 
     public func vmConfig(_ vmid: Int) -> [String: String]? { setup.vms[vmid] }
@@ -411,4 +411,22 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
             try require("/storage/\(sourceStorage)", ["Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.Audit"], any: true)
         }
     }
+}
+
+/// A serial executor on a dispatch queue of its own.
+final class QueueExecutor: SerialExecutor, @unchecked Sendable {
+    let queue: DispatchQueue
+
+    init(label: String) { queue = DispatchQueue(label: label) }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedSerialExecutor()
+        queue.async { job.runSynchronously(on: executor) }
+    }
+
+    func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
+
+    /// Lets `assumeIsolated` accept code that runs on the queue outside Swift concurrency.
+    func checkIsolated() { dispatchPrecondition(condition: .onQueue(queue)) }
 }
