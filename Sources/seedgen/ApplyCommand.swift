@@ -7,10 +7,10 @@ struct ApplyCommand: AsyncParsableCommand {
         commandName: "apply",
         abstract: "Create the VMs over the Proxmox VE API with an API token: no SSH, no root shell (PVE 8.4 or newer).",
         discussion: """
-            Each PATH is a vm.yaml (built first, as seedgen build does) or an artifact directory seedgen build wrote
-            earlier, whose SHA256SUMS is checked first. The token comes from PVE_API_TOKEN or --token-file
-            (USER@REALM!TOKENID=SECRET), never from the command line. A preflight checks everything before anything
-            changes: the node's version, the node, storages and content types, VMIDs, and the token's privileges
+            Each PATH is a vm.yaml (built first, as seedgen build does) or an artifact directory seedgen build wrote \
+            earlier, whose SHA256SUMS is checked first. The token comes from PVE_API_TOKEN or --token-file \
+            (USER@REALM!TOKENID=SECRET), never from the command line. A preflight checks everything before anything \
+            changes: the node's version, the node, storages and content types, VMIDs, and the token's privileges \
             (each missing one is listed with the pveum commands that grant it). Re-runs are safe.
             """)
 
