@@ -44,12 +44,7 @@ private actor BreakingClient: ProxmoxAPIClient {
         setup.userACL = ["/": FakeProxmoxAPI.allPrivileges]
         let api = FakeProxmoxAPI(setup)
         let report = try await ProxmoxPreflight(client: api, tokenID: "ci@pve!deploy").run(targets)
-        var roles: [String: Set<String>] = [:]
-        for command in report.grantCommands {
-            let words = command.split(separator: " ").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "'")) }
-            if words.starts(with: ["pveum", "role", "add"]) { roles[words[3]] = Set(words[5].split(separator: ",").map(String.init)) }
-            if words.starts(with: ["pveum", "acl", "modify"]) { await api.grant(words[3], roles[words[5]] ?? [], user: true, token: true) }
-        }
+        try await api.runPveum(report.grantCommands)
         return api
     }
 

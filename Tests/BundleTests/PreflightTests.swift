@@ -48,16 +48,7 @@ import Testing
         #expect(await api.changingCalls().isEmpty, "the preflight changed something")
 
         // An administrator runs the printed commands: roles, then ACLs for the user and the token.
-        var roles: [String: Set<String>] = [:]
-        for command in report.grantCommands {
-            let words = command.split(separator: " ").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "'")) }
-            if words.starts(with: ["pveum", "role", "add"]) {
-                roles[words[3]] = Set(words[5].split(separator: ",").map(String.init))
-            } else if words.starts(with: ["pveum", "acl", "modify"]) {
-                let role = try #require(roles[words[5]], "\(command) uses a role no command added")
-                await api.grant(words[3], role, user: words.contains("ci@pve"), token: words.contains("ci@pve!deploy"))
-            }
-        }
+        try await api.runPveum(report.grantCommands)
         let again = try await preflight(api, target)
         #expect(again.passed, "\(again.text)")
     }

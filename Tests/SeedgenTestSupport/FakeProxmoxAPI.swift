@@ -119,6 +119,27 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         if token { setup.tokenACL[path] = (setup.tokenACL[path] ?? []).union(privileges) }
     }
 
+    /// What an administrator running these `pveum role add ROLE --privs …` and
+    /// `pveum acl modify PATH --roles ROLE --users U [--tokens T]` lines does to this node's ACLs.
+    /// An ACL line naming a role no line added is an error, as it is for pveum.
+    public func runPveum(_ commands: [String]) throws {
+        var roles: [String: Set<String>] = [:]
+        for command in commands {
+            let words = command.split(separator: " ").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "'")) }
+            func value(_ flag: String) -> String? { words.firstIndex(of: flag).flatMap { $0 + 1 < words.count ? words[$0 + 1] : nil } }
+            if words.starts(with: ["pveum", "role", "add"]), words.count > 3, let privileges = value("--privs") {
+                roles[words[3]] = Set(privileges.split(separator: ",").map(String.init))
+            } else if words.starts(with: ["pveum", "acl", "modify"]), words.count > 3 {
+                guard let name = value("--roles"), let role = roles[name] else {
+                    throw Refusal(status: 400, message: "\(command): role does not exist")
+                }
+                grant(words[3], role, user: value("--users") == setup.user, token: value("--tokens") == setup.token)
+            } else {
+                throw Refusal(status: 400, message: "\(command): not a pveum role add or acl modify command")
+            }
+        }
+    }
+
     public func effectivePrivileges(_ path: String) -> Set<String> {
         let user = acl(setup.userACL, path)
         return setup.privilegeSeparated ? user.intersection(acl(setup.tokenACL, path)) : user

@@ -195,11 +195,8 @@ public enum ApplyGrants {
         var needs: [ProxmoxPrivilegeNeed] = []
         for directory in directories {
             let artifacts = try AppliedArtifacts(directory: directory)
-            let vmNode = artifacts.plan.vm.node ?? node ?? "NODE"
-            let planner = ProxmoxAPIPlanner(plan: artifacts.plan, node: vmNode, version: ProxmoxAPIPlanner.minimumPVE, sshKeys: artifacts.sshKeys)
-            var calls = try planner.firstDeploymentCalls()
-            if let seed = artifacts.plan.file(role: .seedISO)?.volume { calls += try planner.seedSwapCalls(oldSeedVolume: seed) }
-            needs += ProxmoxPrivileges.needs(for: calls, node: vmNode)
+            let target = ProxmoxApplyTarget(plan: artifacts.plan, node: artifacts.plan.vm.node ?? node ?? "NODE", sshKeys: artifacts.sshKeys)
+            needs += try ProxmoxPrivileges.needs(for: target, version: ProxmoxAPIPlanner.minimumPVE)
         }
         return ProxmoxPrivileges.grantCommands(ProxmoxPrivileges.merged(needs), tokenID: tokenID)
     }

@@ -94,10 +94,7 @@ public struct ProxmoxPreflight: Sendable {
                 storagesByNode[target.node] = try await storages(on: target.node)
             }
             report.problems += storageProblems(plan, state: state ?? .new, storages: storagesByNode[target.node] ?? [:])
-            let planner = ProxmoxAPIPlanner(plan: plan, node: target.node, version: version, sshKeys: target.sshKeys)
-            var calls = try planner.firstDeploymentCalls()
-            if let seed = plan.file(role: .seedISO)?.volume { calls += try planner.seedSwapCalls(oldSeedVolume: seed) }
-            needs += ProxmoxPrivileges.needs(for: calls, node: target.node, nodeDownloads: nodeDownloads)
+            needs += try ProxmoxPrivileges.needs(for: target, version: version, nodeDownloads: nodeDownloads)
         }
         let merged = ProxmoxPrivileges.merged(needs)
         var granted: [String: Set<String>] = [:]

@@ -82,6 +82,17 @@ public enum ProxmoxPrivileges {
         return collected.needs
     }
 
+    /// What applying `target` can need on a node of `version`: its first deployment and a later
+    /// seed swap (the preflight and `--print-grants` ask for both, so a re-run is covered too).
+    public static func needs(
+        for target: ProxmoxApplyTarget, version: (major: Int, minor: Int), nodeDownloads: Bool = false
+    ) throws -> [ProxmoxPrivilegeNeed] {
+        let planner = ProxmoxAPIPlanner(plan: target.plan, node: target.node, version: version, sshKeys: target.sshKeys)
+        var calls = try planner.firstDeploymentCalls()
+        if let seed = target.plan.file(role: .seedISO)?.volume { calls += try planner.seedSwapCalls(oldSeedVolume: seed) }
+        return needs(for: calls, node: target.node, nodeDownloads: nodeDownloads)
+    }
+
     /// `needs` (of several VMs) merged per path, in first-seen order.
     public static func merged(_ needs: [ProxmoxPrivilegeNeed]) -> [ProxmoxPrivilegeNeed] {
         var collected = Collector()
