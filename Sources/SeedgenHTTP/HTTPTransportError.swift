@@ -5,7 +5,7 @@ import NIOPosix
 import NIOSSL
 
 /// A failed request, said the way seedgen reports errors: what failed, the underlying cause and what
-/// to do about it. SeedgenKit turns it into a `SeedgenError.runtime` with the same three parts.
+/// to do about it. It converts to a `SeedgenError.runtime` with the same three parts.
 public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
     public enum Kind: String, Sendable {
         /// The host name did not resolve.

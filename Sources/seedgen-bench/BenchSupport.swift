@@ -1,5 +1,5 @@
 import Foundation
-import SeedgenKit
+import SeedgenCore
 
 /// Wall-clock timing helpers shared by the benchmarks.
 enum BenchClock {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import SeedgenKit
+import SeedgenCore
 
 /// `seedgen build` as a user runs it (the release binary, a fresh process per run) on fleets of
 /// 1, 100 and 1000 generated VM files whose image needs no download, with the child's peak RSS.

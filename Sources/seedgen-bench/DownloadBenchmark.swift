@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import SeedgenKit
+import SeedgenCore
+import SeedgenImage
 
 /// Download throughput of seedgen's fetcher (HTTPTransport on async-http-client, streaming into a
 /// hashed .part) against `curl -o`, from the same loopback server in the same run (target ≥ 0.9×),

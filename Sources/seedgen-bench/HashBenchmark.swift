@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import SeedgenKit
+import SeedgenImage
 
 /// Verify throughput of seedgen's streaming hasher against sha256sum/sha512sum on one file, in the
 /// same run, plus this process's peak RSS (the targets: ≥ 4× sha256sum, ≤ 32 MiB).

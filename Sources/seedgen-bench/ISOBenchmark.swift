@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import SeedgenKit
+import SeedgenCore
+import SeedgenISO
 
 /// Seed ISO creation: seedgen's in-process libisofs writer against cloud-localds and
 /// genisoimage per ISO, against the floor (the same bytes written with plain file writes), and

@@ -1,5 +1,9 @@
 import Foundation
-import SeedgenKit
+import SeedgenApply
+import SeedgenBundle
+import SeedgenCore
+import SeedgenNoCloud
+import SeedgenSpec
 import SeedgenTestSupport
 import Testing
 

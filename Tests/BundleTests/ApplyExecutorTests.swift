@@ -1,5 +1,8 @@
 import Foundation
-import SeedgenKit
+import SeedgenApply
+import SeedgenBundle
+import SeedgenCore
+import SeedgenNoCloud
 import SeedgenTestSupport
 import Testing
 

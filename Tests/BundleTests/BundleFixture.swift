@@ -1,5 +1,9 @@
 import Foundation
-import SeedgenKit
+import SeedgenBundle
+import SeedgenCore
+import SeedgenImage
+import SeedgenNoCloud
+import SeedgenSpec
 import SeedgenTestSupport
 import Testing
 

@@ -1,5 +1,8 @@
 import Foundation
-import SeedgenKit
+import SeedgenBundle
+import SeedgenCore
+import SeedgenNoCloud
+import SeedgenSpec
 import SeedgenTestSupport
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
-import SeedgenKit
+import SeedgenBundle
+import SeedgenCore
 import SeedgenTestSupport
 import Testing
 

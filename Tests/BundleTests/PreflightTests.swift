@@ -1,5 +1,7 @@
 import Foundation
-import SeedgenKit
+import SeedgenApply
+import SeedgenBundle
+import SeedgenNoCloud
 import SeedgenTestSupport
 import Testing
 

@@ -1,5 +1,7 @@
 import Foundation
-import SeedgenKit
+import SeedgenBundle
+import SeedgenNoCloud
+import SeedgenSpec
 import SeedgenTestSupport
 import Testing
 

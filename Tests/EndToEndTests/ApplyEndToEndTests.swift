@@ -1,5 +1,5 @@
 import Foundation
-import SeedgenKit
+import SeedgenApply
 import SeedgenTestSupport
 import Testing
 

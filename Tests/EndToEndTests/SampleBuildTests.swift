@@ -1,5 +1,5 @@
 import Foundation
-import SeedgenKit
+import SeedgenCore
 import SeedgenTestSupport
 import Testing
 

@@ -1,5 +1,4 @@
 import Foundation
-import SeedgenKit
 import SeedgenTestSupport
 import Testing
 

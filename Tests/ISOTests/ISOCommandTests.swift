@@ -1,5 +1,7 @@
 import Foundation
-import SeedgenKit
+import SeedgenCore
+import SeedgenISO
+import SeedgenNoCloud
 import SeedgenTestSupport
 import Testing
 
@@ -16,7 +18,7 @@ struct ISOCommandTests {
         try writeInputs(directory)
         let result = try ProcessRunner.seedgen(["iso", "seed.iso", "user-data", "-N", "network-config"], currentDirectory: directory.url)
         #expect(result.exitCode == 0, "\(result.stderr)")
-        let contents = try SeedISOInspector.contents(of: directory.path("seed.iso"))
+        let contents = try ISOImageReader.contents(of: directory.path("seed.iso"))
         #expect(contents.map(\.name).sorted() == ["meta-data", "network-config", "user-data"])
         try expectSeedReadsBack(directory.path("seed.iso"), byName(contents))
         #expect(byName(contents)["user-data"] == sampleSeedFiles()[0].data)
@@ -89,7 +91,7 @@ struct ISOCommandTests {
         #expect(result.exitCode == 0, "\(result.stderr)")
         let iso = directory.path("piped.iso")
         try result.stdoutData.write(to: iso)
-        let contents = try SeedISOInspector.contents(of: iso)
+        let contents = try ISOImageReader.contents(of: iso)
         #expect(contents.first { $0.name == "user-data" }?.data == userData)
         try expectSeedReadsBack(iso, byName(contents))
         #expect(directoryEntries(directory.url) == ["piped.iso"])
@@ -104,7 +106,7 @@ struct ISOCommandTests {
         #expect(accepted.exitCode == 0, "\(accepted.stderr)")
         #expect(try SeedISOInspector.inspect(directory.path("upper.iso")).volumeID == "CIDATA")
         try expectSeedReadsBack(
-            directory.path("upper.iso"), byName(try SeedISOInspector.contents(of: directory.path("upper.iso"))), volumeID: "CIDATA")
+            directory.path("upper.iso"), byName(try ISOImageReader.contents(of: directory.path("upper.iso"))), volumeID: "CIDATA")
         let before = directoryEntries(directory.url)
         let refused = try ProcessRunner.seedgen(["iso", "-o", "seed.iso", "--user-data", "user-data", "--volume-id", "CiData"], currentDirectory: directory.url)
         #expect(refused.exitCode == 2)

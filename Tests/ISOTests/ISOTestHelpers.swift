@@ -1,5 +1,6 @@
 import Foundation
-import SeedgenKit
+import SeedgenCore
+import SeedgenISO
 import SeedgenTestSupport
 import Testing
 

@@ -1,5 +1,7 @@
 import Foundation
-import SeedgenKit
+import SeedgenCore
+import SeedgenISO
+import SeedgenNoCloud
 import SeedgenTestSupport
 import Testing
 
@@ -35,10 +37,10 @@ struct SeedISOInspectorTests {
         let iso = directory.path("seed.iso")
         let files = sampleSeedFiles(userDataPadding: 300_000)
         try SeedISO.write(files: files, epoch: testEpoch, to: iso)
-        let contents = try SeedISOInspector.contents(of: iso)
+        let contents = try ISOImageReader.contents(of: iso)
         #expect(Dictionary(uniqueKeysWithValues: contents.map { ($0.name, $0.data) }) == Dictionary(uniqueKeysWithValues: files.map { ($0.name, $0.data) }))
         let target = directory.path("out/nested")
-        let written = try SeedISOInspector.extract(iso, to: target)
+        let written = try ISOImageReader.extract(iso, to: target)
         #expect(written.count == files.count)
         let extracted = try filesBelow(target)
         for file in files { #expect(extracted[file.name] == file.data) }

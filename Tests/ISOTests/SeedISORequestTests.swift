@@ -1,5 +1,6 @@
 import Foundation
-import SeedgenKit
+import SeedgenCore
+import SeedgenNoCloud
 import SeedgenTestSupport
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
-import SeedgenKit
+import SeedgenCore
+import SeedgenImage
 import SeedgenTestSupport
 import Testing
 

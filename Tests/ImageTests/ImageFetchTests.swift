@@ -1,6 +1,7 @@
 import CXattr
 import Foundation
-import SeedgenKit
+import SeedgenCore
+import SeedgenImage
 import SeedgenTestSupport
 import Testing
 

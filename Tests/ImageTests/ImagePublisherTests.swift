@@ -1,5 +1,7 @@
 import Foundation
-import SeedgenKit
+import SeedgenCore
+import SeedgenImage
+import SeedgenSpec
 import SeedgenTestSupport
 import Testing
 

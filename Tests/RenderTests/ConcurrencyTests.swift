@@ -1,5 +1,6 @@
 import Foundation
-import SeedgenKit
+import SeedgenRender
+import SeedgenSpec
 import Testing
 
 @Test func concurrentRendersGiveTheSameBytesAsSerialOnes() async throws {

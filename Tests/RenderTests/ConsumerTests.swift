@@ -1,5 +1,7 @@
 import Foundation
-import SeedgenKit
+import SeedgenCore
+import SeedgenRender
+import SeedgenSpec
 import SeedgenTestSupport
 import Testing
 

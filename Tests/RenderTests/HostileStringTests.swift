@@ -1,6 +1,7 @@
 import Foundation
 import SeedgenYAML
-import SeedgenKit
+import SeedgenRender
+import SeedgenSpec
 import SeedgenTestSupport
 import Testing
 

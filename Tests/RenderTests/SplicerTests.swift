@@ -1,5 +1,6 @@
 import Foundation
-@testable import SeedgenKit
+@testable import SeedgenRender
+@testable import SeedgenSpec
 import SeedgenTestSupport
 import Testing
 

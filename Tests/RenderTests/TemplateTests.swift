@@ -1,6 +1,8 @@
 import Foundation
 import SeedgenYAML
-@testable import SeedgenKit
+@testable import SeedgenCore
+@testable import SeedgenRender
+@testable import SeedgenSpec
 import SeedgenTestSupport
 import Testing
 

@@ -1,5 +1,5 @@
 import Foundation
-import SeedgenKit
+import SeedgenCore
 
 /// A fake Proxmox VE node (Tests/Fixtures/fake-pve) with its own state directory.
 /// Shared by BundleTests (deploy scenarios) and EndToEndTests (deploy.sh from a real build).

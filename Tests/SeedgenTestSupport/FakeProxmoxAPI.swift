@@ -1,5 +1,6 @@
 import Foundation
-import SeedgenKit
+import SeedgenApply
+import SeedgenCore
 
 /// A Proxmox VE node's API in memory, for `apply`'s tests. It follows Proxmox's own rules as its
 /// code has them, written here independently of seedgen's planner so that a wrong plan fails:

@@ -3,7 +3,8 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
-import SeedgenKit
+import SeedgenApply
+import SeedgenHTTP
 
 /// The fake Proxmox API over HTTPS on 127.0.0.1, as pve-http-server (`APIServer/AnyEvent.pm`)
 /// speaks it: `/api2/json/…`, the `PVEAPIToken` header (401 without the right one), query and

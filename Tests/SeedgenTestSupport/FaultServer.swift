@@ -1,5 +1,5 @@
 import Foundation
-import SeedgenKit
+import SeedgenCore
 
 /// Thrown by shared fixtures when a consumer tool is missing or a fixture cannot start.
 public struct TestFixtureError: Error, CustomStringConvertible {

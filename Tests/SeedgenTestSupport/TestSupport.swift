@@ -1,5 +1,5 @@
 import Foundation
-import SeedgenKit
+import SeedgenCore
 
 /// Paths the tests need, found from this source file so tests run from any working directory.
 public enum TestPaths {

@@ -1,4 +1,4 @@
-import SeedgenKit
+import SeedgenCore
 import Testing
 
 @Suite struct ByteSizeTests {

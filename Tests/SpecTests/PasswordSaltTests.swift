@@ -1,5 +1,5 @@
 import Foundation
-import SeedgenKit
+import SeedgenSpec
 import SeedgenTestSupport
 import Testing
 

@@ -1,5 +1,5 @@
 import Foundation
-import SeedgenKit
+import SeedgenBundle
 import SeedgenTestSupport
 import Testing
 

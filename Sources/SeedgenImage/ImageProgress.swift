@@ -1,0 +1,119 @@
+import Foundation
+import SeedgenCore
+
+/// Download/verify progress on stderr: a redrawn bar (bytes, rate, ETA) on a terminal, a line per
+/// 10 % otherwise, nothing with `--progress none`.
+public final class ImageProgressReporter: @unchecked Sendable {
+    private let mode: ProgressMode
+    private let label: String
+    private let lock = NSLock()
+    private var total: UInt64?
+    private var start = ContinuousClock.now
+    private var lastDraw = ContinuousClock.now
+    private var lastPlainStep = -1
+    private var lastPlainTime = ContinuousClock.now
+    private var drewBar = false
+
+    public init(mode: ProgressMode, label: String) {
+        self.mode = mode.resolved
+        self.label = label
+    }
+
+    /// A new transfer starts (or restarts): `total` bytes expected when known, `already` present.
+    public func begin(total: UInt64?) {
+        lock.withLock {
+            self.total = total
+            start = .now
+            lastPlainStep = -1
+        }
+    }
+
+    public func update(_ bytes: UInt64) {
+        lock.lock()
+        defer { lock.unlock() }
+        let now = ContinuousClock.now
+        switch mode {
+        case .none: return
+        case .auto:
+            guard now - lastDraw >= .milliseconds(200) else { return }
+            lastDraw = now
+            drewBar = true
+            Terminal.standardError.write("\r\u{1B}[K" + barLine(bytes, now: now))
+        case .plain:
+            if let total, total > 0 {
+                let step = Int(bytes * 10 / total)
+                guard step > lastPlainStep else { return }
+                lastPlainStep = step
+            } else {
+                guard now - lastPlainTime >= .seconds(10) else { return }
+            }
+            lastPlainTime = now
+            Terminal.standardError.write(statusLine(bytes, now: now) + "\n")
+        }
+    }
+
+    /// Ends the display with a final line.
+    public func finish(_ message: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        switch mode {
+        case .none: return
+        case .auto:
+            Terminal.standardError.write((drewBar ? "\r\u{1B}[K" : "") + message + "\n")
+        case .plain:
+            Terminal.standardError.write(message + "\n")
+        }
+        drewBar = false
+    }
+
+    public func note(_ message: String) {
+        guard mode != .none else { return }
+        lock.withLock {
+            Terminal.standardError.write((drewBar ? "\r\u{1B}[K" : "") + message + "\n")
+            drewBar = false
+        }
+    }
+
+    private func rate(_ bytes: UInt64, now: ContinuousClock.Instant) -> Double {
+        let seconds = max(0.001, Self.seconds(now - start))
+        return Double(bytes) / seconds
+    }
+
+    private func statusLine(_ bytes: UInt64, now: ContinuousClock.Instant) -> String {
+        let speed = rate(bytes, now: now)
+        var text = "\(label): \(Self.formatBytes(bytes))"
+        if let total, total > 0 { text += " / \(Self.formatBytes(total)) (\(bytes * 100 / total)%)" }
+        text += ", \(Self.formatBytes(UInt64(speed)))/s"
+        return text
+    }
+
+    private func barLine(_ bytes: UInt64, now: ContinuousClock.Instant) -> String {
+        let speed = rate(bytes, now: now)
+        guard let total, total > 0 else { return statusLine(bytes, now: now) }
+        let width = 24
+        let filled = min(width, Int(bytes * UInt64(width) / total))
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        let remaining = speed > 0 ? Double(total &- min(bytes, total)) / speed : 0
+        return "\(label) [\(bar)] \(bytes * 100 / total)% \(Self.formatBytes(bytes))/\(Self.formatBytes(total)) \(Self.formatBytes(UInt64(speed)))/s ETA \(Self.formatDuration(remaining))"
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    public static func formatBytes(_ bytes: UInt64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+    }
+
+    static func formatDuration(_ seconds: Double) -> String {
+        let total = Int(seconds.rounded())
+        return String(format: "%d:%02d", total / 60, total % 60)
+    }
+}
