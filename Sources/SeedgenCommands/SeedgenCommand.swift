@@ -23,9 +23,10 @@ public struct SeedgenCommand: AsyncParsableCommand {
 
     public init() {}
 
-    /// The parser's own entry point, except that usage errors exit 2 as the README promises (the
-    /// parser's default is 64, EX_USAGE) and print a JSON error object on stdout under `--json`.
-    public static func main() async {
+    /// Runs seedgen as the process: the parser's own `main`, except that usage errors exit 2 as the
+    /// README promises (the parser's default is 64, EX_USAGE) and print a JSON error object on stdout
+    /// under `--json`.
+    public static func runAsProcess() async {
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -1,6 +1,7 @@
 import Foundation
 import SeedgenCore
 import SeedgenISO
+import SeedgenNoCloud
 import SeedgenTestSupport
 import Testing
 
@@ -200,7 +201,7 @@ struct SeedISOFailureTests {
         #expect(directoryEntries(directory.url).isEmpty)
     }
 
-    @Test("empty user-data, missing user-data or meta-data, duplicate and bad names are invalid input")
+    @Test("a NoCloud seed with empty user-data, missing user-data or meta-data, duplicate and bad names is invalid input")
     func badFiles() throws {
         var emptyUserData = sampleSeedFiles()
         emptyUserData[0].data = Data()
@@ -214,12 +215,30 @@ struct SeedISOFailureTests {
         for (files, message) in cases {
             let directory = try TemporaryDirectory()
             let error = try #require(throws: SeedgenError.self) {
-                try SeedISO.write(files: files, epoch: testEpoch, to: directory.path("seed.iso"))
+                try NoCloudSeed.write(files: files, epoch: testEpoch, to: directory.path("seed.iso"))
             }
             #expect(error.isInvalidInput, "\(message)")
             #expect(error.description.contains(message), "\(error.description)")
             #expect(directoryEntries(directory.url).isEmpty)
         }
+    }
+
+    @Test("SeedISO itself refuses names an ISO root cannot hold, and leaves NoCloud's needs to SeedgenNoCloud")
+    func isoLevelNames() throws {
+        for (files, message) in [
+            (sampleSeedFiles() + [sampleSeedFiles()[2]], "network-config: given twice"),
+            ([SeedFile(name: "a/b", data: Data("x".utf8))], "'a/b' is not a valid file name"),
+        ] {
+            let directory = try TemporaryDirectory()
+            let error = try #require(throws: SeedgenError.self) {
+                try SeedISO.write(files: files, epoch: testEpoch, to: directory.path("seed.iso"))
+            }
+            #expect(error.isInvalidInput && error.description.contains(message), "\(error.description)")
+            #expect(directoryEntries(directory.url).isEmpty)
+        }
+        // Any file set with valid names is an ISO, with or without user-data.
+        let plain = try SeedISO.image(files: [SeedFile(name: "notes.txt", data: Data("x".utf8))], epoch: testEpoch)
+        #expect(plain.count > 0)
     }
 
     @Test("an epoch ISO 9660 cannot record is refused")

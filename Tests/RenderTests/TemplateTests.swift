@@ -115,7 +115,7 @@ func document(_ data: Data) throws -> [String: Any] {
 
     @Test func usersFromExtraMustStayValidForCloudInit() {
         var spec = RenderSpecs.minimal()
-        spec.locations["cloud_init.extra"] = SeedgenKit.SourceLocation(file: "vm.yaml", line: 12, column: 3)
+        spec.locations["cloud_init.extra"] = SeedgenCore.SourceLocation(file: "vm.yaml", line: 12, column: 3)
         spec.cloudInit.extra = .map([(key: "users", value: .list([
             .string("default"),
             .map([(key: "name", value: .string("a")), (key: "ssh-authorized-keys", value: .list([.string("k")]))]),
