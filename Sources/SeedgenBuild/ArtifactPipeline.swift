@@ -179,7 +179,7 @@ public struct ArtifactPipeline: Sendable {
         case nil: resolvedImage = nil
         }
         let artifacts = try ArtifactSet.make(for: spec, image: resolvedImage, includeImage: options.includeImage, epoch: epoch)
-        let finalDirectory = options.outputDirectory.appendingPathComponent(spec.name)
+        let finalDirectory = options.outputDirectory.appendingPathComponent(spec.name.text)
         let temporary = options.outputDirectory.appendingPathComponent(".seedgen-tmp-\(spec.name)-\(UUID().uuidString)")
         do {
             try artifacts.write(into: temporary)
@@ -188,7 +188,7 @@ public struct ArtifactPipeline: Sendable {
             throw error
         }
         let outcome = BuildOutcome(
-            name: spec.name, vmid: spec.vmid, file: spec.sourceFile, status: .built, directory: finalDirectory.path,
+            name: spec.name.text, vmid: spec.vmid.number, file: spec.sourceFile, status: .built, directory: finalDirectory.path,
             files: artifacts.checksums, seedISO: artifacts.seedISOName, image: resolvedImage?.path.path,
             imageVerification: resolvedImage?.verification, error: nil)
         return StagedVM(temporaryDirectory: temporary, finalDirectory: finalDirectory, outcome: outcome, warnings: artifacts.warnings)
@@ -196,7 +196,7 @@ public struct ArtifactPipeline: Sendable {
 
     private func failedOutcome(_ spec: VMSpec, _ error: SeedgenError) -> BuildOutcome {
         BuildOutcome(
-            name: spec.name, vmid: spec.vmid, file: spec.sourceFile, status: .failed, directory: nil, files: [:], seedISO: nil,
+            name: spec.name.text, vmid: spec.vmid.number, file: spec.sourceFile, status: .failed, directory: nil, files: [:], seedISO: nil,
             image: nil, imageVerification: nil, error: error.description)
     }
 

@@ -7,7 +7,7 @@ struct BundlePlanner {
     let spec: VMSpec
     let inputs: BundleInputs
 
-    private var vmid: String { String(spec.vmid) }
+    private var vmid: String { spec.vmid.text }
     private var hardware: HardwareSpec { spec.hardware }
 
     /// Seed CD-ROM / cloud-init drive slot: OVMF and q35 guests do not reliably see IDE CD-ROMs.
@@ -19,14 +19,14 @@ struct BundlePlanner {
         let files = try planFiles()
         var options = vmOptions(files: files)
         let planHash = try Self.planHash(options: options, files: files)
-        let markerPrefix = "seedgen vm=\(spec.name) vmid=\(spec.vmid) "
+        let markerPrefix = Self.markerPrefix(for: spec)
         let marker = markerPrefix + "plan=\(planHash)"
-        let description = [spec.description, marker].compactMap { $0 }.joined(separator: "\n\n")
+        let description = Self.description(spec.description, marker: marker)
         options.insert(BundleQMOption("description", BundleArgument(description)), at: 1)
 
         let bootDiskSize = hardware.disk.size
         let vm = BundleVMPlan(
-            vmid: spec.vmid, name: spec.name, node: spec.node, cloudInitMode: spec.cloudInit.mode,
+            vmid: spec.vmid.number, name: spec.name.text, node: spec.node?.text, cloudInitMode: spec.cloudInit.mode,
             marker: marker, markerPrefix: markerPrefix, planHash: planHash, options: options, bootDisk: "scsi0",
             bootDiskSize: bootDiskSize.qmSize, bootDiskConfigSize: Self.pveConfigSize(bootDiskSize.bytes), seedDrive: seedDrive)
         return BundlePlan(
@@ -35,6 +35,21 @@ struct BundlePlanner {
             preflight: preflightChecks(files: files), steps: steps(vm: vm, files: files),
             rerun: rerunPlan(vm: vm, files: files, description: description))
     }
+
+    /// The start of the marker line that identifies seedgen's VMs on the node.
+    static func markerPrefix(for spec: VMSpec) -> String { "seedgen vm=\(spec.name) vmid=\(spec.vmid) " }
+
+    /// The VM's description: the user's text, a blank line, seedgen's marker.
+    static func description(_ text: String?, marker: String) -> String {
+        [text, marker].compactMap { $0 }.joined(separator: "\n\n")
+    }
+
+    /// The description as it will be, for checking its length before the plan hash is known.
+    static func description(for spec: VMSpec) -> String {
+        description(spec.description, marker: markerPrefix(for: spec) + "plan=" + String(repeating: "0", count: planHashLength))
+    }
+
+    static let planHashLength = 16
 
     // MARK: files
 
@@ -45,7 +60,7 @@ struct BundlePlanner {
             let storage = spec.storage.import
             files.append(BundlePlanFile(
                 role: .image, source: "image/" + image.fileName, sha256: image.sha256, size: image.size,
-                included: image.included, cachePath: image.cachePath, storage: storage,
+                included: image.included, cachePath: image.cachePath, storage: storage.text,
                 volume: "\(storage):import/\(stem).\(image.format)", legacyVolume: "\(storage):iso/\(stem).img",
                 format: image.format, virtualSize: image.virtualSize))
         }
@@ -55,7 +70,7 @@ struct BundlePlanner {
                 throw SeedgenError.runtime(message: "bundle: cloud_init.mode iso needs the seed ISO, and the build produced none")
             }
             files.append(BundlePlanFile(
-                role: .seedISO, source: seed.name, sha256: seed.sha256, size: seed.size, storage: spec.storage.iso,
+                role: .seedISO, source: seed.name, sha256: seed.sha256, size: seed.size, storage: spec.storage.iso.text,
                 volume: "\(spec.storage.iso):iso/\(seed.name)"))
         case .snippets:
             for (role, kind) in BundleFileRole.snippets {
@@ -66,7 +81,7 @@ struct BundlePlanner {
                 let target = "seedgen-\(spec.vmid)-\(kind)-\(file.sha256.prefix(8)).yaml"
                 files.append(BundlePlanFile(
                     role: role, source: file.name, sha256: file.sha256, size: file.size,
-                    storage: spec.storage.snippets, volume: "\(spec.storage.snippets):snippets/\(target)"))
+                    storage: spec.storage.snippets.text, volume: "\(spec.storage.snippets):snippets/\(target)"))
             }
         case .pve:
             if let keys = inputs.sshKeysFile {
@@ -101,9 +116,9 @@ struct BundlePlanner {
     }
 
     private func vmOptions(files: [BundlePlanFile]) -> [BundleQMOption] {
-        var options: [BundleQMOption] = [BundleQMOption("name", BundleArgument(spec.name))]
-        if !spec.tags.isEmpty { options.append(BundleQMOption("tags", BundleArgument(spec.tags.joined(separator: ";")))) }
-        if let pool = spec.pool { options.append(BundleQMOption("pool", BundleArgument(pool))) }
+        var options: [BundleQMOption] = [BundleQMOption("name", BundleArgument(spec.name.text))]
+        if !spec.tags.isEmpty { options.append(BundleQMOption("tags", BundleArgument(spec.tags.map(\.text).joined(separator: ";")))) }
+        if let pool = spec.pool { options.append(BundleQMOption("pool", BundleArgument(pool.text))) }
         options.append(BundleQMOption("ostype", "l26"))
         options.append(BundleQMOption("machine", BundleArgument(hardware.machine)))
         options.append(BundleQMOption("bios", BundleArgument(hardware.bios.rawValue)))
@@ -144,7 +159,7 @@ struct BundlePlanner {
         }
 
         for interface in spec.network.interfaces {
-            var value = "\(interface.model)=\(interface.mac.lowercased()),bridge=\(interface.bridge),firewall=\(interface.firewall ? 1 : 0)"
+            var value = "\(interface.model)=\(interface.mac.text.lowercased()),bridge=\(interface.bridge),firewall=\(interface.firewall ? 1 : 0)"
             if let vlan = interface.vlan { value += ",tag=\(vlan)" }
             if let mtu = interface.mtu { value += ",mtu=\(mtu)" }
             options.append(BundleQMOption(interface.proxmoxKey, BundleArgument(value)))
@@ -206,22 +221,22 @@ struct BundlePlanner {
 
     private func storageNeeds() -> [BundleStorageNeed] {
         var needs: [BundleStorageNeed] = [
-            BundleStorageNeed(storage: hardware.disk.storage, content: "images", purpose: "boot disk", neededOnRerun: false)
+            BundleStorageNeed(storage: hardware.disk.storage.text, content: "images", purpose: "boot disk", neededOnRerun: false)
         ]
         for (index, extra) in hardware.extraDisks.enumerated() {
-            needs.append(BundleStorageNeed(storage: extra.storage, content: "images", purpose: "disk scsi\(index + 1)", neededOnRerun: false))
+            needs.append(BundleStorageNeed(storage: extra.storage.text, content: "images", purpose: "disk scsi\(index + 1)", neededOnRerun: false))
         }
         if inputs.image != nil {
             needs.append(BundleStorageNeed(
-                storage: spec.storage.import, content: "import", purpose: "cloud image import", minimumPVE: "8.3", neededOnRerun: false))
+                storage: spec.storage.import.text, content: "import", purpose: "cloud image import", minimumPVE: "8.3", neededOnRerun: false))
             needs.append(BundleStorageNeed(
-                storage: spec.storage.import, content: "iso", purpose: "cloud image import (absolute path)", belowPVE: "8.3",
+                storage: spec.storage.import.text, content: "iso", purpose: "cloud image import (absolute path)", belowPVE: "8.3",
                 neededOnRerun: false))
         }
         switch spec.cloudInit.mode {
-        case .iso: needs.append(BundleStorageNeed(storage: spec.storage.iso, content: "iso", purpose: "seed ISO", neededOnRerun: true))
+        case .iso: needs.append(BundleStorageNeed(storage: spec.storage.iso.text, content: "iso", purpose: "seed ISO", neededOnRerun: true))
         case .snippets:
-            needs.append(BundleStorageNeed(storage: spec.storage.snippets, content: "snippets", purpose: "cloud-init snippets", neededOnRerun: true))
+            needs.append(BundleStorageNeed(storage: spec.storage.snippets.text, content: "snippets", purpose: "cloud-init snippets", neededOnRerun: true))
         case .pve: break
         }
         var seen = Set<String>()
@@ -279,7 +294,7 @@ struct BundlePlanner {
         }
         drift.append(BundleDriftCheck(key: "scsi0", expected: "size=\(vm.bootDiskConfigSize)", match: .contains))
         for interface in spec.network.interfaces {
-            drift.append(BundleDriftCheck(key: interface.proxmoxKey, expected: "=\(interface.mac.lowercased())", match: .contains))
+            drift.append(BundleDriftCheck(key: interface.proxmoxKey, expected: "=\(interface.mac.text.lowercased())", match: .contains))
             drift.append(BundleDriftCheck(key: interface.proxmoxKey, expected: "bridge=\(interface.bridge)", match: .contains))
         }
         for option in vm.options where ["ciuser", "nameserver", "searchdomain"].contains(option.key) || option.key.hasPrefix("ipconfig") {
@@ -316,9 +331,7 @@ struct BundlePlanner {
             var options: [BundleQMOption]
             var files: [BundlePlanFile]
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(Digest.sha256Hex(try encoder.encode(Hashed(options: options, files: files))).prefix(16))
+        return String(Digest.sha256Hex(try JSONOutput.canonicalData(Hashed(options: options, files: files))).prefix(planHashLength))
     }
 
     /// A size in GiB as `<storage>:<GiB>` takes it: an integer, or an exact decimal fraction.

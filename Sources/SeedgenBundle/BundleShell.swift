@@ -1,24 +1,11 @@
 import Foundation
+import SeedgenCore
 
 /// The one place where text becomes shell syntax in deploy.sh: every value goes through `quote`,
 /// every word with node-side values through `word`.
 public enum BundleShell {
-    /// Characters that never need quoting in bash (no globbing, expansion, word splitting or history).
-    /// `=` and `,` are left out on purpose: bash takes them literally, but inside `( … )` arrays
-    /// shellcheck reads them as index assignments or separators, so such words are quoted.
-    private static let plainCharacters = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_@%+:./-")
-    /// The same set as a table over ASCII bytes: deploy.sh quotes thousands of words per fleet.
-    private static let plainBytes: [Bool] = (0..<128).map { byte in
-        plainCharacters.contains(Character(Unicode.Scalar(UInt8(byte))))
-    }
-
-    /// `text` as one bash word with the same value: plain when safe, else single-quoted with
-    /// embedded `'` written as `'\''`. Newlines and control characters survive inside the quotes.
-    public static func quote(_ text: String) -> String {
-        if !text.isEmpty, text.utf8.allSatisfy({ $0 < 128 && plainBytes[Int($0)] }) { return text }
-        guard text.utf8.contains(UInt8(ascii: "'")) else { return "'" + text + "'" }
-        return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
+    /// `text` as one bash word with the same value (`ShellQuoting.quote`).
+    public static func quote(_ text: String) -> String { ShellQuoting.quote(text) }
 
     /// A bash word for `argument`: literal parts quoted, variables expanded inside double quotes.
     public static func word(_ argument: BundleArgument) -> String {

@@ -7,23 +7,20 @@ public enum ProxmoxBundle {
     public static let schemaVersion = 1
     public static let minimumPVE = "7.2"
 
-    /// The plan for `spec`; throws `.invalidInput` for values qm would reject or a mode cannot express,
+    /// The plan for `spec`; throws `.invalidInput` for what a mode cannot express and rules across
+    /// fields (the description with seedgen's marker, the image against the disk),
     /// `.runtime` when the build stage did not supply a file the mode needs.
     public static func plan(for spec: VMSpec, inputs: BundleInputs) throws -> BundlePlan {
         var collector = DiagnosticCollector()
         collector.append(contentsOf: modeDiagnostics(for: spec))
-        collector.append(contentsOf: BundleValidation.diagnostics(for: spec, inputs: inputs))
+        collector.append(contentsOf: BundleValidation.diagnostics(for: spec, inputs: inputs, description: BundlePlanner.description(for: spec)))
         try collector.throwIfErrors()
         return try BundlePlanner(spec: spec, inputs: inputs).makePlan()
     }
 
     /// plan.json: sorted keys, two-space indentation, no escaped slashes, trailing newline.
     public static func planJSON(_ plan: BundlePlan) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var data = try encoder.encode(plan)
-        data.append(0x0A)
-        return data
+        try JSONOutput.data(plan)
     }
 
     public static func deployScript(_ plan: BundlePlan) -> String {

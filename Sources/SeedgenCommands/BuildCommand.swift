@@ -21,21 +21,10 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "VMs built in parallel (default: the number of cores).")
     var jobs: Int?
 
-    @Flag(help: "Never open a network connection: every image must already be in the cache.")
-    var offline = false
-
-    @Option(help: "Image cache directory (default: $SEEDGEN_CACHE, else $XDG_CACHE_HOME/seedgen, else ~/.cache/seedgen).")
-    var cache: String?
-
-    @Option(help: "A user catalog file that adds to or overrides the built-in image catalog.")
-    var catalog: String?
-
-    @Option(help: "PEM file of CA certificates trusted beside the system store for downloads (default: $SEEDGEN_CA_FILE).")
-    var caFile: String?
-
     @Flag(help: "Put the verified image into DIR/<name>/image/ so the directory alone can be carried to an air-gapped node.")
     var includeImage = false
 
+    @OptionGroup var store: ImageStoreOptions
     @OptionGroup var saltKey: SaltKeyOptions
     @OptionGroup var display: OutputOptions
 
@@ -46,11 +35,8 @@ struct BuildCommand: AsyncParsableCommand {
                 guard jobs >= 1 else { throw SeedgenError.usage("--jobs must be at least 1") }
                 options.jobs = jobs
             }
-            options.offline = offline
-            if let cache { options.cacheDirectory = URL(fileURLWithPath: cache) }
-            options.catalogFile = catalog.map { URL(fileURLWithPath: $0) }
+            store.apply(to: &options)
             options.includeImage = includeImage
-            options.caFile = caFile
             options.progress = display.progress
             let pipeline = ArtifactPipeline(options: options) { Terminal.standardError.write($0 + "\n") }
             return try await pipeline.build(files: try FileArguments.expand(files))

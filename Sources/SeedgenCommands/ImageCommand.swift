@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SeedgenBuild
 import SeedgenCore
 import SeedgenImage
 
@@ -31,6 +32,14 @@ struct ImageStoreOptions: ParsableArguments {
 
     func makeCatalog() throws -> ImageCatalog {
         try ImageCatalog.load(userCatalog: catalog.map { URL(fileURLWithPath: $0) })
+    }
+
+    /// The same choices for a build, which opens the store itself.
+    func apply(to options: inout BuildOptions) {
+        options.offline = offline
+        if let cache { options.cacheDirectory = URL(fileURLWithPath: cache) }
+        options.catalogFile = catalog.map { URL(fileURLWithPath: $0) }
+        options.caFile = caFile
     }
 
     func makeStore(progress: ProgressMode) throws -> ImageStore {

@@ -30,7 +30,10 @@ struct ImageFetchCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors(json: output.json) {
             let imageStore = try store.makeStore(progress: output.progress)
-            let plan = try makePlan(catalog: imageStore.catalog)
+            let request = ImageFetchRequest(
+                image: image, sha256: sha256, sha512: sha512, checksumsURL: checksumsURL, signatureURL: signatureURL,
+                keyring: keyring, fingerprints: fingerprint)
+            let plan = try ImageSourcePlan(request, catalog: imageStore.catalog)
             let resolved = try await imageStore.fetch(plan, refresh: refresh)
             if output.json {
                 try printJSON(resolved)
@@ -44,37 +47,5 @@ struct ImageFetchCommand: AsyncParsableCommand {
                     """)
             }
         }
-    }
-
-    func makePlan(catalog: ImageCatalog) throws -> ImageSourcePlan {
-        if let entry = catalog.entry(named: image) {
-            var plan = try ImageSourcePlan(entry: entry)
-            if let sha256 {
-                plan.pinnedAlgorithm = .sha256
-                plan.pinnedHex = sha256.lowercased()
-            }
-            return plan
-        }
-        let url: URL
-        if image.contains("://") {
-            guard let parsed = URL(string: image) else { throw SeedgenError.usage("not a URL: \(image)") }
-            url = parsed
-        } else if FileManager.default.fileExists(atPath: image) {
-            url = URL(fileURLWithPath: image).standardizedFileURL
-        } else {
-            let hint = catalog.suggestion(for: image).map { " (did you mean \($0)?)" } ?? ""
-            throw SeedgenError.usage("\(image) is neither a catalog name\(hint), a URL, nor an existing file; see `seedgen image list`")
-        }
-        func parse(_ text: String?) throws -> URL? {
-            guard let text else { return nil }
-            guard let url = URL(string: text), url.scheme != nil else { throw SeedgenError.usage("not a URL: \(text)") }
-            return url
-        }
-        if sha256 == nil, sha512 == nil, checksumsURL == nil, signatureURL == nil, let publisher = catalog.publisher(covering: url) {
-            return try ImageSourcePlan(url: url, publisher: publisher)
-        }
-        return try ImageSourcePlan(
-            url: url, sha256: sha256, sha512: sha512, checksumsURL: try parse(checksumsURL), signatureURL: try parse(signatureURL),
-            keyring: keyring.map { URL(fileURLWithPath: $0).standardizedFileURL.path }, fingerprints: fingerprint)
     }
 }

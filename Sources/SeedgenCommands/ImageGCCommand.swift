@@ -29,7 +29,7 @@ struct ImageGCCommand: AsyncParsableCommand {
             if output.json {
                 try printJSON(report)
             } else {
-                Terminal.standardOutput.write("removed \(report.removedRecords) entries and \(report.removedFiles.count) files, freed \(ImageProgressReporter.formatBytes(report.freedBytes))\n")
+                Terminal.standardOutput.write("removed \(report.removedRecords) entries and \(report.removedFiles.count) files, freed \(ByteSize.readable(report.freedBytes))\n")
                 if !report.keptUnindexedFiles.isEmpty {
                     Terminal.standardOutput.write(
                         "kept \(report.keptUnindexedFiles.count) files the index does not name (delete them with --remove-unindexed):\n"

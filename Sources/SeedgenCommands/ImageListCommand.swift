@@ -65,7 +65,7 @@ struct ImageListCommand: AsyncParsableCommand {
                 lines.append("  (empty)")
             }
             for record in records {
-                lines.append("  \(record.sha256.prefix(12))  \(ImageProgressReporter.formatBytes(record.size).padding(toLength: 10, withPad: " ", startingAt: 0))  \(record.format)  \(record.name ?? "-")  \(record.fileName)")
+                lines.append("  \(record.sha256.prefix(12))  \(ByteSize.readable(record.size).padding(toLength: 10, withPad: " ", startingAt: 0))  \(record.format)  \(record.name ?? "-")  \(record.fileName)")
                 lines.append("                \(record.source)")
                 lines.append("                \(record.verification), fetched \(record.fetchedAt)")
             }

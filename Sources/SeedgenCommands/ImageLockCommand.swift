@@ -47,10 +47,7 @@ struct ImageLockCommand: AsyncParsableCommand {
                         Terminal.standardError.write("\(file): \(vm.name)'s image is a local file, nothing to lock\n")
                         continue
                     }
-                    let lockURL = ImageLockfile.url(besides: vmFile)
-                    var lockfile = try ImageLockfile.read(lockURL)
-                    lockfile.images[key] = entry
-                    try lockfile.write(to: lockURL)
+                    let lockURL = try ImageLockfile.record(entry, key: key, besides: vmFile)
                     results.append(Result(lockfile: lockURL.path, key: key, entry: entry))
                     if !output.json {
                         Terminal.standardOutput.write("\(lockURL.path): \(key) → \(entry.url)\n  sha256 \(entry.sha256) (\(entry.verification))\n")

@@ -55,6 +55,19 @@ public struct ByteSize: Sendable, Hashable, Comparable, Codable, CustomStringCon
         return "\((bytes + 1023) >> 10)K"
     }
 
+    /// The one way seedgen shows a byte count to a person: `512 B`, else binary units with
+    /// `decimals` digits (`1.5 MiB`, `3.00 MiB`).
+    public static func readable(_ bytes: UInt64, decimals: Int = 1) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes) B" : String(format: "%.\(decimals)f %@", value, units[unit])
+    }
+
     public var description: String {
         if bytes >= 1 << 30, isWholeGibibytes { return "\(bytes >> 30)G" }
         if isWholeMebibytes { return "\(bytes >> 20)M" }

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import SeedgenCore
 
 /// Settings of one transport. The defaults verify certificates against the system trust store.
 public struct HTTPTransportOptions: Sendable {
@@ -273,7 +274,7 @@ public final class HTTPTransport: Sendable {
         let encoded: HTTPRequestBody?
         if let body {
             do {
-                encoded = .bytes(try JSONEncoder().encode(body), contentType: "application/json")
+                encoded = .bytes(try JSONOutput.canonicalData(body), contentType: "application/json")
             } catch {
                 throw HTTPTransportError(.request, "cannot encode the request to \(HTTPTransportError.redacted(url)) as JSON", cause: "\(error)")
             }

@@ -112,13 +112,7 @@ public struct ImageCatalog: Sendable, Hashable {
     public func entry(named name: String) -> ImageCatalogEntry? { entries.first { $0.name == name } }
 
     /// The closest known name, for a "did you mean" hint; nil when nothing is close.
-    public func suggestion(for name: String) -> String? { Self.suggestion(for: name, among: names) }
-
-    public static func suggestion(for name: String, among names: [String]) -> String? {
-        let scored = names.map { ($0, editDistance(name.lowercased(), $0.lowercased())) }
-        guard let best = scored.min(by: { $0.1 < $1.1 }) else { return nil }
-        return best.1 <= max(2, name.count / 3) ? best.0 : nil
-    }
+    public func suggestion(for name: String) -> String? { NameSuggestion.closest(to: name, in: names) }
 
     /// The user catalog seedgen reads when no `--catalog` is given.
     public static func defaultUserCatalogFile(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
@@ -231,7 +225,7 @@ public struct ImageCatalog: Sendable, Hashable {
             for entry in map {
                 let key = entry.key.scalar?.text ?? ""
                 if !allowedKeys.contains(key) {
-                    let hint = suggestion(for: key, among: allowedKeys).map { "did you mean `\($0)`?" }
+                    let hint = NameSuggestion.closest(to: key, in: allowedKeys).map { "did you mean `\($0)`?" }
                     diagnostics.error("unknown key `\(key)`", at: location(entry.key), keyPath: "\(path).\(key)", allowed: hint ?? allowedKeys.joined(separator: ", "))
                 }
             }
@@ -304,25 +298,4 @@ public struct ImageCatalog: Sendable, Hashable {
     static func normalizedFingerprint(_ text: String) -> String {
         String(text.uppercased().filter { $0.isHexDigit })
     }
-
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var previous = Array(0...b.count)
-        for i in 1...a.count {
-            var current = [i] + Array(repeating: 0, count: b.count)
-            for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            previous = current
-        }
-        return previous[b.count]
-    }
-}
-
-/// Expands a leading `~/` against `$HOME`.
-func expandingTilde(_ path: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-    guard path.hasPrefix("~/") else { return path }
-    return (environment["HOME"] ?? NSHomeDirectory()) + String(path.dropFirst(1))
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SeedgenCore
 
 /// A publisher's trust policy for every image under its image directories: the checksum list that
 /// sits in the same directory as the image, and how that list is signed. A URL the user writes
@@ -128,7 +129,7 @@ extension ImageSourcePlan {
         listAlgorithm = publisher.digestAlgorithm
         signatureStyle = publisher.signatureStyle
         signatureURL = publisher.signature.map { directory.appendingPathComponent($0) }
-        keyring = publisher.keyring.map { expandingTilde($0) }
+        keyring = publisher.keyring.map { PathExpansion.expandingTilde($0) }
         fingerprints = publisher.fingerprints
         keyringHint = publisher.keyringHint
     }

@@ -54,10 +54,18 @@ public struct ImageLockfile: Sendable, Hashable, Codable {
     }
 
     public func write(to url: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var data = try encoder.encode(self)
-        data.append(0x0A)
-        try AtomicFile.write(data, to: url)
+        try AtomicFile.write(try JSONOutput.data(self), to: url)
+    }
+
+    /// Pins `entry` under `key` in the lockfile beside `vmFile`: read (absent: empty), set, written
+    /// back atomically, so the other entries are kept and a crash leaves the old file whole.
+    /// Returns the lockfile's URL.
+    @discardableResult
+    public static func record(_ entry: ImageLockEntry, key: String, besides vmFile: URL) throws -> URL {
+        let lockURL = url(besides: vmFile)
+        var lockfile = try read(lockURL)
+        lockfile.images[key] = entry
+        try lockfile.write(to: lockURL)
+        return lockURL
     }
 }

@@ -81,9 +81,9 @@ public final class ImageProgressReporter: @unchecked Sendable {
 
     private func statusLine(_ bytes: UInt64, now: ContinuousClock.Instant) -> String {
         let speed = rate(bytes, now: now)
-        var text = "\(label): \(Self.formatBytes(bytes))"
-        if let total, total > 0 { text += " / \(Self.formatBytes(total)) (\(bytes * 100 / total)%)" }
-        text += ", \(Self.formatBytes(UInt64(speed)))/s"
+        var text = "\(label): \(ByteSize.readable(bytes))"
+        if let total, total > 0 { text += " / \(ByteSize.readable(total)) (\(bytes * 100 / total)%)" }
+        text += ", \(ByteSize.readable(UInt64(speed)))/s"
         return text
     }
 
@@ -94,22 +94,11 @@ public final class ImageProgressReporter: @unchecked Sendable {
         let filled = min(width, Int(bytes * UInt64(width) / total))
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
         let remaining = speed > 0 ? Double(total &- min(bytes, total)) / speed : 0
-        return "\(label) [\(bar)] \(bytes * 100 / total)% \(Self.formatBytes(bytes))/\(Self.formatBytes(total)) \(Self.formatBytes(UInt64(speed)))/s ETA \(Self.formatDuration(remaining))"
+        return "\(label) [\(bar)] \(bytes * 100 / total)% \(ByteSize.readable(bytes))/\(ByteSize.readable(total)) \(ByteSize.readable(UInt64(speed)))/s ETA \(Self.formatDuration(remaining))"
     }
 
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
-    public static func formatBytes(_ bytes: UInt64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
     }
 
     static func formatDuration(_ seconds: Double) -> String {

@@ -30,7 +30,7 @@ public struct ImageSourcePlan: Sendable, Hashable {
     /// The command that fetches this image on a connected machine.
     public var fetchCommand: String {
         if let catalogName, pinnedHex == nil { return "seedgen image fetch \(catalogName)" }
-        var command = "seedgen image fetch \(shellQuoted(imageURL.absoluteString))"
+        var command = "seedgen image fetch \(ShellQuoting.quote(imageURL.absoluteString))"
         if let pinnedHex, let pinnedAlgorithm { command += " --\(pinnedAlgorithm.rawValue) \(pinnedHex)" }
         return command
     }
@@ -53,7 +53,7 @@ public struct ImageSourcePlan: Sendable, Hashable {
         listAlgorithm = entry.digestAlgorithm
         signatureStyle = entry.signatureStyle
         signatureURL = entry.signature.flatMap { Self.resolve($0, against: url) }
-        keyring = entry.keyring.map { expandingTilde($0) }
+        keyring = entry.keyring.map { PathExpansion.expandingTilde($0) }
         fingerprints = entry.fingerprints
         keyringHint = entry.keyringHint
         latest = entry.latest
@@ -76,7 +76,7 @@ public struct ImageSourcePlan: Sendable, Hashable {
         self.checksumsURL = checksumsURL
         self.signatureURL = signatureURL
         signatureStyle = signatureURL == nil ? .none : .detached
-        self.keyring = keyring.map { expandingTilde($0) }
+        self.keyring = keyring.map { PathExpansion.expandingTilde($0) }
         self.fingerprints = fingerprints.map(ImageCatalog.normalizedFingerprint)
         if signatureURL != nil && keyring == nil {
             throw SeedgenError.usage("a signature URL needs a keyring (image.keyring / --keyring)")
@@ -132,9 +132,4 @@ public struct ImageSourcePlan: Sendable, Hashable {
             throw SeedgenError.usage("\(algorithm.rawValue) must be \(algorithm.hexLength) hexadecimal digits, got \(text.count) characters")
         }
     }
-}
-
-package func shellQuoted(_ text: String) -> String {
-    if text.allSatisfy({ $0.isLetter || $0.isNumber || "-_./:=@%+,".contains($0) }) { return text }
-    return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }

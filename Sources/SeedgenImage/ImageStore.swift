@@ -268,7 +268,7 @@ public final class ImageStore: Sendable {
             }
         }
         try addToIndex(record)
-        reporter.finish("\(plan.fileName): \(ImageProgressReporter.formatBytes(digests.size)), sha256 \(digests.sha256), \(verification)")
+        reporter.finish("\(plan.fileName): \(ByteSize.readable(digests.size)), sha256 \(digests.sha256), \(verification)")
         return record
     }
 
@@ -304,9 +304,7 @@ public final class ImageStore: Sendable {
     }
 
     static func writeIndex(_ index: ImageCacheIndexFile, to url: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try AtomicFile.write(try encoder.encode(index), to: url)
+        try AtomicFile.write(try JSONOutput.data(index), to: url)
     }
 
     private func addToIndex(_ record: ImageCacheRecord) throws {

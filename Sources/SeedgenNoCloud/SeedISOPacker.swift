@@ -103,12 +103,7 @@ public enum SeedISOPacker {
         if let hostname, !hostname.isEmpty { pairs.append(("local-hostname", hostname)) }
         if let interfaces, !interfaces.isEmpty { pairs.append(("interfaces", interfaces)) }
         if let dsmode, !dsmode.isEmpty { pairs.append(("dsmode", dsmode)) }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        let lines = pairs.map { key, value in
-            let quoted = (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
-            return "\"\(key)\": \(quoted)"
-        }
+        let lines = pairs.map { key, value in "\"\(key)\": \(JSONOutput.stringLiteral(value))" }
         return Data("{\n\(lines.joined(separator: ",\n"))\n}\n".utf8)
     }
 

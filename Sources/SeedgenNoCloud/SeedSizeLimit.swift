@@ -16,11 +16,11 @@ public enum SeedSizeLimit {
         var diagnostics: [Diagnostic] = []
         let total = files.reduce(0) { $0 + $1.data.count }
         if total > proxmoxTotalBytes {
-            let sizes = files.map { "\($0.name) \(describe($0.data.count))" }.joined(separator: ", ")
+            let sizes = files.map { "\($0.name) \(ByteSize.readable(UInt64($0.data.count), decimals: 2))" }.joined(separator: ", ")
             diagnostics.append(
                 Diagnostic(
                     severity, at: location, keyPath: "cloud_init",
-                    message: "the cloud-init files total \(describe(total)) (\(sizes)), more than Proxmox's 3 MiB limit"
+                    message: "the cloud-init files total \(ByteSize.readable(UInt64(total), decimals: 2)) (\(sizes)), more than Proxmox's 3 MiB limit"
                         + (mode == .iso ? "; the seed ISO still works, but the files cannot move to pve or snippets mode" : ""),
                     allowed: "at most 3 MiB together; move large content to a downloaded file (write_files with a URL, runcmd)"))
         }
@@ -29,14 +29,10 @@ public enum SeedSizeLimit {
                 diagnostics.append(
                     Diagnostic(
                         .error, at: location, keyPath: "cloud_init",
-                        message: "\(file.name) is \(describe(file.data.count)), more than Proxmox's 1 MiB limit per snippet",
+                        message: "\(file.name) is \(ByteSize.readable(UInt64(file.data.count), decimals: 2)), more than Proxmox's 1 MiB limit per snippet",
                         allowed: "at most 1 MiB per file in snippets mode; or use cloud_init.mode: iso"))
             }
         }
         return diagnostics
-    }
-
-    static func describe(_ bytes: Int) -> String {
-        bytes >= 1 << 20 ? String(format: "%.2f MiB", Double(bytes) / Double(1 << 20)) : "\(bytes) bytes"
     }
 }

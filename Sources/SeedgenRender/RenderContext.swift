@@ -95,7 +95,7 @@ enum RenderContextBuilder {
                 "name": interface.deviceName,
                 // cloud-init writes the match into a udev rule that compares case-sensitively
                 // with the kernel's lower-case address.
-                "mac": interface.mac.lowercased(),
+                "mac": interface.mac.text.lowercased(),
                 "bridge": interface.bridge,
                 "dhcp4": interface.ipv4 == .dhcp,
                 "dhcp6": interface.ipv6 == .dhcp,
@@ -117,7 +117,9 @@ enum RenderContextBuilder {
             context["addresses"] = addresses
             context["gateway4"] = interface.gateway4
             context["gateway6"] = interface.gateway6
-            context["mtu"] = interface.mtu
+            // mtu 1 is Proxmox's "the bridge's MTU", which the virtio driver learns from the host;
+            // the guest must not be told to set an MTU of 1.
+            context["mtu"] = interface.mtu.flatMap { $0 > 1 ? $0 : nil }
             context["vlan"] = interface.vlan
             return context
         }

@@ -65,13 +65,13 @@ public enum AddressRules {
     /// A MAC that depends only on the vmid and the NIC index, so rebuilding gives the same MAC and
     /// the seed's network-config keeps matching the VM: the PVE prefix plus 3 bytes of
     /// sha256("seedgen-mac:<vmid>:<index>").
-    public static func derivedMAC(vmid: Int, index: Int) -> String {
+    public static func derivedMAC(vmid: Int, index: Int) -> MACAddress {
         let digest = Digest.sha256Hex(Data("seedgen-mac:\(vmid):\(index)".utf8))
         let bytes = stride(from: 0, to: 6, by: 2).map { offset -> String in
             let start = digest.index(digest.startIndex, offsetBy: offset)
             return String(digest[start..<digest.index(start, offsetBy: 2)]).uppercased()
         }
-        return ([proxmoxMACPrefix] + bytes).joined(separator: ":")
+        return MACAddress(known: ([proxmoxMACPrefix] + bytes).joined(separator: ":"))
     }
 
     /// A DNS name as Proxmox's `dns-name` format accepts it: labels of letters, digits and inner

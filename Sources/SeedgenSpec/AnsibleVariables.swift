@@ -115,7 +115,7 @@ enum AnsibleVariables {
                 }
             default:
                 var hint = "a proxmox_vm_* variable seedgen knows (see README, Ansible migration)"
-                if let suggestion = Suggestion.closest(to: entry.key, in: knownNames) { hint = "did you mean '\(suggestion)'?" }
+                if let suggestion = NameSuggestion.closest(to: entry.key, in: knownNames) { hint = "did you mean '\(suggestion)'?" }
                 problems.append(Diagnostic(at: entry.keyLocation, keyPath: entry.key, message: "unknown Ansible variable", allowed: hint))
             }
         }
@@ -140,7 +140,7 @@ enum AnsibleVariables {
         } else {
             let known = AnsibleRoleImages.names + catalog.names.filter { !AnsibleRoleImages.names.contains($0) }
             var hint = "one of \(known.joined(separator: ", "))"
-            if let suggestion = Suggestion.closest(to: name, in: known) { hint = "did you mean '\(suggestion)'? " + hint }
+            if let suggestion = NameSuggestion.closest(to: name, in: known) { hint = "did you mean '\(suggestion)'? " + hint }
             problems.append(Diagnostic(at: value.location, keyPath: key, message: "proxmox_cloud_image_urls has no image '\(name)'", allowed: hint))
         }
     }

@@ -228,7 +228,7 @@ extension VMSpecDecoding {
         guard let type = decoder.requiredString(map["type"], "\(path).type", parent: node) else { return nil }
         if !Self.partTypes.contains(type) {
             var hint = "one of: \(Self.partTypes.joined(separator: ", "))"
-            if let suggestion = Suggestion.closest(to: type, in: Self.partTypes) { hint = "did you mean '\(suggestion)'?" }
+            if let suggestion = NameSuggestion.closest(to: type, in: Self.partTypes) { hint = "did you mean '\(suggestion)'?" }
             decoder.error("unknown MIME part type '\(type)'", map["type"], "\(path).type", allowed: hint)
         }
         var content: Data?

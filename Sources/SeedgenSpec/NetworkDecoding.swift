@@ -2,12 +2,10 @@ import Foundation
 import SeedgenCore
 
 extension VMSpecDecoding {
-    static let nicModels = [
-        "virtio", "e1000", "e1000-82540em", "e1000-82544gc", "e1000-82545em", "e1000e", "i82551", "i82557b", "i82559er",
-        "ne2k_isa", "ne2k_pci", "pcnet", "rtl8139", "vmxnet3",
-    ]
-
-    mutating func decodeNetwork(_ node: SpecNode?, vmid: Int) -> NetworkSpec {
+    /// `vmid` is nil when the file's own is invalid (that is reported already): MACs are then derived
+    /// from 0, only so that the rest of the file is still checked.
+    mutating func decodeNetwork(_ node: SpecNode?, vmid: VMID?) -> NetworkSpec {
+        let vmid = vmid?.number ?? 0
         var network = NetworkSpec()
         network.interfaces = [defaultInterface(vmid: vmid)]
         guard let node, let map = decoder.map(node, "network", allowed: ["nameservers", "search", "interfaces"]) else { return network }
@@ -32,7 +30,7 @@ extension VMSpecDecoding {
                 decoder.error("too many interfaces (\(items.count))", map["interfaces"], "network.interfaces", allowed: "at most 32 (net0..net31)")
             }
         }
-        var seen: [String: String] = [:]
+        var seen: [MACAddress: String] = [:]
         for interface in network.interfaces {
             let path = "network.interfaces[\(interface.index)].mac"
             if let first = seen[interface.mac] {
@@ -56,20 +54,18 @@ extension VMSpecDecoding {
         guard let map = decoder.map(node, path, allowed: keys) else { return nil }
         var interface = InterfaceSpec(index: index, mac: AddressRules.derivedMAC(vmid: vmid, index: index))
         interface.macDerived = true
-        if let bridgeNode = map["bridge"], let bridge = decoder.string(bridgeNode, "\(path).bridge") {
-            if !TextPattern.matches(bridge, "^[A-Za-z][A-Za-z0-9_.-]{0,14}$") {
-                decoder.error("'\(bridge)' is not a valid bridge name", bridgeNode, "\(path).bridge", allowed: "a Linux interface name such as vmbr0 (at most 15 characters)")
-            }
-            interface.bridge = bridge
+        interface.bridge = decoder.value(map["bridge"], "\(path).bridge", as: BridgeName.self) ?? interface.bridge
+        if let model = decoder.choice(map["model"], "\(path).model", from: NICModel.allCases.map(\.rawValue)).flatMap({ NICModel(rawValue: $0) }) {
+            interface.model = model
         }
-        if let model = decoder.choice(map["model"], "\(path).model", from: Self.nicModels) { interface.model = model }
         if let macNode = map["mac"], let text = decoder.string(macNode, "\(path).mac") {
-            if let mac = AddressRules.normalizeMAC(text) {
-                if AddressRules.isMulticastMAC(mac) {
-                    decoder.error("\(mac) is a multicast MAC", macNode, "\(path).mac", allowed: "a unicast MAC: the first octet's lowest bit must be 0, e.g. BC:24:11:…")
+            if let normalized = AddressRules.normalizeMAC(text) {
+                if let mac = MACAddress(normalized) {
+                    interface.mac = mac
+                    interface.macDerived = false
+                } else {
+                    decoder.error("\(normalized) is a multicast MAC", macNode, "\(path).mac", allowed: "a unicast MAC: the first octet's lowest bit must be 0, e.g. BC:24:11:…")
                 }
-                interface.mac = mac
-                interface.macDerived = false
             } else {
                 decoder.error("'\(text)' is not a MAC address", macNode, "\(path).mac", allowed: "six hex octets like BC:24:11:12:34:56")
             }
@@ -77,8 +73,8 @@ extension VMSpecDecoding {
         decoder.locations["\(path).mac"] = map["mac"]?.location ?? node.location
         interface.vlan = decoder.int(map["vlan"], "\(path).vlan", range: 1...4094)
         interface.firewall = decoder.bool(map["firewall"], "\(path).firewall") ?? interface.firewall
-        interface.mtu = decoder.int(map["mtu"], "\(path).mtu", range: 576...65520)
-        if interface.mtu != nil, interface.model != "virtio" {
+        interface.mtu = decoder.int(map["mtu"], "\(path).mtu", range: ProxmoxMTU.range)
+        if interface.mtu != nil, interface.model != .virtio {
             decoder.error("Proxmox sets mtu only on virtio NICs", map["mtu"], "\(path).mtu", allowed: "model: virtio")
         }
 

@@ -38,7 +38,7 @@ extension SpecLoader {
             var output = tree
             if let outputDirectory { output = SpecPathRebasing.rebased(tree, toDirectory: SpecPaths.absolute(outputDirectory)) }
             let header = "# vm.yaml converted by `seedgen convert` from \(source).\n" + pathsNote
-            documents.append(ConvertedDocument(name: spec.name, document: header + (try YAMLWriter.write(output.yamlValue))))
+            documents.append(ConvertedDocument(name: spec.name.text, document: header + (try YAMLWriter.write(output.yamlValue))))
         }
         return (documents, result.warnings)
     }

@@ -31,7 +31,7 @@ struct SpecDecoder {
                 locations[childPath] = entry.value.location
             } else {
                 var hint = "allowed keys: \(allowed.joined(separator: ", "))"
-                if let suggestion = Suggestion.closest(to: entry.key, in: allowed) {
+                if let suggestion = NameSuggestion.closest(to: entry.key, in: allowed) {
                     hint = "did you mean '\(suggestion)'?"
                 }
                 diagnostics.error("unknown key", at: entry.keyLocation, keyPath: childPath, allowed: hint)
@@ -67,6 +67,19 @@ struct SpecDecoder {
         }
         guard range.contains(value) else {
             error("\(value) is out of range", node, path, allowed: "\(range.lowerBound)..\(range.upperBound)")
+            return nil
+        }
+        return value
+    }
+
+    /// A Proxmox value from a string node; nil, with an error saying what is accepted, when the text
+    /// is not one. `what` and `allowed` override the type's words where a key needs its own.
+    mutating func value<Value: ProxmoxValue>(
+        _ node: SpecNode?, _ path: String, as type: Value.Type, what: String? = nil, allowed: String? = nil
+    ) -> Value? {
+        guard let text = string(node, path) else { return nil }
+        guard let value = Value(text) else {
+            error("'\(text)' is not \(what ?? Value.what)", node, path, allowed: allowed ?? Value.allowed)
             return nil
         }
         return value
@@ -125,7 +138,7 @@ struct SpecDecoder {
         guard let text = string(node, path) else { return nil }
         guard allowed.contains(text) else {
             var hint = "one of: \(allowed.joined(separator: ", "))"
-            if let suggestion = Suggestion.closest(to: text, in: allowed) { hint = "did you mean '\(suggestion)'? " + hint }
+            if let suggestion = NameSuggestion.closest(to: text, in: allowed) { hint = "did you mean '\(suggestion)'? " + hint }
             error("'\(text)' is not allowed", node, path, allowed: hint)
             return nil
         }
@@ -154,41 +167,11 @@ enum SpecPaths {
     }
 
     static func resolve(_ name: String, relativeTo file: String) -> String {
-        if name.hasPrefix("~/") {
-            let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
-            return (home as NSString).appendingPathComponent(String(name.dropFirst(2)))
-        }
+        if name.hasPrefix("~/") { return PathExpansion.expandingTilde(name) }
         if name.hasPrefix("/") { return name }
         let directory = (file as NSString).deletingLastPathComponent
         let base = directory.isEmpty ? FileManager.default.currentDirectoryPath : directory
         let joined = (base as NSString).appendingPathComponent(name)
         return (joined as NSString).standardizingPath
-    }
-}
-
-/// "Did you mean" suggestions by edit distance.
-public enum Suggestion {
-    public static func closest(to word: String, in candidates: [String]) -> String? {
-        let scored = candidates.map { ($0, distance(word.lowercased(), $0.lowercased())) }
-        guard let best = scored.min(by: { $0.1 < $1.1 }) else { return nil }
-        let limit = max(2, word.count / 3)
-        return best.1 <= limit ? best.0 : nil
-    }
-
-    static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var previous = Array(0...b.count)
-        var current = [Int](repeating: 0, count: b.count + 1)
-        for i in 1...a.count {
-            current[0] = i
-            for j in 1...b.count {
-                let cost = a[i - 1] == b[j - 1] ? 0 : 1
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-            }
-            swap(&previous, &current)
-        }
-        return previous[b.count]
     }
 }

@@ -231,12 +231,12 @@ public struct SpecLoader: Sendable {
                 }
             }
         }
-        check("VMID", specs.map { (String($0.vmid), $0.location(of: "vmid"), "vmid") })
-        check("name", specs.map { ($0.name, $0.location(of: "name"), "name") })
+        check("VMID", specs.map { ($0.vmid.text, $0.location(of: "vmid"), "vmid") })
+        check("name", specs.map { ($0.name.text, $0.location(of: "name"), "name") })
         check("MAC", specs.flatMap { spec in
             spec.network.interfaces.map { interface in
                 let path = "network.interfaces[\(interface.index)].mac"
-                return (interface.mac, spec.location(of: path), path)
+                return (interface.mac.text, spec.location(of: path), path)
             }
         })
         return diagnostics

@@ -10,13 +10,13 @@ public struct VMSpec: Sendable, Hashable {
     /// The file the VM was read from, as the user named it (used in messages).
     public var sourceFile: String
     /// DNS name; `hostname` is its first label, `fqdn` the whole name when it has a dot.
-    public var name: String
-    public var vmid: Int
+    public var name: DNSName
+    public var vmid: VMID
     /// The node deploy.sh must run on; nil: any node.
-    public var node: String?
+    public var node: DNSName?
     public var description: String?
-    public var tags: [String]
-    public var pool: String?
+    public var tags: [ProxmoxTag]
+    public var pool: PoolName?
     /// nil: the boot disk is a new empty disk of `hardware.disk.size`.
     public var image: ImageSpec?
     public var hardware: HardwareSpec
@@ -29,8 +29,8 @@ public struct VMSpec: Sendable, Hashable {
     public var locations: [String: SourceLocation]
 
     public init(
-        sourceFile: String, name: String, vmid: Int, node: String? = nil, description: String? = nil,
-        tags: [String] = [], pool: String? = nil, image: ImageSpec? = nil, hardware: HardwareSpec = HardwareSpec(),
+        sourceFile: String, name: DNSName, vmid: VMID, node: DNSName? = nil, description: String? = nil,
+        tags: [ProxmoxTag] = [], pool: PoolName? = nil, image: ImageSpec? = nil, hardware: HardwareSpec = HardwareSpec(),
         storage: StorageSpec = StorageSpec(), network: NetworkSpec = NetworkSpec(), cloudInit: CloudInitSpec = CloudInitSpec(),
         locations: [String: SourceLocation] = [:]
     ) {
@@ -51,12 +51,12 @@ public struct VMSpec: Sendable, Hashable {
 
     /// The guest's host name: `cloud_init.hostname`, else the first label of `name`.
     public var hostname: String {
-        cloudInit.hostname ?? String(name.split(separator: ".", maxSplits: 1).first ?? Substring(name))
+        cloudInit.hostname ?? name.firstLabel
     }
 
     /// The fully qualified name when `name` has a dot, else `hostname.<first search domain>`, else nil.
     public var fqdn: String? {
-        if name.contains(".") { return name }
+        if name.text.contains(".") { return name.text }
         if let domain = network.search.first { return "\(hostname).\(domain)" }
         return nil
     }
@@ -98,7 +98,7 @@ public struct HardwareSpec: Sendable, Hashable {
 public struct BootDiskSpec: Sendable, Hashable {
     /// Final size of the boot disk; must be at least the image's virtual size.
     public var size: ByteSize = .gibibytes(20)
-    public var storage: String = "local-lvm"
+    public var storage: StorageID = .localLVM
     public var discard: Bool = true
     public var ssd: Bool = true
     public var iothread: Bool = true
@@ -108,12 +108,12 @@ public struct BootDiskSpec: Sendable, Hashable {
 
 public struct ExtraDiskSpec: Sendable, Hashable {
     public var size: ByteSize
-    public var storage: String
+    public var storage: StorageID
     public var discard: Bool = true
     public var ssd: Bool = true
     public var iothread: Bool = true
 
-    public init(size: ByteSize, storage: String) {
+    public init(size: ByteSize, storage: StorageID) {
         self.size = size
         self.storage = storage
     }
@@ -121,11 +121,11 @@ public struct ExtraDiskSpec: Sendable, Hashable {
 
 public struct StorageSpec: Sendable, Hashable {
     /// Dir-type storage with `iso` content: receives the seed ISO.
-    public var iso: String = "local"
+    public var iso: StorageID = .local
     /// Where the image file is placed before import (`import` content on PVE 8.3+).
-    public var `import`: String = "local"
+    public var `import`: StorageID = .local
     /// Only for `cloud_init.mode: snippets`.
-    public var snippets: String = "local"
+    public var snippets: StorageID = .local
 
     public init() {}
 }
@@ -135,7 +135,7 @@ public struct NetworkSpec: Sendable, Hashable {
     public var search: [String] = []
     /// One entry per NIC, net0, net1, … in order. Never empty after parsing: a file that names no
     /// interface gets one on `vmbr0` with DHCP, because an unconfigured NIC is a silent trap.
-    public var interfaces: [InterfaceSpec] = [InterfaceSpec(index: 0, mac: "")]
+    public var interfaces: [InterfaceSpec] = []
 
     public init() {}
 }
@@ -157,21 +157,22 @@ public enum IPv6Config: Sendable, Hashable {
 public struct InterfaceSpec: Sendable, Hashable {
     /// Position in `network.interfaces`: NIC `net<index>`, guest name `eth<index>`.
     public var index: Int
-    public var bridge: String = "vmbr0"
-    public var model: String = "virtio"
+    public var bridge: BridgeName = .vmbr0
+    public var model: NICModel = .virtio
     /// Upper-case colon form (`BC:24:11:12:34:56`): the same string on the VM's NIC and in network-config.
-    public var mac: String
+    public var mac: MACAddress
     /// True when seedgen derived the MAC from vmid + index (none was given).
     public var macDerived: Bool = false
     public var vlan: Int?
     public var firewall: Bool = true
+    /// 1..65520; 1 means the bridge's MTU (Proxmox passes it to the virtio driver).
     public var mtu: Int?
     public var ipv4: IPv4Config = .dhcp
     public var gateway4: String?
     public var ipv6: IPv6Config = .none
     public var gateway6: String?
 
-    public init(index: Int, mac: String) {
+    public init(index: Int, mac: MACAddress) {
         self.index = index
         self.mac = mac
     }

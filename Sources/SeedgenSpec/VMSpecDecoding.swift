@@ -29,39 +29,31 @@ struct VMSpecDecoding {
         if let version = top["version"], let value = decoder.int(version, "version", range: 1...1000), value != 1 {
             decoder.error("unsupported schema version \(value)", version, "version", allowed: "1")
         }
-        let name = decoder.requiredString(top["name"], "name", parent: root)
-        if let name, !AddressRules.isDNSName(name) {
-            decoder.error(
-                "'\(name)' is not a valid DNS name", top["name"], "name",
-                allowed: "letters, digits and inner hyphens in dot-separated labels of at most 63 characters; no '_'")
-        }
-        var vmid: Int?
-        if top["vmid"] == nil {
-            decoder.error("required key is missing", root, "vmid", allowed: "an integer 100..999999999")
+        var name: DNSName?
+        if top["name"] == nil || top["name"]?.isNull == true {
+            decoder.error("required key is missing", root, "name")
         } else {
-            vmid = decoder.int(top["vmid"], "vmid", range: 100...999_999_999)
+            name = decoder.value(top["name"], "name", as: DNSName.self)
         }
-        let node = decoder.string(top["node"], "node")
-        if let node, !AddressRules.isDNSName(node) {
-            decoder.error("'\(node)' is not a valid node name", top["node"], "node", allowed: "a DNS name")
+        var vmid: VMID?
+        if top["vmid"] == nil {
+            decoder.error("required key is missing", root, "vmid", allowed: VMID.allowed)
+        } else {
+            vmid = decoder.int(top["vmid"], "vmid", range: VMID.range).flatMap(VMID.init)
         }
+        let node = decoder.value(top["node"], "node", as: DNSName.self, what: "a valid node name", allowed: "a DNS name")
+        // Its length is checked with seedgen's marker line, which depends on the name and vmid (Bundle).
         let description = decoder.string(top["description"], "description")
-        if let description, description.count > 8000 {
-            decoder.error("description is \(description.count) characters long", top["description"], "description", allowed: "at most 8000; Proxmox keeps 8192 including seedgen's marker")
-        }
         let tags = decodeTags(top["tags"])
-        let pool = decoder.string(top["pool"], "pool")
-        if let pool, !TextPattern.matches(pool, #"^[A-Za-z0-9.\-_]+(/[A-Za-z0-9.\-_]+){0,2}$"#) {
-            decoder.error("'\(pool)' is not a valid pool name", top["pool"], "pool", allowed: "letters, digits, '.', '-', '_', up to 3 '/'-separated levels")
-        }
+        let pool = decoder.value(top["pool"], "pool", as: PoolName.self)
         let image = top["image"].flatMap { decodeImage($0) }
         var hardware = top["hardware"].flatMap { decodeHardware($0) } ?? HardwareSpec()
         if image == nil, top["image"] == nil, hardware.disk.size.bytes == 0 {
             hardware.disk.size = .gibibytes(20)
         }
         let storage = top["storage"].flatMap { decodeStorage($0) } ?? StorageSpec()
-        let network = decodeNetwork(top["network"], vmid: vmid ?? 0)
-        let cloudInit = top["cloud_init"].flatMap { decodeCloudInit($0, vmid: vmid ?? 0) } ?? CloudInitSpec()
+        let network = decodeNetwork(top["network"], vmid: vmid)
+        let cloudInit = top["cloud_init"].flatMap { decodeCloudInit($0, vmid: vmid?.number ?? 0) } ?? CloudInitSpec()
 
         guard let name, let vmid, !decoder.diagnostics.hasErrors else { return nil }
         var spec = VMSpec(
@@ -80,14 +72,16 @@ struct VMSpecDecoding {
 
     // MARK: - Top level
 
-    private mutating func decodeTags(_ node: SpecNode?) -> [String] {
+    private mutating func decodeTags(_ node: SpecNode?) -> [ProxmoxTag] {
         guard let tags = decoder.stringList(node, "tags") else { return [] }
-        for (index, tag) in tags.enumerated()
-        where !TextPattern.matches(tag, "^[a-z0-9_][a-z0-9_+.-]*$", caseInsensitive: true) {
-            let item: SpecNode? = node?.kind.listItem(index) ?? node
-            decoder.error("'\(tag)' is not a valid Proxmox tag", item, "tags[\(index)]", allowed: "letters, digits, '_', '+', '.', '-'; not starting with '+', '.', '-'")
+        return tags.enumerated().compactMap { index, text in
+            guard let tag = ProxmoxTag(text) else {
+                let item: SpecNode? = node?.kind.listItem(index) ?? node
+                decoder.error("'\(text)' is not \(ProxmoxTag.what)", item, "tags[\(index)]", allowed: ProxmoxTag.allowed)
+                return nil
+            }
+            return tag
         }
-        return tags
     }
 
     private mutating func decodeImage(_ node: SpecNode) -> ImageSpec? {
@@ -95,7 +89,7 @@ struct VMSpecDecoding {
             decoder.locations["image"] = node.location
             if let known = knownImageNames, !known.contains(name) {
                 var hint = "see `seedgen image list`: \(known.joined(separator: ", "))"
-                if let suggestion = Suggestion.closest(to: name, in: known) { hint = "did you mean '\(suggestion)'?" }
+                if let suggestion = NameSuggestion.closest(to: name, in: known) { hint = "did you mean '\(suggestion)'?" }
                 decoder.error("unknown catalog image '\(name)'", node, "image", allowed: hint)
                 return nil
             }
@@ -146,7 +140,7 @@ struct VMSpecDecoding {
             !trustOnFirstUse, !isLockedInLockfile(url)
         {
             // The file as the user named it, so the command can be pasted where they typed theirs.
-            let file = shellQuoted(sourceFile)
+            let file = ShellQuoting.quote(sourceFile)
             let pin = ansibleOrigin
                 ? "add proxmox_vm_cloud_image_checksum (sha256:HEX, sha512:HEX or sha256:URL of a checksum list)"
                 : "add image.sha256, image.sha512 or image.checksums_url"
@@ -228,7 +222,7 @@ struct VMSpecDecoding {
         if let cpuNode = map["cpu"], let cpu = decoder.string(cpuNode, "hardware.cpu") {
             if !Self.cpuModels.contains(cpu), !cpu.hasPrefix("custom-") {
                 var hint = "a Proxmox CPU type such as \(Self.cpuModels.prefix(6).joined(separator: ", ")), or custom-<name>"
-                if let suggestion = Suggestion.closest(to: cpu, in: Self.cpuModels) { hint = "did you mean '\(suggestion)'?" }
+                if let suggestion = NameSuggestion.closest(to: cpu, in: Self.cpuModels) { hint = "did you mean '\(suggestion)'?" }
                 decoder.error("unknown CPU type '\(cpu)'", cpuNode, "hardware.cpu", allowed: hint)
             }
             hardware.cpu = cpu
@@ -271,8 +265,10 @@ struct VMSpecDecoding {
             hardware.extraDisks.append(disk)
         }
         // scsi0 is the boot disk; scsi1.. the extra disks; Proxmox has scsi0..scsi30.
-        if hardware.extraDisks.count > 30 {
-            decoder.error("too many extra disks (\(hardware.extraDisks.count))", map["extra_disks"], "hardware.extra_disks", allowed: "at most 30: scsi1..scsi30")
+        if hardware.extraDisks.count > ProxmoxDiskSlots.extraDiskLimit {
+            decoder.error(
+                "too many extra disks (\(hardware.extraDisks.count))", map["extra_disks"], "hardware.extra_disks",
+                allowed: "at most \(ProxmoxDiskSlots.extraDiskLimit): scsi1..scsi\(ProxmoxDiskSlots.extraDiskLimit)")
         }
         return hardware
     }
@@ -283,13 +279,8 @@ struct VMSpecDecoding {
         }
     }
 
-    private mutating func decodeStorageID(_ node: SpecNode?, _ path: String) -> String? {
-        guard let id = decoder.string(node, path) else { return nil }
-        if !TextPattern.matches(id, "^[a-z][a-z0-9\\-_.]*[a-z0-9]$", caseInsensitive: true) {
-            decoder.error("'\(id)' is not a valid Proxmox storage id", node, path, allowed: "a letter, then letters, digits, '-', '_', '.'; ending in a letter or digit; at least 2 characters")
-            return nil
-        }
-        return id
+    private mutating func decodeStorageID(_ node: SpecNode?, _ path: String) -> StorageID? {
+        decoder.value(node, path, as: StorageID.self)
     }
 
     private mutating func decodeStorage(_ node: SpecNode) -> StorageSpec? {

@@ -2,6 +2,7 @@ import Foundation
 import SeedgenApply
 import SeedgenBundle
 import SeedgenCore
+import SeedgenSpec
 import SeedgenNoCloud
 import SeedgenTestSupport
 import Testing
@@ -173,8 +174,8 @@ private actor BreakingClient: ProxmoxAPIClient {
         var targets: [(target: ProxmoxApplyTarget, directory: URL)] = []
         for vmid in [9001, 9002] {
             var spec = BundleFixture.spec()
-            spec.vmid = vmid
-            spec.name = "web\(vmid)"
+            spec.vmid = VMID(vmid)!
+            spec.name = DNSName("web\(vmid)")!
             let fixture = try BundleFixture.make(spec: spec, in: work.path("out/web\(vmid)"))
             targets.append((ProxmoxApplyTarget(plan: fixture.plan, node: "pve01"), fixture.directory))
         }

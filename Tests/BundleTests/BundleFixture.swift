@@ -47,7 +47,7 @@ struct BundleFixture {
         }
         cloudInit.users = [user]
         return VMSpec(
-            sourceFile: "vm.yaml", name: "web01", vmid: 9001, node: node, description: description, tags: ["web", "prod"],
+            sourceFile: "vm.yaml", name: "web01", vmid: 9001, node: node.flatMap(DNSName.init), description: description, tags: ["web", "prod"],
             image: ImageSpec(catalogName: "ubuntu-24.04"), hardware: hardware, network: network, cloudInit: cloudInit)
     }
 

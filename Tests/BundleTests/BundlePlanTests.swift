@@ -139,6 +139,27 @@ import Testing
         }
     }
 
+    /// Proxmox keeps 8192 characters of description, and seedgen's marker line (which names the VM and
+    /// its vmid) shares them: the exact room is what is left, counted in code points as Perl does.
+    @Test func descriptionFillsExactlyWhatProxmoxKeepsBesideTheMarker() throws {
+        var spec = BundleFixture.spec()
+        spec.locations["description"] = SourceLocation(file: "vm.yaml", line: 5, column: 14)
+        spec.description = ""
+        let marker = try ProxmoxBundle.plan(for: spec, inputs: inputs(for: spec)).vm.marker
+        let room = 8192 - marker.unicodeScalars.count - 2
+        spec.description = String(repeating: "é", count: room)
+        let plan = try ProxmoxBundle.plan(for: spec, inputs: inputs(for: spec))
+        let description = try #require(plan.vm.options.first { $0.key == "description" }?.value.literalValue)
+        #expect(description.unicodeScalars.count == 8192)
+        spec.description = String(repeating: "é", count: room + 1)
+        do {
+            _ = try ProxmoxBundle.plan(for: spec, inputs: inputs(for: spec))
+            Issue.record("a description one character over Proxmox's limit was accepted")
+        } catch let SeedgenError.invalidInput(diagnostics) {
+            #expect(diagnostics.map(\.description).contains { $0.hasPrefix("vm.yaml:5:14: error: description:") && $0.contains("room for \(room)") })
+        }
+    }
+
     @Test func sizesUseProxmoxsFormats() throws {
         var spec = BundleFixture.spec()
         spec.hardware.disk.size = ByteSize(bytes: 1536 << 20)

@@ -1,6 +1,7 @@
 import Foundation
 import SeedgenBundle
 import SeedgenCore
+import SeedgenSpec
 import SeedgenTestSupport
 import Testing
 
@@ -48,20 +49,31 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: canary.path))
     }
 
+    /// Values qm would reject never reach the bundle: vm.yaml's decoder refuses each, positioned,
+    /// and a `VMSpec` cannot hold one (its Proxmox values are types that check themselves).
     @Test func valuesQmWouldRejectStopTheBuild() throws {
-        var spec = BundleFixture.spec()
-        spec.tags = ["ok", "bad tag; $(touch canary)"]
-        spec.name = "web_01"
-        spec.hardware.disk.storage = "local lvm"
-        spec.network.interfaces[0].mac = "01:00:5E:00:00:01"
-        let inputs = BundleInputs(seedISO: BundleFile(name: "seedgen-9001-0123abcd.iso", sha256: String(repeating: "a", count: 64), size: 1))
-        do {
-            _ = try ProxmoxBundle.plan(for: spec, inputs: inputs)
-            Issue.record("plan accepted values qm rejects")
-        } catch let SeedgenError.invalidInput(diagnostics) {
-            let paths = Set(diagnostics.map(\.keyPath))
-            #expect(paths.isSuperset(of: ["tags[1]", "name", "hardware.disk.storage", "network.interfaces[0].mac"]), "\(diagnostics)")
-        }
+        // Through variables: `StorageID("…")` with a literal would be taken as a literal (and trap).
+        let tag = "bad tag; $(touch canary)", name = "web_01", storage = "local lvm", mac = "01:00:5E:00:00:01"
+        #expect(ProxmoxTag(tag) == nil && DNSName(name) == nil && StorageID(storage) == nil && MACAddress(mac) == nil)
+        let work = try TemporaryDirectory()
+        let file = try work.write("vm.yaml", """
+            name: web_01
+            vmid: 9001
+            tags: [ok, "bad tag; $(touch canary)"]
+            hardware:
+              disk: {storage: local lvm}
+            network:
+              interfaces:
+                - {bridge: vmbr0, mac: "01:00:5E:00:00:01"}
+            """)
+        let result = SpecLoader(options: .init(environment: [:])).loadAll([file.path])
+        #expect(result.specs.isEmpty)
+        let errors = result.diagnostics.filter { $0.severity == .error }
+        let positions = Dictionary(errors.map { ($0.keyPath, $0.location.map { "\($0.line):\($0.column)" } ?? "") }, uniquingKeysWith: { a, _ in a })
+        #expect(positions["name"] == "1:7", "\(errors)")
+        #expect(positions["tags[1]"] == "3:12", "\(errors)")
+        #expect(positions["hardware.disk.storage"] == "5:19", "\(errors)")
+        #expect(positions["network.interfaces[0].mac"] == "8:28", "\(errors)")
     }
 
     @Test(arguments: [

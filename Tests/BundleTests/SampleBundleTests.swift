@@ -29,20 +29,20 @@ import Testing
         let fixture = try BundleFixture.make(spec: spec, in: work.path("out/\(spec.name)"), withImage: spec.image != nil)
 
         var setup = FakeNode.Setup()
-        setup.hostname = spec.node ?? "pve01"
-        setup.storages[spec.hardware.disk.storage] = FakeNode.Storage(type: "lvmthin", content: ["images", "rootdir"])
+        setup.hostname = spec.node?.text ?? "pve01"
+        setup.storages[spec.hardware.disk.storage.text] = FakeNode.Storage(type: "lvmthin", content: ["images", "rootdir"])
         for disk in spec.hardware.extraDisks {
-            setup.storages[disk.storage] = FakeNode.Storage(type: "lvmthin", content: ["images", "rootdir"])
+            setup.storages[disk.storage.text] = FakeNode.Storage(type: "lvmthin", content: ["images", "rootdir"])
         }
-        for storage in [spec.storage.iso, spec.storage.import, spec.storage.snippets] where setup.storages[storage] == nil {
+        for storage in [spec.storage.iso, spec.storage.import, spec.storage.snippets].map(\.text) where setup.storages[storage] == nil {
             setup.storages[storage] = FakeNode.Storage(content: ["iso", "vztmpl", "backup", "import", "snippets"])
         }
-        if let pool = spec.pool { setup.pools = [pool] }
+        if let pool = spec.pool { setup.pools = [pool.text] }
         let node = try FakeNode(setup)
 
         let first = try deploy(fixture, on: node)
         #expect(first.exitCode == 0, "\(file): \(first.stdout)\(first.stderr)")
-        #expect(try node.vmStatus(spec.vmid) == "running")
+        #expect(try node.vmStatus(spec.vmid.number) == "running")
         let snapshot = try node.snapshot()
         try node.clearCalls()
         let second = try deploy(fixture, on: node)

@@ -184,3 +184,61 @@ import Testing
         #expect(entry.verification == "signed (VALIDSIG \(published.keys.trusted.fingerprint))")
     }
 }
+
+/// `seedgen image fetch`'s argument, planned in the image stage (the command only parses it).
+@Suite struct ImageFetchRequestTests {
+    private let catalog = ImageCatalog.builtIn()
+
+    @Test func aCatalogNameIsItsEntryAndSha256PinsIt() throws {
+        let plan = try ImageSourcePlan(ImageFetchRequest(image: "debian-12", sha256: String(repeating: "AB", count: 32)), catalog: catalog)
+        #expect(plan.imageURL.absoluteString.hasPrefix("https://cloud.debian.org/"))
+        #expect(plan.pinnedAlgorithm == .sha256 && plan.pinnedHex == String(repeating: "ab", count: 32))
+    }
+
+    @Test func aURLUnderAPublisherIsVerifiedByItsListUnlessTheRequestSaysHow() throws {
+        let url = "https://cloud-images.ubuntu.com/releases/noble/release-20250403/ubuntu-24.04-server-cloudimg-amd64.img"
+        let published = try ImageSourcePlan(ImageFetchRequest(image: url), catalog: catalog)
+        #expect(published.checksumsURL?.lastPathComponent == "SHA256SUMS")
+        let pinned = try ImageSourcePlan(ImageFetchRequest(image: url, sha256: String(repeating: "0", count: 64)), catalog: catalog)
+        #expect(pinned.checksumsURL == nil && pinned.pinnedHex == String(repeating: "0", count: 64))
+    }
+
+    @Test func anUnknownNameIsAUsageErrorWithASuggestion() {
+        #expect {
+            try ImageSourcePlan(ImageFetchRequest(image: "debain-12"), catalog: catalog)
+        } throws: { error in
+            guard case SeedgenError.usage(let message) = error else { return false }
+            return message.contains("did you mean debian-12?")
+        }
+        #expect(throws: SeedgenError.self) {
+            try ImageSourcePlan(ImageFetchRequest(image: "https://example.org/x.img", checksumsURL: "no scheme"), catalog: catalog)
+        }
+    }
+}
+
+@Suite struct ImageLockfileRecordTests {
+    @Test func recordKeepsTheOtherEntriesAndReplacesItsOwn() throws {
+        let directory = try TemporaryDirectory()
+        let vmFile = directory.path("vm.yaml")
+        let first = ImageLockEntry(url: "https://a/x-1.img", fileName: "x-1.img", sha256: String(repeating: "1", count: 64), size: 1, verification: "v")
+        let second = ImageLockEntry(url: "https://b/y-1.img", fileName: "y-1.img", sha256: String(repeating: "2", count: 64), size: 2, verification: "v")
+        let lockURL = try ImageLockfile.record(first, key: "x", besides: vmFile)
+        #expect(lockURL == directory.path("seedgen.lock"))
+        try ImageLockfile.record(second, key: "y", besides: vmFile)
+        var updated = first
+        updated.url = "https://a/x-2.img"
+        try ImageLockfile.record(updated, key: "x", besides: vmFile)
+        let lockfile = try ImageLockfile.read(lockURL)
+        #expect(lockfile.images == ["x": updated, "y": second])
+        // Nothing but the lockfile itself is left in the directory (the write was atomic).
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.url.path).sorted() == ["seedgen.lock"])
+    }
+
+    @Test func aDamagedLockfileIsNotOverwritten() throws {
+        let directory = try TemporaryDirectory()
+        let lockURL = try directory.write("seedgen.lock", "{ not json")
+        let entry = ImageLockEntry(url: "https://a/x.img", fileName: "x.img", sha256: String(repeating: "1", count: 64), size: 1, verification: "v")
+        #expect(throws: SeedgenError.self) { try ImageLockfile.record(entry, key: "x", besides: directory.path("vm.yaml")) }
+        #expect(try String(contentsOf: lockURL, encoding: .utf8) == "{ not json")
+    }
+}

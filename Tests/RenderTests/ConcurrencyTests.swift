@@ -6,7 +6,7 @@ import Testing
 @Test func concurrentRendersGiveTheSameBytesAsSerialOnes() async throws {
     let specs = (0..<16).map { index -> VMSpec in
         var spec = RenderSpecs.full(networkVersion: index % 2 == 0 ? 2 : 1)
-        spec.vmid = 9000 + index
+        spec.vmid = VMID(9000 + index)!
         spec.cloudInit.runcmd.append(.shell("echo \(index)"))
         return spec
     }

@@ -61,7 +61,7 @@ func specWithEverywhereSafeForConsumers(networkVersion: Int) -> VMSpec {
         guard requireTool("cloud-init"), requireTool("netplan") else { return }
         let spec = try #require(consumerSpecs.first { $0.label == label }?.spec)
         let seed = try SeedRenderer.render(spec)
-        try checkNetworkConfig(seed.networkConfig, label: label, macs: spec.network.interfaces.map(\.mac))
+        try checkNetworkConfig(seed.networkConfig, label: label, macs: spec.network.interfaces.map(\.mac.text))
     }
 
     @Test func everyNetworkSettingReachesTheRenderedOutput() throws {

@@ -64,7 +64,7 @@ func renderSample(_ name: String) throws -> RenderedSeed {
         }
         let loader = SpecLoader(options: .init(environment: [:]))
         let spec = try loader.load(TestPaths.samples.appendingPathComponent(sample).path)
-        try checkNetworkConfig(seed.networkConfig, label: sample, macs: spec.network.interfaces.map(\.mac))
+        try checkNetworkConfig(seed.networkConfig, label: sample, macs: spec.network.interfaces.map(\.mac.text))
         let meta = try #require(try loadWithPyYAML(seed.metaData) as? [String: Any])
         #expect(meta["instance-id"] as? String == seed.instanceID)
         #expect(meta["local-hostname"] as? String == spec.hostname)

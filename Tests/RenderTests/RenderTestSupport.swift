@@ -6,7 +6,7 @@ import Testing
 
 /// VMSpec values built directly, covering every field the renderer reads.
 enum RenderSpecs {
-    static func minimal(name: String = "web01", vmid: Int = 9001) -> VMSpec {
+    static func minimal(name: DNSName = "web01", vmid: VMID = 9001) -> VMSpec {
         var spec = VMSpec(sourceFile: "vm.yaml", name: name, vmid: vmid)
         spec.network.interfaces = [InterfaceSpec(index: 0, mac: "BC:24:11:12:34:56")]
         return spec

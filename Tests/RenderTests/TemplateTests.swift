@@ -209,6 +209,19 @@ func document(_ data: Data) throws -> [String: Any] {
         #expect((none as? [String: Any])?.isEmpty == true, "no users at all: an empty map, not a missing key")
     }
 
+    /// Proxmox's mtu=1 means "the bridge's MTU", which the virtio driver learns from the host: the
+    /// guest's network-config must not set an MTU of 1, in either version; other MTUs are rendered.
+    @Test func mtuOneIsLeftToTheBridge() throws {
+        for version in [1, 2] {
+            var spec = RenderSpecs.full(networkVersion: version)
+            spec.network.interfaces[0].mtu = 1
+            let network = text(try SeedRenderer.render(spec).networkConfig)
+            #expect(!network.contains("mtu: 1\n"), "v\(version): \(network)")
+            spec.network.interfaces[0].mtu = 9000
+            #expect(text(try SeedRenderer.render(spec).networkConfig).contains("mtu: 9000"), "v\(version)")
+        }
+    }
+
     @Test func networkConfigUsesGatewaysNotRoutes() throws {
         for version in [1, 2] {
             let network = text(try SeedRenderer.render(RenderSpecs.full(networkVersion: version)).networkConfig)

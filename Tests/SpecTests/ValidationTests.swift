@@ -112,7 +112,7 @@ import Testing
     @Test func derivedMACsAreStableUnicastAndDistinct() {
         let macs = (0..<8).map { AddressRules.derivedMAC(vmid: 9001, index: $0) }
         #expect(Set(macs).count == 8)
-        for mac in macs {
+        for mac in macs.map(\.text) {
             #expect(mac.hasPrefix("BC:24:11:"))
             #expect(!AddressRules.isMulticastMAC(mac))
             #expect(mac.range(of: "^[A-F0-9]{2}(:[A-F0-9]{2}){5}$", options: .regularExpression) != nil)
