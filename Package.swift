@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "seedgen",
-    platforms: [.macOS(.v13)],
+    // No `platforms:` entry: SwiftPM lists only Apple platforms there, and seedgen builds on Linux
+    // only (libisofs, libcrypt and xattr come from Debian packages; see the README's Install).
     products: [
         .executable(name: "seedgen", targets: ["seedgen"]),
         .library(

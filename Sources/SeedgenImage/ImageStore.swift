@@ -51,7 +51,6 @@ public final class ImageStore: Sendable {
     }
 
     var temporaryDirectory: URL { directory.appendingPathComponent("tmp") }
-    var indexURL: URL { directory.appendingPathComponent("index.json") }
 
     // MARK: Resolving
 
@@ -108,7 +107,7 @@ public final class ImageStore: Sendable {
     /// The newest entry of the cache in `directory` that holds `plan`'s image with its file
     /// present. Reads only: the cache is not created (`seedgen validate` writes nothing).
     package static func cachedRecord(for plan: ImageSourcePlan, in directory: URL) throws -> ImageCacheRecord? {
-        let records = try readIndex(at: directory.appendingPathComponent("index.json")).images.filter { record in
+        let records = try ImageCacheIndexStore(directory: directory).read().images.filter { record in
             let blob = directory.appendingPathComponent(record.blobPath).path
             return (try? FileManager.default.attributesOfItem(atPath: blob)[.size] as? NSNumber)?.uint64Value == record.size
         }
@@ -267,7 +266,7 @@ public final class ImageStore: Sendable {
                 record.signer = verifiedList.signer
             }
         }
-        try addToIndex(record)
+        try index.add(record)
         reporter.finish("\(plan.fileName): \(ByteSize.readable(digests.size)), sha256 \(digests.sha256), \(verification)")
         return record
     }
@@ -284,38 +283,15 @@ public final class ImageStore: Sendable {
 
     // MARK: Index
 
-    func readIndex() throws(SeedgenError) -> ImageCacheIndexFile { try ImageCacheIndexFile.read(at: indexURL) }
-
-    static func readIndex(at url: URL) throws(SeedgenError) -> ImageCacheIndexFile { try ImageCacheIndexFile.read(at: url) }
+    /// The cache's index.json (`ImageCacheIndexStore`): read without a lock, changed under one.
+    var index: ImageCacheIndexStore { ImageCacheIndexStore(directory: directory) }
 
     /// Throws the index's problem when index.json cannot be used: a command that would change
     /// the cache calls this before it changes anything.
-    public func checkIndex() throws {
-        _ = try readIndex()
-    }
-
-    /// Read-modify-write of index.json under `index.lock`; written atomically so readers never need the lock.
-    func updateIndex(_ body: (inout ImageCacheIndexFile) throws -> Void) throws {
-        let lock = try ImageFileLock.acquireBlocking(directory.appendingPathComponent("index.lock"))
-        defer { lock.release() }
-        var index = try readIndex()
-        try body(&index)
-        try Self.writeIndex(index, to: indexURL)
-    }
-
-    static func writeIndex(_ index: ImageCacheIndexFile, to url: URL) throws {
-        try AtomicFile.write(try JSONOutput.data(index), to: url)
-    }
-
-    private func addToIndex(_ record: ImageCacheRecord) throws {
-        try updateIndex { index in
-            index.images.removeAll { $0.source == record.source && $0.sha256 == record.sha256 }
-            index.images.append(record)
-        }
-    }
+    public func checkIndex() throws { _ = try index.read() }
 
     /// Every cached image record, oldest first.
-    public func records() throws -> [ImageCacheRecord] { try readIndex().images }
+    public func records() throws -> [ImageCacheRecord] { try index.read().images }
 }
 
 /// Joins concurrent requests for the same image into one fetch.

@@ -41,13 +41,13 @@ import Testing
             <a href="20250501-87/">20250501-87/</a> <a href="20250501-100/">20250501-100/</a>
             <a href="daily/">daily/</a> <a href="latest/">latest/</a>
             """
-        #expect(try ImageStore.newestSerial(in: debianIndex, matching: serialPattern("debian-12")) == "20250501-100")
+        #expect(try ImageLatestPages.newestSerial(in: debianIndex, matching: serialPattern("debian-12")) == "20250501-100")
         let ubuntuIndex = """
             <a href="20240423/">20240423/</a> <a href="20240612/">20240612/</a> <a href="20240612.1/">20240612.1/</a>
             <a href="current/">current/</a> <a href="release/">release/</a>
             """
-        #expect(try ImageStore.newestSerial(in: ubuntuIndex, matching: serialPattern("ubuntu-24.04")) == "20240612.1")
-        #expect(try ImageStore.newestSerial(in: "<a href=\"latest/\">latest/</a>", matching: serialPattern("debian-12")) == nil)
+        #expect(try ImageLatestPages.newestSerial(in: ubuntuIndex, matching: serialPattern("ubuntu-24.04")) == "20240612.1")
+        #expect(try ImageLatestPages.newestSerial(in: "<a href=\"latest/\">latest/</a>", matching: serialPattern("debian-12")) == nil)
     }
 
     @Test func userCatalogExtendsAndReportsErrors() throws {
