@@ -36,7 +36,7 @@ public enum SeedISO {
     /// libisofs straight into the temporary file, and a failure removes it.
     public static func write(files: [SeedFile], volumeID: String = defaultVolumeID, epoch: Int64, to url: URL) throws {
         try validate(files: files, volumeID: volumeID, epoch: epoch)
-        let output = try SeedISOTemporaryFile(replacing: url)
+        let output = try AtomicFile.Writer(replacing: url)
         do {
             try generate(files: files, volumeID: volumeID, epoch: epoch) { chunk in try output.append(chunk) }
             try output.commit()
@@ -219,72 +219,5 @@ public enum SeedISO {
             source.pointee.free_data?(source)
             free(source)
         }
-    }
-}
-
-/// A temporary file beside the target, renamed over it on `commit` (after fsync), removed on `discard`.
-final class SeedISOTemporaryFile {
-    let target: URL
-    let temporary: URL
-    private var descriptor: Int32
-
-    init(replacing target: URL) throws {
-        self.target = target
-        let directory = target.deletingLastPathComponent()
-        temporary = directory.appendingPathComponent(".\(target.lastPathComponent).\(UUID().uuidString).tmp")
-        descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            throw SeedgenError.runtime(
-                message: "cannot write \(target.path)", hint: "check that \(directory.path) exists and is writable",
-                cause: String(cString: strerror(errno)))
-        }
-    }
-
-    /// libisofs hands out 2048-byte blocks; collecting them saves a system call per block.
-    private var pending: [UInt8] = []
-    private static let flushThreshold = 64 << 10
-
-    package func append(_ chunk: UnsafeRawBufferPointer) throws {
-        pending.append(contentsOf: chunk)
-        if pending.count >= Self.flushThreshold { try flush() }
-    }
-
-    private func flush() throws {
-        var offset = 0
-        defer { pending.removeAll(keepingCapacity: true) }
-        try pending.withUnsafeBytes { bytes in
-            while offset < bytes.count {
-                let count = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    throw failure("cannot write \(target.path)", hint: "check free space on its file system")
-                }
-                offset += count
-            }
-        }
-    }
-
-    func commit() throws {
-        try flush()
-        guard fchmod(descriptor, 0o644) == 0 else { throw failure("cannot set permissions of \(target.path)") }
-        guard fsync(descriptor) == 0 else { throw failure("cannot flush \(target.path) to disk") }
-        let closed = close(descriptor)
-        descriptor = -1
-        guard closed == 0 else { throw failure("cannot write \(target.path)") }
-        guard rename(temporary.path, target.path) == 0 else {
-            throw failure("cannot move the new ISO into place at \(target.path)", hint: "is \(target.path) a directory?")
-        }
-    }
-
-    func discard() {
-        if descriptor >= 0 {
-            _ = close(descriptor)
-            descriptor = -1
-        }
-        _ = unlink(temporary.path)
-    }
-
-    private func failure(_ message: String, hint: String? = nil) -> SeedgenError {
-        .runtime(message: message, hint: hint, cause: String(cString: strerror(errno)))
     }
 }

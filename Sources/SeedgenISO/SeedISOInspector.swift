@@ -37,7 +37,7 @@ package final class SeedISOMemorySink: SeedISOFileSink {
     package func abandon() {}
 }
 
-extension SeedISOTemporaryFile: SeedISOFileSink {
+extension AtomicFile.Writer: SeedISOFileSink {
     package func finish() throws { try commit() }
     package func abandon() { discard() }
 }
@@ -71,7 +71,7 @@ public enum ISOImageReader {
                 throw SeedgenError.wrap(error, "cannot create \(target.deletingLastPathComponent().path)")
             }
             written.append(target)
-            return try SeedISOTemporaryFile(replacing: target)
+            return try AtomicFile.Writer(replacing: target)
         }
         return written
     }
