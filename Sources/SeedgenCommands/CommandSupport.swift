@@ -42,6 +42,17 @@ func reportingErrors<T>(json: Bool = false, _ body: () async throws -> T) async 
     }
 }
 
+/// `reportingErrors` for a synchronous command.
+func reportingErrorsSynchronously<T>(json: Bool = false, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as SeedgenError {
+        Terminal.standardError.write(error.description + "\n")
+        if json, !StandardOutputJSON.wasWritten { StandardOutputJSON.write(ErrorReport(error)) }
+        throw ExitCode(error.exitCode)
+    }
+}
+
 /// Every JSON document the commands print on stdout goes through here, so an error report is
 /// never printed after a result.
 enum StandardOutputJSON {

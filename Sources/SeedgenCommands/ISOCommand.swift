@@ -4,7 +4,10 @@ import SeedgenCore
 import SeedgenISO
 import SeedgenNoCloud
 
-struct ISOCommand: AsyncParsableCommand {
+/// Synchronous, unlike the other commands: nothing in it waits, and a synchronous command runs on
+/// the main thread, where an async one first starts Swift's cooperative thread pool (threads
+/// created and work handed over at every start, for a command that takes a few milliseconds).
+struct ISOCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "iso",
         abstract: "Pack cloud-init NoCloud files into a seed ISO (a drop-in replacement for cloud-localds).",
@@ -63,8 +66,8 @@ struct ISOCommand: AsyncParsableCommand {
 
     @OptionGroup var outputOptions: OutputOptions
 
-    func run() async throws {
-        try await reportingErrors(json: outputOptions.json) {
+    func run() throws {
+        try reportingErrorsSynchronously(json: outputOptions.json) {
             var arguments = SeedISOArguments()
             arguments.positionals = positionals
             arguments.output = output

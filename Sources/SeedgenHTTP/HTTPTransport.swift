@@ -151,7 +151,8 @@ public struct HTTPResponseHead: Sendable {
     public var contentLength: Int64? { header("Content-Length").flatMap { Int64($0.trimmingCharacters(in: .whitespaces)) } }
 }
 
-/// A piece of a response body, valid only inside the consumer's closure.
+/// A piece of a response body: the buffer the bytes were received into, not a copy. It stays valid
+/// as long as it is kept, so a consumer may hand it to another thread to write out.
 public struct HTTPBodyChunk: Sendable {
     let buffer: ByteBuffer
     public var count: Int { buffer.readableBytes }

@@ -68,8 +68,8 @@ public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
             .status, "\(redacted(url)) answered HTTP \(code)", hint: hint, cause: firstLine.flatMap { $0.isEmpty ? nil : $0 }, status: code)
     }
 
-    /// Classifies an error from NIO, NIOSSL or async-http-client.
-    static func classify(_ error: any Error, url: URL, proxy: HTTPProxy?) -> HTTPTransportError {
+    /// Classifies an error from NIO, NIOSSL or async-http-client (an `HTTPTransportError` stays as it is).
+    public static func classify(_ error: any Error, url: URL, proxy: HTTPProxy?) -> HTTPTransportError {
         if let error = error as? HTTPTransportError { return error }
         let target = redacted(url)
         let proxyHint = proxy.map { "check the proxy \($0.host):\($0.port) (from \($0.source)), or list \(url.host ?? "the host") in no_proxy" }

@@ -122,9 +122,9 @@ public final class ImageDownloader: Sendable {
             throw DownloadFailure.permanent(error)
         }
         let offset = digester.byteCount
-        let sink: PartFileSink
+        let sink: PartFileWriter
         do {
-            sink = try PartFileSink(part: part, digester: digester, includeSHA512: includeSHA512)
+            sink = try PartFileWriter(part: part, digester: digester, includeSHA512: includeSHA512)
         } catch let error as SeedgenError {
             throw DownloadFailure.permanent(error)
         }
@@ -147,9 +147,11 @@ public final class ImageDownloader: Sendable {
         }
         // Whatever arrived is in the part and the digester before the outcome is judged.
         do {
-            try sink.flush()
+            try await sink.flush()
         } catch let error as SeedgenError {
             throw DownloadFailure.permanent(error)
+        } catch {
+            throw DownloadFailure.permanent(.runtime(message: "cannot write \(part.path)", cause: "\(error)"))
         }
         let expectedTotal: UInt64?
         switch outcome {
@@ -159,17 +161,8 @@ public final class ImageDownloader: Sendable {
             case .status(let status): throw Self.statusFailure(status, name: name, part: part)
             case .wrongResumeOffset(let message): throw DownloadFailure.permanent(.runtime(message: "cannot write \(part.path)", hint: "check free space in the cache", cause: message))
             }
-        case .failure(let error as SeedgenError):
-            throw DownloadFailure.permanent(error)
-        case .failure(let error as HTTPTransportError):
-            let seedgenError = SeedgenError.runtime(
-                message: "download of \(name) failed", hint: error.hint ?? "rerun to resume; the partial file is kept", cause: [error.message, error.cause].compactMap { $0 }.joined(separator: ": "))
-            switch error.kind {
-            case .dns, .tls, .request, .redirect: throw DownloadFailure.permanent(seedgenError)
-            default: throw DownloadFailure.retryable(seedgenError)
-            }
         case .failure(let error):
-            throw DownloadFailure.retryable(.runtime(message: "download of \(name) failed", hint: "rerun to resume; the partial file is kept", cause: "\(error)"))
+            throw Self.failure(downloading: url, error)
         }
         let digests = sink.finalize()
         if let expectedTotal, digests.size != expectedTotal {
@@ -181,7 +174,7 @@ public final class ImageDownloader: Sendable {
 
     /// Streams one response into the part; returns the file's expected total size when known.
     private static func receive(
-        _ head: HTTPResponseHead, _ body: HTTPResponseBody, into sink: PartFileSink, resumeOffset: UInt64, part: URL, progress: ImageProgressReporter
+        _ head: HTTPResponseHead, _ body: HTTPResponseBody, into sink: PartFileWriter, resumeOffset: UInt64, part: URL, progress: ImageProgressReporter
     ) async throws -> UInt64? {
         let length = head.contentLength.map { UInt64(max(0, $0)) }
         let expectedTotal: UInt64?
@@ -203,10 +196,26 @@ public final class ImageDownloader: Sendable {
         if let validator = PartValidator.from(head) { PartValidator.write(validator, to: part) }
         progress.begin(total: expectedTotal)
         while let chunk = try await body.next() {
-            try sink.append(chunk)
+            try await sink.append(chunk)
             progress.update(sink.byteCount)
         }
         return expectedTotal
+    }
+
+    /// What a failed request means for a download: seedgen's own errors stand; anything from the
+    /// transport (or below it, classified as the transport classifies it) becomes a `SeedgenError`
+    /// with the transport's hint, permanent when another attempt cannot help (DNS, TLS, a bad
+    /// request or redirect) and retryable otherwise.
+    static func failure(downloading url: URL, _ error: any Error) -> DownloadFailure {
+        if let error = error as? SeedgenError { return .permanent(error) }
+        let transportError = HTTPTransportError.classify(error, url: url, proxy: nil)
+        let seedgenError = SeedgenError.runtime(
+            message: "download of \(url.absoluteString) failed", hint: transportError.hint ?? "rerun to resume; the partial file is kept",
+            cause: [transportError.message, transportError.cause].compactMap { $0 }.joined(separator: ": "))
+        switch transportError.kind {
+        case .dns, .tls, .request, .redirect: return .permanent(seedgenError)
+        default: return .retryable(seedgenError)
+        }
     }
 
     private static func statusFailure(_ status: Int, name: String, part: URL) -> DownloadFailure {
@@ -275,75 +284,5 @@ enum PartValidator {
     package static func write(_ validator: String, to part: URL) {
         let bytes = Array(validator.utf8.prefix(512))
         _ = setxattr(part.path, attribute, bytes, bytes.count, 0)
-    }
-}
-
-/// The `.part` being written: received bytes are gathered into 1 MiB blocks, and each block is
-/// written and hashed together, so the file and the digester always hold the same bytes.
-private final class PartFileSink: @unchecked Sendable {
-    private static let blockSize = 1 << 20
-    private let descriptor: Int32
-    private let part: URL
-    private let includeSHA512: Bool
-    private var digester: ImageDigester
-    private let block: UnsafeMutableRawBufferPointer
-    private var pending = 0
-
-    init(part: URL, digester: ImageDigester, includeSHA512: Bool) throws {
-        descriptor = open(part.path, O_WRONLY | O_APPEND | O_CLOEXEC)
-        guard descriptor >= 0 else { throw SeedgenError.runtime(message: "cannot write \(part.path)", cause: String(cString: strerror(errno))) }
-        self.part = part
-        self.digester = digester
-        self.includeSHA512 = includeSHA512
-        block = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.blockSize, alignment: 4096)
-    }
-
-    var byteCount: UInt64 { digester.byteCount + UInt64(pending) }
-
-    func append(_ chunk: HTTPBodyChunk) throws {
-        try chunk.withUnsafeBytes { bytes in
-            var from = 0
-            while from < bytes.count {
-                let take = min(bytes.count - from, Self.blockSize - pending)
-                UnsafeMutableRawBufferPointer(rebasing: block[pending..<(pending + take)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[from..<(from + take)]))
-                pending += take
-                from += take
-                if pending == Self.blockSize { try flush() }
-            }
-        }
-    }
-
-    func flush() throws {
-        guard pending > 0 else { return }
-        let bytes = UnsafeRawBufferPointer(rebasing: block[0..<pending])
-        var written = 0
-        while written < bytes.count {
-            let count = write(descriptor, bytes.baseAddress! + written, bytes.count - written)
-            if count < 0 {
-                if errno == EINTR { continue }
-                let cause = String(cString: strerror(errno))
-                pending = 0
-                throw SeedgenError.runtime(message: "cannot write \(part.path)", hint: "check free space in the cache", cause: cause)
-            }
-            written += count
-        }
-        digester.update(bytes)
-        pending = 0
-    }
-
-    /// Empties the part: the server sends the whole file.
-    func restart() throws {
-        pending = 0
-        guard ftruncate(descriptor, 0) == 0 else {
-            throw SeedgenError.runtime(message: "cannot write \(part.path)", cause: String(cString: strerror(errno)))
-        }
-        digester = ImageDigester(includeSHA512: includeSHA512)
-    }
-
-    func finalize() -> ImageDigests { digester.finalize() }
-
-    func release() {
-        close(descriptor)
-        block.deallocate()
     }
 }

@@ -74,6 +74,16 @@ func expectTransportError(
         }
     }
 
+    @Test func failedHostLookupIsNamedWithAHint() async throws {
+        // The error NIO's connect gives for a name that does not resolve, made without a DNS query.
+        let lookup = await failedLookupError(host: "mirror.example.org", port: 443)
+        let error = HTTPTransportError.classify(lookup, url: URL(string: "https://mirror.example.org/disk.qcow2")!, proxy: nil)
+        #expect(error.kind == .dns, "\(error)")
+        #expect(error.message.contains("cannot resolve mirror.example.org"))
+        #expect(error.hint?.contains("DNS configuration") == true)
+        #expect(error.cause?.contains("Name or service not known") == true)
+    }
+
     // MARK: TLS
 
     @Test func privateCAIsRefusedWithoutTheCAFile() async throws {
@@ -125,6 +135,19 @@ func expectTransportError(
             _ = try await transport.data(HTTPRequest(url: served.secure.url("hello.txt")))
         }
         #expect(try served.secure.log().isEmpty, "no request may be sent over a connection that failed the pin")
+    }
+
+    @Test(.timeLimit(.minutes(2))) func stallOnAPinnedConnectionTimesOut() async throws {
+        let served = try ServedFiles()
+        // The server sends half the body, then nothing for 300 s; the transport gives up after 1 s.
+        let transport = try served.transport(HTTPTransportOptions(pinnedFingerprint: served.certificates.leafFingerprint, stallTimeout: 1))
+        let clock = ContinuousClock()
+        let start = clock.now
+        await expectTransportError(.timeout, containing: ["stall timeout"]) {
+            _ = try await transport.data(HTTPRequest(url: served.secure.url("file.bin", fault: "stall1")), limit: 8 << 20)
+        }
+        #expect(clock.now - start < .seconds(100), "the stall must end by the timeout, not by the server")
+        #expect(try served.secure.log().count == 1)
     }
 
     @Test func httpsToPlainHTTPRedirectIsRefused() async throws {

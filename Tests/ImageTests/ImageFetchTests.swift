@@ -1,7 +1,7 @@
 import CXattr
 import Foundation
 import SeedgenCore
-import SeedgenImage
+@testable import SeedgenImage
 import SeedgenTestSupport
 import Testing
 
@@ -200,6 +200,25 @@ import Testing
         #expect(elapsed < .seconds(295), "a stall must end by the timeout, not by the server")
         #expect(try store.records().isEmpty)
         try expectCacheClean(store)
+    }
+
+    @Test func failedHostLookupIsAPermanentErrorWithADNSHint() async throws {
+        // No DNS query is sent: the error is the one NIO's connect gives for a name that does not
+        // resolve (see failedLookupError), classified as every download failure is.
+        let url = URL(string: "https://mirror.example.org/images/disk.qcow2")!
+        let lookup = await failedLookupError(host: "mirror.example.org", port: 443)
+        guard case .permanent(let error) = ImageDownloader.failure(downloading: url, lookup) else {
+            Issue.record("a failed lookup must not be retried: \(lookup)")
+            return
+        }
+        guard case .runtime(let message, let hint, let cause) = error else {
+            Issue.record("expected a runtime error, got \(error)")
+            return
+        }
+        #expect(message.contains("mirror.example.org"))
+        #expect(hint?.contains("DNS") == true, "\(error)")
+        #expect(cause?.contains("cannot resolve mirror.example.org") == true, "\(error)")
+        #expect(error.description.contains("hint: check the host name and the DNS configuration"))
     }
 
     @Test func stallOnceThenResumes() async throws {
