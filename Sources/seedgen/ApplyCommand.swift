@@ -41,6 +41,9 @@ struct ApplyCommand: AsyncParsableCommand {
     @Flag(help: "Create the VMs but do not start them.")
     var noStart = false
 
+    @Flag(help: "Let the node download each cloud image itself from its URL (download-url, sha256 pinned) instead of uploading it from here; needs Sys.AccessNetwork on the node.")
+    var nodeDownloads = false
+
     @Flag(help: "Print only the pveum commands that grant the token what these VMs need, for an administrator.")
     var printGrants = false
 
@@ -65,7 +68,7 @@ struct ApplyCommand: AsyncParsableCommand {
         let report = try await reportingErrors { () -> ApplyReport? in
             let token = try ApplyCommandInputs.token(file: tokenFile, environment: environment)
             if printGrants {
-                let grants = try await ApplyGrants.commands(paths: paths, build: build, node: node, tokenID: token.id)
+                let grants = try await ApplyGrants.commands(paths: paths, build: build, node: node, tokenID: token.id, nodeDownloads: nodeDownloads)
                 Terminal.standardOutput.write(grants.map { $0 + "\n" }.joined())
                 return nil
             }
@@ -76,6 +79,7 @@ struct ApplyCommand: AsyncParsableCommand {
             options.jobs = jobs
             options.dryRun = dryRun
             options.startVM = !noStart
+            options.nodeDownloads = nodeDownloads
             return try await ApplyRun(options: options) { Terminal.standardError.write($0 + "\n") }.run(paths: paths)
         }
         guard let report else { return }
