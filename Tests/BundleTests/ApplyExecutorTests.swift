@@ -309,6 +309,20 @@ private actor BreakingClient: ProxmoxAPIClient {
         #expect(forbidden.status == 403 && forbidden.errorMessage.contains("Sys.AccessNetwork"), "\(forbidden.errorMessage)")
     }
 
+    /// download-url also takes the older Sys.Audit + Sys.Modify on / instead of Sys.AccessNetwork on
+    /// the node: a token holding those passes the preflight and the node downloads.
+    @Test func sysAuditAndSysModifyOnTheRootAlsoAllowNodeDownloads() async throws {
+        let work = try TemporaryDirectory()
+        let served = try serve(in: work)
+        var setup = FakeProxmoxAPI.Setup()
+        setup.grantEverything()
+        setup.tokenACL["/nodes"] = FakeProxmoxAPI.allPrivileges.subtracting(["Sys.AccessNetwork"])
+        let api = FakeProxmoxAPI(setup)
+        let outcome = try await apply(served, on: api)
+        #expect(outcome.status == .created)
+        #expect(await api.fetchedURLs == [served.url])
+    }
+
     /// A local-file image has no URL for the node: the preflight says so, before anything changes.
     @Test func anImageWithoutAURLIsAPreflightProblem() async throws {
         let work = try TemporaryDirectory()
