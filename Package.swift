@@ -85,6 +85,8 @@ let package = Package(
             name: "seedgen-bench",
             dependencies: [
                 "SeedgenKit",
+                // `upload` and `apply`: the HTTP client, and the loopback servers and fake Proxmox API of the tests.
+                "SeedgenHTTP", "SeedgenTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
