@@ -355,6 +355,31 @@ private func scanWhileRunning(_ executable: String, _ arguments: [String], envir
         #expect(await node.server.api.vmConfig(9001) == nil)
     }
 
+    /// The same pipeline stage after `seedgen image fetch` on this machine: the image is uploaded
+    /// from this machine's cache (found by its sha256, not the build machine's path).
+    @Test func anImageFetchedIntoThisMachinesCacheIsUploadedFromThere() async throws {
+        let node = try Node(Self.everything())
+        let images = try LoopbackImages()
+        let workspace = try SampleWorkspace(images: images)
+        let environment = buildEnvironment(["PVE_API_TOKEN": "\(Self.tokenID)=\(Self.secret)"])
+        let built = try await seedgenOffPool(
+            ["build", workspace.path("dhcp-minimal.yaml"), "-o", node.work.path("out").path, "--cache", node.work.path("build-cache").path,
+             "--catalog", images.catalog.path, "--progress", "none"], environment: environment)
+        try #require(built.exitCode == 0, "\(built.stderr)")
+        try FileManager.default.removeItem(at: node.work.path("build-cache"))
+        let fetched = try await seedgenOffPool(
+            ["image", "fetch", "debian-12", "--cache", node.work.path("cache").path, "--catalog", images.catalog.path, "--progress", "none"],
+            environment: environment)
+        try #require(fetched.exitCode == 0, "\(fetched.stderr)")
+        let applied = try await seedgenOffPool(
+            ["apply", node.work.path("out/minimal").path, "--cache", node.work.path("cache").path, "--progress", "none", "--node", "pve01",
+             "--api", node.server.url.absoluteString, "--fingerprint", node.certificates.leafFingerprint], environment: environment)
+        #expect(applied.exitCode == 0, "\(applied.stderr)")
+        #expect(await node.server.api.changingCalls().filter { $0.hasSuffix("/upload") }.count == 2, "the image and the seed")
+        #expect(await node.server.api.fetchedURLs.isEmpty)
+        #expect(await node.server.api.volumes(on: "local").values.contains { $0.sha256 == images.imageSHA256 })
+    }
+
     /// Every sample, as one fleet: built, preflighted together, created on two nodes; a second run
     /// changes nothing.
     @Test func everySampleIsAppliedAndTheFleetReRunsUnchanged() async throws {

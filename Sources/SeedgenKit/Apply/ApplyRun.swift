@@ -101,7 +101,8 @@ public struct ApplyRun: Sendable {
             build.extraChecks.append { spec in Self.nodeDiagnostics(for: spec, clusterNodes: listedNodes) }
         }
         let directories = try await Self.artifactDirectories(paths, build: build, log: log)
-        let artifacts = try directories.map { try AppliedArtifacts(directory: $0) }
+        var artifacts = try directories.map { try AppliedArtifacts(directory: $0) }
+        for index in artifacts.indices { Self.findImageInLocalCache(&artifacts[index], cache: options.build.cacheDirectory) }
         if let snippets = artifacts.first(where: { $0.plan.vm.cloudInitMode == .snippets }) {
             throw SeedgenError.runtime(
                 message: "\(snippets.plan.vm.name): cloud_init.mode snippets cannot be applied over the API (Proxmox's API cannot upload snippets)",
@@ -173,6 +174,18 @@ public struct ApplyRun: Sendable {
             }
         }
         return ApplyReport(vms: outcomes.compactMap { $0 }, plannedCalls: [])
+    }
+
+    /// An image left out of its artifact directory is uploaded from the cache path the build
+    /// recorded; when this machine has no file there (the directory was built on another one),
+    /// from this machine's own cache, where images are stored by their sha256. Proxmox checks the
+    /// sha256 again inside the upload task.
+    static func findImageInLocalCache(_ artifacts: inout AppliedArtifacts, cache: URL) {
+        guard let index = artifacts.plan.files.firstIndex(where: { $0.role == .image && !$0.included }) else { return }
+        let file = artifacts.plan.files[index]
+        if let path = file.cachePath, FileManager.default.isReadableFile(atPath: path) { return }
+        let local = cache.appendingPathComponent("sha256/\(file.sha256)")
+        if FileManager.default.isReadableFile(atPath: local.path) { artifacts.plan.files[index].cachePath = local.path }
     }
 
     /// A vm.yaml without `node`, and no `--node`, is only valid for a single-node cluster: positioned
