@@ -41,7 +41,9 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
         func take() -> Int? { lock.withLock { defer { bytes = nil }; return bytes } }
     }
 
-    public init(api: FakeProxmoxAPI, token: String, certificate: URL, key: URL) throws {
+    /// `closesAfterUpload`: end the connection after answering an upload, as pve-http-server does
+    /// (`keep_alive = 0`); the upload benchmark turns it off (see the README's benchmarks).
+    public init(api: FakeProxmoxAPI, token: String, certificate: URL, key: URL, closesAfterUpload: Bool = true) throws {
         self.api = api
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.group = group
@@ -59,7 +61,8 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(RequestHandler(api: api, expectedAuthorization: expected, cut: cut, slow: slow))
+                    try channel.pipeline.syncOperations.addHandler(RequestHandler(
+                        api: api, expectedAuthorization: expected, cut: cut, slow: slow, closesAfterUpload: closesAfterUpload))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).wait()
@@ -79,13 +82,15 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
         let expectedAuthorization: String
         let cut: CutSwitch
         let slow: DelaySwitch
+        let closesAfterUpload: Bool
         var head: HTTPRequestHead?
         var body = ByteBuffer()
         var cutAfter: Int?
         /// pve-http-server ends the connection after an upload (`keep_alive = 0`).
         var closeAfterResponse = false
 
-        init(api: FakeProxmoxAPI, expectedAuthorization: String, cut: CutSwitch, slow: DelaySwitch) {
+        init(api: FakeProxmoxAPI, expectedAuthorization: String, cut: CutSwitch, slow: DelaySwitch, closesAfterUpload: Bool) {
+            self.closesAfterUpload = closesAfterUpload
             self.api = api
             self.expectedAuthorization = expectedAuthorization
             self.cut = cut
@@ -106,7 +111,7 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
                 }
             case .end:
                 guard let head else { return }
-                closeAfterResponse = head.uri.split(separator: "?").first?.hasSuffix("/upload") == true
+                closeAfterResponse = closesAfterUpload && head.uri.split(separator: "?").first?.hasSuffix("/upload") == true
                 let bytes = Data(body.readableBytesView)
                 let api = self.api
                 let expected = expectedAuthorization
