@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark command: a release build (static Swift runtime, as shipped to air-gapped hosts),
 # then every benchmark side by side with its peer tool in the same run.
-#   scripts/bench.sh            all of them: build, iso, hash, download
+#   scripts/bench.sh            all of them: build, iso, hash, download, upload, apply
 #   scripts/bench.sh build …    one, with its options (see .build-release/release/seedgen-bench help)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,3 +20,5 @@ fi
 "$bench" iso
 "$bench" hash
 "$bench" download
+"$bench" upload
+"$bench" apply --seedgen "$scratch/release/seedgen"

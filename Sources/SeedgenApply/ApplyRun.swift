@@ -17,6 +17,9 @@ public struct ApplyOptions: Sendable {
     public var jobs: Int
     public var dryRun: Bool
     public var startVM: Bool
+    /// The node fetches each cloud image itself from its URL (`download-url`, sha256 pinned)
+    /// instead of this machine uploading it; needs Sys.AccessNetwork on the node.
+    public var nodeDownloads = false
     /// Where vm.yaml paths are built first, as `seedgen build` does.
     public var build: BuildOptions
 
@@ -88,41 +91,59 @@ public struct ApplyRun: Sendable {
     }
 
     public func run(paths: [String]) async throws -> ApplyReport {
-        let directories = try await artifactDirectories(paths)
-        let artifacts = try directories.map { try AppliedArtifacts(directory: $0) }
+        var transportOptions = HTTPTransportOptions(caFile: options.caFile, pinnedFingerprint: options.fingerprint)
+        transportOptions.proxies = try HTTPProxySettings.fromEnvironment(options.build.environment)
+        let client = try ProxmoxHTTPClient(
+            api: options.api, token: options.token, transport: try HTTPTransport(options: transportOptions), progress: options.build.progress)
+        // The cluster's nodes are asked for before anything is built, so that a vm.yaml that names
+        // no node where several are possible fails validation (positioned, exit 2) like any other
+        // error in it. A connection that fails here fails again below, after validation ran.
+        let listedNodes: [String]? = options.node == nil ? try? await clusterNodes(client) : nil
+        var build = options.build
+        if options.node == nil, let listedNodes {
+            build.extraChecks.append { spec in Self.nodeDiagnostics(for: spec, clusterNodes: listedNodes) }
+        }
+        let directories = try await Self.artifactDirectories(paths, build: build, log: log)
+        var artifacts = try directories.map { try AppliedArtifacts(directory: $0) }
+        for index in artifacts.indices { Self.findImageInLocalCache(&artifacts[index], cache: options.build.cacheDirectory) }
         if let snippets = artifacts.first(where: { $0.plan.vm.cloudInitMode == .snippets }) {
             throw SeedgenError.runtime(
                 message: "\(snippets.plan.vm.name): cloud_init.mode snippets cannot be applied over the API (Proxmox's API cannot upload snippets)",
                 hint: "use cloud_init.mode: iso, or run the bundle's deploy.sh on the node")
         }
-        var transportOptions = HTTPTransportOptions(caFile: options.caFile, pinnedFingerprint: options.fingerprint)
-        transportOptions.proxies = try HTTPProxySettings.fromEnvironment(options.build.environment)
-        let client = try ProxmoxHTTPClient(api: options.api, token: options.token, transport: try HTTPTransport(options: transportOptions))
-        let nodes = try await clusterNodes(client)
+        let nodes: [String]
+        if let listedNodes { nodes = listedNodes } else { nodes = try await clusterNodes(client) }
         var targets: [ProxmoxApplyTarget] = []
-        for artifact in artifacts {
+        var unplaced: [Diagnostic] = []
+        for (artifact, directory) in zip(artifacts, directories) {
             guard let node = artifact.plan.vm.node ?? options.node ?? (nodes.count == 1 ? nodes.first : nil) else {
-                throw SeedgenError.runtime(
-                    message: "\(artifact.plan.vm.name): the vm.yaml names no node, and the cluster has \(nodes.count): \(nodes.joined(separator: ", "))",
-                    hint: "set node: in the vm.yaml, or pass --node NAME")
+                // An artifact directory has no vm.yaml to point into: its plan.json is named instead.
+                unplaced.append(Diagnostic(
+                    at: nil, keyPath: "node",
+                    message: "\(directory.appendingPathComponent("plan.json").path) (\(artifact.plan.vm.name)) names no node,"
+                        + " and the cluster has \(nodes.count): \(nodes.joined(separator: ", "))",
+                    allowed: Self.nodeChoice(nodes)))
+                continue
             }
             targets.append(ProxmoxApplyTarget(plan: artifact.plan, node: node, sshKeys: artifact.sshKeys))
         }
-        let report = try await ProxmoxPreflight(client: client, tokenID: options.token.id).run(targets)
+        if !unplaced.isEmpty { throw SeedgenError.invalidInput(unplaced) }
+        let report = try await ProxmoxPreflight(client: client, tokenID: options.token.id, nodeDownloads: options.nodeDownloads).run(targets)
         guard report.passed else { throw SeedgenError.runtime(message: report.text) }
         guard let version = report.version else { throw SeedgenError.runtime(message: "the node's version is unknown") }
 
         if options.dryRun {
             var planned: [String] = []
             for target in targets {
-                let planner = ProxmoxAPIPlanner(plan: target.plan, node: target.node, version: version, sshKeys: target.sshKeys)
+                let planner = ProxmoxAPIPlanner(
+                    plan: target.plan, node: target.node, version: version, sshKeys: target.sshKeys, nodeDownloads: options.nodeDownloads)
                 let calls = report.states[target.plan.vm.vmid] == .ours ? [] : try planner.firstDeploymentCalls(startVM: options.startVM)
                 planned += calls.map(\.redactedDescription)
             }
             return ApplyReport(vms: [], plannedCalls: planned)
         }
 
-        let executor = ProxmoxApplyExecutor(client: client, startVM: options.startVM)
+        let executor = ProxmoxApplyExecutor(client: client, startVM: options.startVM, nodeDownloads: options.nodeDownloads)
         try await executor.placeImages(Array(zip(targets, directories)), states: report.states, version: version)
         var outcomes: [ApplyVMOutcome?] = Array(repeating: nil, count: targets.count)
         try await withThrowingTaskGroup(of: (Int, ApplyVMOutcome).self) { group in
@@ -158,8 +179,30 @@ public struct ApplyRun: Sendable {
         return ApplyReport(vms: outcomes.compactMap { $0 }, plannedCalls: [])
     }
 
-    private func artifactDirectories(_ paths: [String]) async throws -> [URL] {
-        try await Self.artifactDirectories(paths, build: options.build, log: log)
+    /// An image left out of its artifact directory is uploaded from the cache path the build
+    /// recorded; when this machine has no file there (the directory was built on another one),
+    /// from this machine's own cache, where images are stored by their sha256. Proxmox checks the
+    /// sha256 again inside the upload task.
+    static func findImageInLocalCache(_ artifacts: inout AppliedArtifacts, cache: URL) {
+        guard let index = artifacts.plan.files.firstIndex(where: { $0.role == .image && !$0.included }) else { return }
+        let file = artifacts.plan.files[index]
+        if let path = file.cachePath, FileManager.default.isReadableFile(atPath: path) { return }
+        let local = cache.appendingPathComponent("sha256/\(file.sha256)")
+        if FileManager.default.isReadableFile(atPath: local.path) { artifacts.plan.files[index].cachePath = local.path }
+    }
+
+    /// A vm.yaml without `node`, and no `--node`, is only valid for a single-node cluster: positioned
+    /// where `node` would go (the top-level mapping).
+    static func nodeDiagnostics(for spec: VMSpec, clusterNodes nodes: [String]) -> [Diagnostic] {
+        guard spec.node == nil, nodes.count != 1 else { return [] }
+        return [Diagnostic(
+            at: spec.location(of: "node"), keyPath: "node",
+            message: "no node is named, and the cluster has \(nodes.count) nodes (\(nodes.joined(separator: ", "))): apply cannot choose one",
+            allowed: nodeChoice(nodes))]
+    }
+
+    private static func nodeChoice(_ nodes: [String]) -> String {
+        "set node: to one of \(nodes.joined(separator: ", ")) in the vm.yaml, or pass --node NAME"
     }
 
     /// Artifact directories as given, and vm.yaml files built with `build` first.
@@ -191,7 +234,9 @@ public struct ApplyRun: Sendable {
 /// `seedgen apply --print-grants`: what the token needs for these VMs, as `pveum` commands, without
 /// asking the node anything.
 public enum ApplyGrants {
-    public static func commands(paths: [String], build: BuildOptions, node: String?, tokenID: String) async throws -> [String] {
+    public static func commands(
+        paths: [String], build: BuildOptions, node: String?, tokenID: String, nodeDownloads: Bool = false
+    ) async throws -> [String] {
         var build = build
         build.extraChecks.append(ApplyOptions.apiPathDiagnostics(for:))
         let directories = try await ApplyRun.artifactDirectories(paths, build: build, log: { _ in })
@@ -199,7 +244,7 @@ public enum ApplyGrants {
         for directory in directories {
             let artifacts = try AppliedArtifacts(directory: directory)
             let target = ProxmoxApplyTarget(plan: artifacts.plan, node: artifacts.plan.vm.node ?? node ?? "NODE", sshKeys: artifacts.sshKeys)
-            needs += try ProxmoxPrivileges.needs(for: target, version: ProxmoxAPIPlanner.minimumPVE)
+            needs += try ProxmoxPrivileges.needs(for: target, version: ProxmoxAPIPlanner.minimumPVE, nodeDownloads: nodeDownloads)
         }
         return ProxmoxPrivileges.grantCommands(ProxmoxPrivileges.merged(needs), tokenID: tokenID)
     }

@@ -57,6 +57,9 @@ public struct ProxmoxAPICall: Sendable, Hashable, Codable {
     public var pathValues: [String: String]
     public var parameters: [Parameter]
     public var upload: Upload?
+    /// A file the node fetches itself (`download-url`, `apply --node-downloads`): described as an
+    /// upload is, so that a file already there is recognized the same way. Nothing is sent from here.
+    public var download: Upload?
     /// The call returns a task id (UPID) whose task must end with exit status OK.
     public var startsTask: Bool
     /// The plan step this call carries out.
@@ -64,16 +67,20 @@ public struct ProxmoxAPICall: Sendable, Hashable, Codable {
 
     public init(
         _ method: Method, _ endpoint: String, _ pathValues: [String: String], parameters: [Parameter] = [],
-        upload: Upload? = nil, startsTask: Bool, stepID: String
+        upload: Upload? = nil, download: Upload? = nil, startsTask: Bool, stepID: String
     ) {
         self.method = method
         self.endpoint = endpoint
         self.pathValues = pathValues
         self.parameters = parameters
         self.upload = upload
+        self.download = download
         self.startsTask = startsTask
         self.stepID = stepID
     }
+
+    /// The file this call puts into a storage, by upload or by the node's download.
+    public var placedFile: Upload? { upload ?? download }
 
     /// The request path below `/api2/json`, every `{…}` segment filled in and percent-encoded.
     public var path: String {

@@ -16,12 +16,16 @@ public struct ProxmoxAPIPlanner: Sendable {
     public let version: (major: Int, minor: Int)
     /// pve mode: the keys file's text (`sshkeys` in the artifact directory).
     public let sshKeys: String?
+    /// `--node-downloads`: the node fetches the cloud image from its URL (`download-url`, with the
+    /// pinned sha256) instead of this machine uploading it.
+    public let nodeDownloads: Bool
 
-    public init(plan: BundlePlan, node: String, version: (major: Int, minor: Int), sshKeys: String? = nil) {
+    public init(plan: BundlePlan, node: String, version: (major: Int, minor: Int), sshKeys: String? = nil, nodeDownloads: Bool = false) {
         self.plan = plan
         self.node = node
         self.version = version
         self.sshKeys = sshKeys
+        self.nodeDownloads = nodeDownloads
     }
 
     /// The calls of a first deployment, in plan order. `startVM: false` leaves out the start (as
@@ -119,6 +123,9 @@ public struct ProxmoxAPIPlanner: Sendable {
         guard storedName == ProxmoxAPIEncoding.normalizedUploadName(storedName) else {
             throw SeedgenError.runtime(message: "apply: \(storedName) would be renamed by Proxmox's upload")
         }
+        if file.role == .image && nodeDownloads {
+            return try download(file, storage: storage, storedName: storedName, stepID: stepID)
+        }
         return ProxmoxAPICall(
             .post, "/nodes/{node}/storage/{storage}/upload", ["node": node, "storage": storage],
             parameters: [.init("content", content), .init("checksum-algorithm", "sha256"), .init("checksum", file.sha256)],
@@ -126,6 +133,25 @@ public struct ProxmoxAPIPlanner: Sendable {
             upload: .init(
                 role: file.role, source: file.included ? file.source : (file.cachePath ?? file.source), storedName: storedName,
                 sha256: file.sha256, size: file.size),
+            startsTask: true, stepID: stepID)
+    }
+
+    /// `POST …/download-url` (pve-storage `API2/Storage/Status.pm`): the node fetches `url` itself
+    /// into the import storage under the same content-addressed name an upload would use, and its
+    /// task verifies the pinned sha256 before the file is kept.
+    private func download(_ file: BundlePlanFile, storage: String, storedName: String, stepID: String) throws -> ProxmoxAPICall {
+        guard let url = file.url else {
+            throw SeedgenError.runtime(
+                message: "VM \(plan.vm.vmid) (\(plan.vm.name)): --node-downloads needs the image's URL, and this image came from a local file",
+                hint: "drop --node-downloads for this VM (its image is uploaded from here), or give the vm.yaml a catalog image or image.url")
+        }
+        return ProxmoxAPICall(
+            .post, "/nodes/{node}/storage/{storage}/download-url", ["node": node, "storage": storage],
+            parameters: [
+                .init("url", url), .init("content", "import"), .init("filename", storedName),
+                .init("checksum-algorithm", "sha256"), .init("checksum", file.sha256),
+            ],
+            download: .init(role: file.role, source: url, storedName: storedName, sha256: file.sha256, size: file.size),
             startsTask: true, stepID: stepID)
     }
 

@@ -30,18 +30,25 @@ public struct ProxmoxApplyExecutor: Sendable {
     /// Between task status polls.
     public let pollInterval: Duration
     public let startVM: Bool
+    /// `--node-downloads`: the node fetches the cloud image itself (`download-url`).
+    public let nodeDownloads: Bool
 
-    public init(client: any ProxmoxAPIClient, pollInterval: Duration = .milliseconds(500), startVM: Bool = true) {
+    public init(client: any ProxmoxAPIClient, pollInterval: Duration = .milliseconds(500), startVM: Bool = true, nodeDownloads: Bool = false) {
         self.client = client
         self.pollInterval = pollInterval
         self.startVM = startVM
+        self.nodeDownloads = nodeDownloads
+    }
+
+    private func planner(_ target: ProxmoxApplyTarget, _ version: (major: Int, minor: Int)) -> ProxmoxAPIPlanner {
+        ProxmoxAPIPlanner(plan: target.plan, node: target.node, version: version, sshKeys: target.sshKeys, nodeDownloads: nodeDownloads)
     }
 
     public func apply(
         _ target: ProxmoxApplyTarget, state: ProxmoxPreflightReport.VMState, version: (major: Int, minor: Int),
         artifactDirectory: URL
     ) async throws -> ProxmoxApplyOutcome {
-        let planner = ProxmoxAPIPlanner(plan: target.plan, node: target.node, version: version, sshKeys: target.sshKeys)
+        let planner = planner(target, version)
         var outcome = ProxmoxApplyOutcome(status: .created, tasks: [], skippedUploads: [], drift: [])
         switch state {
         case .new:
@@ -81,9 +88,8 @@ public struct ProxmoxApplyExecutor: Sendable {
     ) async throws {
         var placed: Set<String> = []
         for (target, directory) in targets where (states[target.plan.vm.vmid] ?? .new) == .new {
-            let planner = ProxmoxAPIPlanner(plan: target.plan, node: target.node, version: version, sshKeys: target.sshKeys)
-            for call in try planner.firstDeploymentCalls() where call.upload?.role == .image {
-                let key = "\(target.node)|\(call.path)|\(call.upload?.storedName ?? "")"
+            for call in try planner(target, version).firstDeploymentCalls() where call.placedFile?.role == .image {
+                let key = "\(target.node)|\(call.pathValues["storage"] ?? "")|\(call.placedFile?.storedName ?? "")"
                 guard placed.insert(key).inserted else { continue }
                 var outcome = ProxmoxApplyOutcome(status: .created, tasks: [], skippedUploads: [], drift: [])
                 try await run([call], target, directory, &outcome)
@@ -95,18 +101,16 @@ public struct ProxmoxApplyExecutor: Sendable {
         _ calls: [ProxmoxAPICall], _ target: ProxmoxApplyTarget, _ artifactDirectory: URL, _ outcome: inout ProxmoxApplyOutcome
     ) async throws {
         for call in calls {
+            if let file = call.placedFile, try await alreadyStored(call, file) {
+                outcome.skippedUploads.append(file.storedName)
+                continue
+            }
             if let upload = call.upload {
-                if try await alreadyStored(call, upload) {
-                    outcome.skippedUploads.append(upload.storedName)
-                    continue
-                }
                 let location = upload.location(in: artifactDirectory)
                 guard FileManager.default.isReadableFile(atPath: location.path) else {
                     throw SeedgenError.runtime(
-                        message: "VM \(target.plan.vm.vmid): \(upload.source) is neither in \(artifactDirectory.path) nor on the node",
-                        hint: upload.role == .image
-                            ? "rebuild with seedgen build --include-image, or fetch the image into this machine's cache (seedgen image fetch / import)"
-                            : "copy the artifact directory again")
+                        message: "VM \(target.plan.vm.vmid): \(upload.source) is neither in \(artifactDirectory.path), nor in this machine's image cache, nor on the node",
+                        hint: upload.role == .image ? Self.imageSourceHint(target.plan) : "copy the artifact directory again")
                 }
             }
             let response: ProxmoxAPIResponse
@@ -130,6 +134,15 @@ public struct ProxmoxApplyExecutor: Sendable {
             outcome.tasks.append(upid)
             try await wait(for: upid, node: target.node, call: call, vmid: target.plan.vm.vmid)
         }
+    }
+
+    /// Which command provides an image that is nowhere apply can take it from.
+    static func imageSourceHint(_ plan: BundlePlan) -> String {
+        var ways = ["rebuild the directory with seedgen build --include-image", "fetch the image into this machine's cache with seedgen image fetch (or seedgen image import FILE)"]
+        if let url = plan.file(role: .image)?.url {
+            ways.append("let the node download it from \(url) with seedgen apply --node-downloads")
+        }
+        return ways.joined(separator: "; or ")
     }
 
     /// A file of the stored name and the same size is already in the storage (the API lists no

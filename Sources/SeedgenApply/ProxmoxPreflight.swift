@@ -1,6 +1,7 @@
 import Foundation
 import SeedgenBundle
 import SeedgenCore
+import SeedgenSpec
 
 /// One VM to apply: its bundle plan and the node it goes to.
 public struct ProxmoxApplyTarget: Sendable {
@@ -96,19 +97,33 @@ public struct ProxmoxPreflight: Sendable {
                 storagesByNode[target.node] = try await storages(on: target.node)
             }
             report.problems += storageProblems(plan, state: state ?? .new, storages: storagesByNode[target.node] ?? [:])
-            needs += try ProxmoxPrivileges.needs(for: target, version: version, nodeDownloads: nodeDownloads)
+            do {
+                needs += try ProxmoxPrivileges.needs(for: target, version: version, nodeDownloads: nodeDownloads)
+            } catch SeedgenError.runtime(let message, let hint, _) {
+                report.problems.append(message + (hint.map { " (\($0))" } ?? ""))
+            }
         }
         let merged = ProxmoxPrivileges.merged(needs)
         var granted: [String: Set<String>] = [:]
         for need in merged {
-            let answer = try await client.get("/access/permissions", [:], [.init("path", need.path)]) as? [String: Any]
-            granted[need.path] = Set(((answer?[need.path] as? [String: Any]) ?? [:]).keys)
+            granted[need.path] = try await permissions(need.path)
+        }
+        // download-url also accepts the older Sys.Audit + Sys.Modify on / in place of Sys.AccessNetwork.
+        let downloadNodes = merged.filter { $0.path.hasPrefix("/nodes/") && $0.privileges.contains("Sys.AccessNetwork") }
+        if !downloadNodes.isEmpty, try await permissions("/").isSuperset(of: ["Sys.Audit", "Sys.Modify"]) {
+            for need in downloadNodes { granted[need.path, default: []].insert("Sys.AccessNetwork") }
         }
         report.missingPrivileges = ProxmoxPrivileges.missing(merged, granted: granted)
         if !report.missingPrivileges.isEmpty {
             report.grantCommands = ProxmoxPrivileges.grantCommands(merged, tokenID: tokenID)
         }
         return report
+    }
+
+    /// The token's effective privileges on `path` (`GET /access/permissions?path=…`).
+    private func permissions(_ path: String) async throws -> Set<String> {
+        let answer = try await client.get("/access/permissions", [:], [.init("path", path)]) as? [String: Any]
+        return Set(((answer?[path] as? [String: Any]) ?? [:]).keys)
     }
 
     private func nodeVersion() async throws -> (major: Int, minor: Int) {

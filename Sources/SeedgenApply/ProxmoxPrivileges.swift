@@ -33,9 +33,8 @@ public enum ProxmoxPrivileges {
     ]
 
     /// Everything `calls` (from `ProxmoxAPIPlanner`: a first deployment and a seed swap) need, merged
-    /// per path. `nodeDownloads`: the node fetches the image itself (`download-url`) instead of the
-    /// image upload.
-    public static func needs(for calls: [ProxmoxAPICall], node: String, nodeDownloads: Bool = false) -> [ProxmoxPrivilegeNeed] {
+    /// per path.
+    public static func needs(for calls: [ProxmoxAPICall], node: String) -> [ProxmoxPrivilegeNeed] {
         var collected = Collector()
         // Disk key → storage, from the create call, for the resize that follows it.
         var diskStorage: [String: String] = [:]
@@ -46,13 +45,16 @@ public enum ProxmoxPrivileges {
             case (.post, "/nodes/{node}/storage/{storage}/upload"):
                 guard let upload = call.upload, let storage = call.pathValues["storage"] else { continue }
                 let what = upload.role == .image ? "the cloud image" : "the seed ISO"
-                if upload.role == .image && nodeDownloads {
-                    collected.add("/storage/\(storage)", ["Datastore.AllocateTemplate"], "let the node download \(what)")
-                    collected.add("/nodes/\(node)", ["Sys.AccessNetwork"], "let the node download \(what) (download-url)")
-                } else {
-                    collected.add("/storage/\(storage)", ["Datastore.AllocateTemplate"], "upload \(what)")
-                }
+                collected.add("/storage/\(storage)", ["Datastore.AllocateTemplate"], "upload \(what)")
                 collected.add("/storage/\(storage)", ["Datastore.Audit"], "see whether \(what) is already there")
+            case (.post, "/nodes/{node}/storage/{storage}/download-url"):
+                // Status.pm download_url: Datastore.AllocateTemplate on the storage, and Sys.AccessNetwork
+                // on the node (PVE 8.2+; the older alternative, Sys.Audit + Sys.Modify on /, grants far more).
+                guard let storage = call.pathValues["storage"] else { continue }
+                let target = call.pathValues["node"] ?? node
+                collected.add("/storage/\(storage)", ["Datastore.AllocateTemplate"], "let the node download the cloud image")
+                collected.add("/storage/\(storage)", ["Datastore.Audit"], "see whether the cloud image is already there")
+                collected.add("/nodes/\(target)", ["Sys.AccessNetwork"], "let the node download the cloud image (download-url)")
             case (.post, "/nodes/{node}/qemu"):
                 collected.add(vm, ["VM.Allocate"], "create VM \(vmid)")
                 for parameter in call.parameters where parameter.name != "vmid" {
@@ -88,10 +90,11 @@ public enum ProxmoxPrivileges {
     public static func needs(
         for target: ProxmoxApplyTarget, version: (major: Int, minor: Int), nodeDownloads: Bool = false
     ) throws -> [ProxmoxPrivilegeNeed] {
-        let planner = ProxmoxAPIPlanner(plan: target.plan, node: target.node, version: version, sshKeys: target.sshKeys)
+        let planner = ProxmoxAPIPlanner(
+            plan: target.plan, node: target.node, version: version, sshKeys: target.sshKeys, nodeDownloads: nodeDownloads)
         var calls = try planner.firstDeploymentCalls()
         if let seed = target.plan.file(role: .seedISO)?.volume { calls += try planner.seedSwapCalls(oldSeedVolume: seed) }
-        return needs(for: calls, node: target.node, nodeDownloads: nodeDownloads)
+        return needs(for: calls, node: target.node)
     }
 
     /// `needs` (of several VMs) merged per path, in first-seen order.

@@ -70,7 +70,8 @@ struct ArtifactSet: Sendable {
         if let image {
             inputs.image = BundleImage(
                 fileName: image.fileName, sha256: image.sha256, size: image.size, format: image.format,
-                virtualSize: image.virtualSize, included: includeImage, cachePath: includeImage ? nil : image.path.path)
+                virtualSize: image.virtualSize, included: includeImage, cachePath: includeImage ? nil : image.path.path,
+                url: ["http", "https"].contains(URL(string: image.source)?.scheme?.lowercased() ?? "") ? image.source : nil)
             if includeImage {
                 set.files.append(File(name: "image/\(image.fileName)", contents: .copy(of: image.path), permissions: 0o644, sha256: image.sha256))
             }

@@ -45,10 +45,13 @@ public struct BundleImage: Sendable, Codable, Hashable {
     public var included: Bool
     /// Where the image sits in the build machine's cache (deploy.sh tries it when it exists on the node).
     public var cachePath: String?
+    /// The http(s) URL the verified bytes came from (nil for a local file): where `apply
+    /// --node-downloads` lets the node fetch it, with the pinned sha256.
+    public var url: String?
 
     public init(
         fileName: String, sha256: String, size: UInt64, format: String, virtualSize: UInt64, included: Bool,
-        cachePath: String? = nil
+        cachePath: String? = nil, url: String? = nil
     ) {
         self.fileName = fileName
         self.sha256 = sha256
@@ -57,6 +60,7 @@ public struct BundleImage: Sendable, Codable, Hashable {
         self.virtualSize = virtualSize
         self.included = included
         self.cachePath = cachePath
+        self.url = url
     }
 }
 
@@ -211,12 +215,15 @@ public struct BundlePlanFile: Sendable, Codable, Hashable {
     /// Image only: `qcow2` or `raw`, and the virtual disk size in bytes.
     public var format: String?
     public var virtualSize: UInt64?
+    /// Image only: the http(s) URL it was fetched from (nil for a local file), for `apply --node-downloads`.
+    public var url: String?
 
     public init(
         role: BundleFileRole, source: String, sha256: String, size: UInt64, included: Bool = true, cachePath: String? = nil,
         storage: String? = nil, volume: String? = nil, legacyVolume: String? = nil, format: String? = nil,
-        virtualSize: UInt64? = nil
+        virtualSize: UInt64? = nil, url: String? = nil
     ) {
+        self.url = url
         self.role = role
         self.source = source
         self.sha256 = sha256

@@ -62,7 +62,7 @@ struct BundlePlanner {
                 role: .image, source: "image/" + image.fileName, sha256: image.sha256, size: image.size,
                 included: image.included, cachePath: image.cachePath, storage: storage.text,
                 volume: "\(storage):import/\(stem).\(image.format)", legacyVolume: "\(storage):iso/\(stem).img",
-                format: image.format, virtualSize: image.virtualSize))
+                format: image.format, virtualSize: image.virtualSize, url: image.url))
         }
         switch spec.cloudInit.mode {
         case .iso:

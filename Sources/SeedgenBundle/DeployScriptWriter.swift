@@ -1,4 +1,5 @@
 import Foundation
+import SeedgenSpec
 
 /// Renders a BundlePlan as deploy.sh. The fixed bash is seedgen's own code, kept as a real bash file
 /// (`templates/deploy.sh.bash`) so that shellcheck and reviewers read it as one; every value from the

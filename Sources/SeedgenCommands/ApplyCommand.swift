@@ -28,9 +28,6 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: "SHA-256 fingerprint of the node's certificate, as `pvenode cert info` shows it.")
     var fingerprint: String?
 
-    @Option(help: "PEM file of CA certificates trusted beside the system store (default: $SEEDGEN_CA_FILE).")
-    var caFile: String?
-
     @Option(help: "The node for VMs whose vm.yaml names none (default: the only node of a single-node cluster).")
     var node: String?
 
@@ -43,31 +40,28 @@ struct ApplyCommand: AsyncParsableCommand {
     @Flag(help: "Create the VMs but do not start them.")
     var noStart = false
 
+    @Flag(help: "Let the node download each cloud image itself from its URL (download-url, sha256 pinned) instead of uploading it from here; needs Sys.AccessNetwork on the node.")
+    var nodeDownloads = false
+
     @Flag(help: "Print only the pveum commands that grant the token what these VMs need, for an administrator.")
     var printGrants = false
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "Where vm.yaml files are built (DIR/<name>/).")
     var outputDirectory = "out"
 
-    @Option(help: "Image cache directory (as for seedgen build).")
-    var cache: String?
-
-    @Option(help: "A user catalog file that adds to or overrides the built-in image catalog.")
-    var catalog: String?
-
+    @OptionGroup var store: ImageStoreOptions
     @OptionGroup var display: OutputOptions
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         var build = BuildOptions(outputDirectory: URL(fileURLWithPath: outputDirectory))
-        if let cache { build.cacheDirectory = URL(fileURLWithPath: cache) }
-        build.catalogFile = catalog.map { URL(fileURLWithPath: $0) }
+        store.apply(to: &build)
         build.progress = display.progress
-        build.caFile = caFile ?? environment["SEEDGEN_CA_FILE"]
+        build.caFile = store.caFile ?? environment["SEEDGEN_CA_FILE"]
         let report = try await reportingErrors { () -> ApplyReport? in
             let token = try ApplyCommandInputs.token(file: tokenFile, environment: environment)
             if printGrants {
-                let grants = try await ApplyGrants.commands(paths: paths, build: build, node: node, tokenID: token.id)
+                let grants = try await ApplyGrants.commands(paths: paths, build: build, node: node, tokenID: token.id, nodeDownloads: nodeDownloads)
                 Terminal.standardOutput.write(grants.map { $0 + "\n" }.joined())
                 return nil
             }
@@ -78,6 +72,7 @@ struct ApplyCommand: AsyncParsableCommand {
             options.jobs = jobs
             options.dryRun = dryRun
             options.startVM = !noStart
+            options.nodeDownloads = nodeDownloads
             return try await ApplyRun(options: options) { Terminal.standardError.write($0 + "\n") }.run(paths: paths)
         }
         guard let report else { return }

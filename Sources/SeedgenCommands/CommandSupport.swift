@@ -5,7 +5,7 @@ import SeedgenSpec
 
 /// Flags every subcommand that reports progress shares.
 struct OutputOptions: ParsableArguments {
-    @Option(help: "Progress display: auto (a bar only when stderr is a terminal), plain, none.")
+    @Option(help: "Progress display: auto (a bar only when stderr is a terminal), bar, plain, none.")
     var progress: ProgressMode = .auto
 
     @Flag(help: "Print one machine-readable JSON result object on stdout.")

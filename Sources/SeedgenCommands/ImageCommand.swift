@@ -27,7 +27,7 @@ struct ImageStoreOptions: ParsableArguments {
     @Flag(help: "Never open a network connection; a missing image is an error naming the command to run elsewhere.")
     var offline = false
 
-    @Option(help: "PEM file of CA certificates trusted beside the system store for downloads (default: $SEEDGEN_CA_FILE).")
+    @Option(help: "PEM file of CA certificates trusted beside the system store, for downloads and apply's API (default: $SEEDGEN_CA_FILE).")
     var caFile: String?
 
     func makeCatalog() throws -> ImageCatalog {

@@ -1,15 +1,17 @@
 import Foundation
 
-/// How progress is shown (SPEC §3): `auto` draws a bar only when stderr is a terminal.
+/// How progress is shown (SPEC §3): `auto` draws a bar only when stderr is a terminal; `bar`
+/// draws it regardless (a terminal the process cannot see as one, e.g. behind a pipe to a pager).
 public enum ProgressMode: String, Sendable, CaseIterable {
     case auto
+    case bar
     case plain
     case none
 
-    /// Resolves `auto` against the actual stderr.
+    /// Resolves `auto` against the actual stderr: `bar` on a terminal, else `plain`.
     public var resolved: ProgressMode {
         guard self == .auto else { return self }
-        return isatty(STDERR_FILENO) == 1 ? .auto : .plain
+        return isatty(STDERR_FILENO) == 1 ? .bar : .plain
     }
 }
 

@@ -9,7 +9,8 @@ public final class ImageProgressReporter: @unchecked Sendable {
     private let lock = NSLock()
     private var total: UInt64?
     private var start = ContinuousClock.now
-    private var lastDraw = ContinuousClock.now
+    /// In the past, so the first update draws at once (a short transfer still shows its bar).
+    private var lastDraw = ContinuousClock.now - .seconds(1)
     private var lastPlainStep = -1
     private var lastPlainTime = ContinuousClock.now
     private var drewBar = false
@@ -34,7 +35,7 @@ public final class ImageProgressReporter: @unchecked Sendable {
         let now = ContinuousClock.now
         switch mode {
         case .none: return
-        case .auto:
+        case .auto, .bar:
             guard now - lastDraw >= .milliseconds(200) else { return }
             lastDraw = now
             drewBar = true
@@ -58,7 +59,7 @@ public final class ImageProgressReporter: @unchecked Sendable {
         defer { lock.unlock() }
         switch mode {
         case .none: return
-        case .auto:
+        case .auto, .bar:
             Terminal.standardError.write((drewBar ? "\r\u{1B}[K" : "") + message + "\n")
         case .plain:
             Terminal.standardError.write(message + "\n")

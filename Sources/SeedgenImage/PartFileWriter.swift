@@ -1,4 +1,5 @@
 import Foundation
+import SeedgenCore
 import SeedgenHTTP
 #if canImport(Glibc)
 import Glibc

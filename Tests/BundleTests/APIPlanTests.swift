@@ -7,73 +7,6 @@ import SeedgenSpec
 import SeedgenTestSupport
 import Testing
 
-/// Proxmox's published API schema for the endpoints `apply` calls (pve-docs `api-viewer/apidata.js`,
-/// cut down by scripts/extract-pve-api-schema.py).
-private enum PublishedAPISchema {
-    static func load() -> [String: [String: Any]] {
-        let url = TestPaths.fixtures.appendingPathComponent("pve-api/apidata-subset.json")
-        guard let data = try? Data(contentsOf: url),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let endpoints = object["endpoints"] as? [String: [String: Any]] else { return [:] }
-        return endpoints
-    }
-
-    /// Everything about `call` that the schema refuses: unknown endpoint or method, unknown or
-    /// missing parameters, a value outside its enum, pattern, range or length.
-    static func problems(_ call: ProxmoxAPICall, in endpoints: [String: [String: Any]]) -> [String] {
-        guard let methods = endpoints[call.endpoint] else { return ["\(call.endpoint): not in the API schema"] }
-        guard let info = methods[call.method.rawValue] as? [String: Any] else {
-            return ["\(call.method.rawValue) \(call.endpoint): no such method"]
-        }
-        if (info["allowtoken"] as? Int) != 1 { return ["\(call.endpoint): API tokens are refused"] }
-        let schema = (info["parameters"] as? [String: Any])?["properties"] as? [String: [String: Any]] ?? [:]
-        var problems: [String] = []
-        var given: [String: String] = call.pathValues
-        for parameter in call.parameters {
-            if given[parameter.name] != nil { problems.append("\(parameter.name) given twice") }
-            given[parameter.name] = parameter.value
-        }
-        if let upload = call.upload { given["filename"] = upload.storedName }
-        for (name, value) in given {
-            let key = schema[name] != nil ? name : name.replacingOccurrences(of: "[0-9]+$", with: "[n]", options: .regularExpression)
-            guard let property = schema[key] else {
-                problems.append("\(name): not a parameter of \(call.method.rawValue) \(call.endpoint)")
-                continue
-            }
-            problems += check(value, against: property, label: name)
-        }
-        for (name, property) in schema where (property["optional"] as? Int) != 1 && !name.contains("[n]") {
-            if given[name] == nil { problems.append("\(name): required by \(call.endpoint) and missing") }
-        }
-        return problems
-    }
-
-    private static func check(_ value: String, against property: [String: Any], label: String) -> [String] {
-        var problems: [String] = []
-        switch property["type"] as? String {
-        case "integer":
-            guard let number = Int(value) else { return ["\(label)=\(value): not an integer"] }
-            if let minimum = property["minimum"] as? Int, number < minimum { problems.append("\(label)=\(value) < \(minimum)") }
-            if let maximum = property["maximum"] as? Int, number > maximum { problems.append("\(label)=\(value) > \(maximum)") }
-        case "boolean":
-            if !["0", "1"].contains(value) { problems.append("\(label)=\(value): not a boolean") }
-        default:
-            break
-        }
-        if let choices = property["enum"] as? [String], !choices.contains(value) {
-            problems.append("\(label)=\(value): not one of \(choices)")
-        }
-        if let maximum = property["maxLength"] as? Int, value.count > maximum {
-            problems.append("\(label): \(value.count) characters, at most \(maximum)")
-        }
-        if let pattern = property["pattern"] as? String,
-           value.range(of: "^(?:\(pattern))$", options: .regularExpression) == nil {
-            problems.append("\(label)=\(value): does not match \(pattern)")
-        }
-        return problems
-    }
-}
-
 /// Perl's URI::Escape, which `qm` encodes the sshkeys file with and Proxmox's API decodes it with.
 private func perlURIEscape(_ function: String, _ text: String) throws -> String {
     let result = try ProcessRunner.run("perl", ["-MURI::Escape", "-e", "binmode STDOUT; local $/; print \(function)(<STDIN>)"], stdin: Data(text.utf8))
@@ -103,6 +36,32 @@ private func perlURIEscape(_ function: String, _ text: String) throws -> String 
             let problems = PublishedAPISchema.problems(call, in: schema)
             #expect(problems.isEmpty, "\(call.redactedDescription): \(problems)")
         }
+    }
+
+    /// --node-downloads: the image is not uploaded; the node is asked to fetch it by URL into the
+    /// import storage under the same content-addressed `.qcow2` name, sha256 pinned; the call is one
+    /// Proxmox's schema accepts.
+    @Test func nodeDownloadsAskTheNodeForTheImageByURLWithThePinnedChecksum() throws {
+        let schema = PublishedAPISchema.load()
+        let work = try TemporaryDirectory()
+        let fixture = try BundleFixture.make(
+            spec: BundleFixture.spec(bios: .ovmf), in: work.path("out/web01"), includeImage: false,
+            imageURL: "https://cloud-images.example/noble-server-cloudimg-amd64.img")
+        let calls = try ProxmoxAPIPlanner(plan: fixture.plan, node: "pve01", version: (8, 4), nodeDownloads: true).firstDeploymentCalls()
+        #expect(!calls.contains { $0.upload?.role == .image })
+        let download = try #require(calls.first { $0.endpoint == "/nodes/{node}/storage/{storage}/download-url" })
+        #expect(download.method == .post && download.startsTask && download.pathValues == ["node": "pve01", "storage": "local"])
+        let image = try #require(fixture.plan.file(role: .image))
+        let options = Dictionary(download.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
+        #expect(options["url"] == "https://cloud-images.example/noble-server-cloudimg-amd64.img")
+        #expect(options["content"] == "import")
+        #expect(options["checksum-algorithm"] == "sha256" && options["checksum"] == image.sha256)
+        let filename = try #require(options["filename"])
+        #expect(filename.hasSuffix(".qcow2") && "local:import/\(filename)" == image.volume, "\(filename)")
+        #expect(PublishedAPISchema.problems(download, in: schema).isEmpty, "\(PublishedAPISchema.problems(download, in: schema))")
+        // The VM imports from the volume the download makes.
+        let create = try #require(calls.first { $0.endpoint == "/nodes/{node}/qemu" })
+        #expect(create.parameters.contains { $0.value.contains("import-from=\(image.volume ?? "-"),") })
     }
 
     @Test func firstDeploymentUploadsByContentThenCreatesResizesAndStarts() throws {
@@ -226,11 +185,11 @@ private func perlURIEscape(_ function: String, _ text: String) throws -> String 
     private func needs(mode: CloudInitMode = .iso, nodeDownloads: Bool = false) throws -> [ProxmoxPrivilegeNeed] {
         let work = try TemporaryDirectory()
         let spec = BundleFixture.spec(mode: mode, bios: .ovmf)
-        let fixture = try BundleFixture.make(spec: spec, in: work.path("out/web01"))
+        let fixture = try BundleFixture.make(spec: spec, in: work.path("out/web01"), imageURL: "https://images.example/noble.img")
         let keys = ProxmoxBundle.pveSSHKeysFile(for: spec).map { String(decoding: $0, as: UTF8.self) }
-        let planner = ProxmoxAPIPlanner(plan: fixture.plan, node: "pve01", version: (8, 4), sshKeys: keys)
+        let planner = ProxmoxAPIPlanner(plan: fixture.plan, node: "pve01", version: (8, 4), sshKeys: keys, nodeDownloads: nodeDownloads)
         let calls = try planner.firstDeploymentCalls() + planner.seedSwapCalls(oldSeedVolume: "local:iso/seedgen-9001-00000000.iso")
-        return ProxmoxPrivileges.needs(for: calls, node: "pve01", nodeDownloads: nodeDownloads)
+        return ProxmoxPrivileges.needs(for: calls, node: "pve01")
     }
 
     private func privileges(_ needs: [ProxmoxPrivilegeNeed], _ path: String) -> Set<String> {
@@ -264,6 +223,7 @@ private func perlURIEscape(_ function: String, _ text: String) throws -> String 
     @Test func nodeDownloadsNeedSysAccessNetworkOnTheNode() throws {
         let needs = try needs(nodeDownloads: true)
         #expect(privileges(needs, "/nodes/pve01") == ["Sys.AccessNetwork"])
+        #expect(privileges(needs, "/storage/local").isSuperset(of: ["Datastore.AllocateTemplate", "Datastore.Audit"]))
     }
 
     @Test func missingListsOnlyWhatTheTokenLacks() throws {

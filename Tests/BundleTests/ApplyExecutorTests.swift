@@ -194,3 +194,150 @@ private actor BreakingClient: ProxmoxAPIClient {
         #expect(uploads.count == 3, "one image and two seeds: \(uploads)")
     }
 }
+
+/// `--node-downloads`: the node fetches the image itself (`download-url`) from a loopback server the
+/// test serves; its task verifies the pinned sha256 and the format before the file is kept.
+@Suite struct NodeDownloadTests {
+    struct Served {
+        let www: TemporaryDirectory
+        let server: FaultServer
+        let fixture: BundleFixture
+        var target: ProxmoxApplyTarget { ProxmoxApplyTarget(plan: fixture.plan, node: "pve01") }
+        var url: String { fixture.plan.file(role: .image)?.url ?? "" }
+    }
+
+    /// A VM whose image is not in its directory (and no cache path), served at `image.qcow2`: the
+    /// fixture's bytes, or `served` instead of them.
+    private func serve(_ served: Data? = nil, in work: TemporaryDirectory) throws -> Served {
+        let www = try TemporaryDirectory(prefix: "seedgen-node-download")
+        let server = try FaultServer(root: www.url)
+        let url = server.url("image.qcow2").absoluteString
+        // A qcow2's magic first: the node's import task reads the file as the `.qcow2` name says.
+        let image = Data([0x51, 0x46, 0x49, 0xFB]) + Data((4..<(64 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 13) })
+        let fixture = try BundleFixture.make(
+            spec: BundleFixture.spec(bios: .ovmf), in: work.path("out/web01"), includeImage: false, imageURL: url, imageBytes: image)
+        try (served ?? fixture.imageBytes ?? Data()).write(to: www.path("image.qcow2"))
+        return Served(www: www, server: server, fixture: fixture)
+    }
+
+    private func leastPrivilegeAPI(_ target: ProxmoxApplyTarget) async throws -> FakeProxmoxAPI {
+        var setup = FakeProxmoxAPI.Setup()
+        setup.userACL = ["/": FakeProxmoxAPI.allPrivileges]
+        let api = FakeProxmoxAPI(setup)
+        let report = try await ProxmoxPreflight(client: api, tokenID: "ci@pve!deploy", nodeDownloads: true).run([target])
+        #expect(report.missingPrivileges.contains { $0.path == "/nodes/pve01" && $0.privileges == ["Sys.AccessNetwork"] }, "\(report.text)")
+        #expect(report.text.contains("pveum acl modify /nodes/pve01 --roles Seedgen-"), "\(report.text)")
+        try await api.runPveum(report.grantCommands)
+        return api
+    }
+
+    private func apply(_ served: Served, on api: FakeProxmoxAPI) async throws -> ProxmoxApplyOutcome {
+        let report = try await ProxmoxPreflight(client: api, tokenID: "ci@pve!deploy", nodeDownloads: true).run([served.target])
+        try #require(report.passed, "\(report.text)")
+        let executor = ProxmoxApplyExecutor(client: api, pollInterval: .milliseconds(5), nodeDownloads: true)
+        let version = try #require(report.version)
+        try await executor.placeImages([(served.target, served.fixture.directory)], states: report.states, version: version)
+        return try await executor.apply(served.target, state: .new, version: version, artifactDirectory: served.fixture.directory)
+    }
+
+    @Test func theNodeDownloadsTheImageWithThePinnedChecksumAndALeastPrivilegeToken() async throws {
+        let work = try TemporaryDirectory()
+        let served = try serve(in: work)
+        let api = try await leastPrivilegeAPI(served.target)
+        let outcome = try await apply(served, on: api)
+        #expect(outcome.status == .created)
+        #expect(await api.fetchedURLs == [served.url])
+        let image = try #require(served.fixture.plan.file(role: .image))
+        #expect(await api.volumes(on: "local")[image.volume ?? ""]?.sha256 == image.sha256)
+        let uploads = await api.changingCalls().filter { $0.hasSuffix("/upload") }
+        #expect(uploads.count == 1, "only the seed is uploaded: \(uploads)")
+        #expect(await api.isRunning(9001))
+        // A second placement finds the file there and asks the node for nothing.
+        let executor = ProxmoxApplyExecutor(client: api, pollInterval: .milliseconds(5), nodeDownloads: true)
+        try await executor.placeImages([(served.target, served.fixture.directory)], states: [9001: .new], version: (8, 4))
+        #expect(await api.fetchedURLs.count == 1)
+    }
+
+    @Test func theTaskRefusesAFileThatIsNotTheFormatItsNameSays() async throws {
+        let work = try TemporaryDirectory()
+        let www = try TemporaryDirectory(prefix: "seedgen-node-download")
+        let server = try FaultServer(root: www.url)
+        let raw = Data(repeating: 7, count: 4096)
+        try raw.write(to: www.path("image.qcow2"))
+        let fixture = try BundleFixture.make(
+            spec: BundleFixture.spec(bios: .ovmf), in: work.path("out/web01"), includeImage: false,
+            imageURL: server.url("image.qcow2").absoluteString, imageBytes: raw)
+        var setup = FakeProxmoxAPI.Setup()
+        setup.grantEverything()
+        let api = FakeProxmoxAPI(setup)
+        await #expect {
+            _ = try await apply(Served(www: www, server: server, fixture: fixture), on: api)
+        } throws: { error in
+            "\(error)".contains("failed to query file information with qemu-img")
+        }
+        #expect(await api.volumes(on: "local").keys.allSatisfy { !$0.contains(":import/") }, "nothing is kept")
+    }
+
+    @Test func theTaskRefusesBytesThatDoNotMatchThePinnedChecksum() async throws {
+        let work = try TemporaryDirectory()
+        let served = try serve(Data([0x51, 0x46, 0x49, 0xFB]) + Data("not the image".utf8), in: work)
+        var setup = FakeProxmoxAPI.Setup()
+        setup.grantEverything()
+        let api = FakeProxmoxAPI(setup)
+        await #expect {
+            _ = try await apply(served, on: api)
+        } throws: { error in
+            "\(error)".contains("download-url failed: checksum mismatch: got '") && "\(error)".contains(":download:")
+        }
+        #expect(await api.volumes(on: "local").keys.allSatisfy { !$0.contains(":import/") }, "nothing is kept")
+        #expect(await api.vmConfig(9001) == nil)
+    }
+
+    @Test func importRefusesImgNamesAndNeedsSysAccessNetwork() async throws {
+        var setup = FakeProxmoxAPI.Setup()
+        setup.grantEverything()
+        let api = FakeProxmoxAPI(setup)
+        func call(_ filename: String) -> ProxmoxAPICall {
+            ProxmoxAPICall(
+                .post, "/nodes/{node}/storage/{storage}/download-url", ["node": "pve01", "storage": "local"],
+                parameters: [.init("url", "http://127.0.0.1:9/x"), .init("content", "import"), .init("filename", filename),
+                             .init("checksum-algorithm", "sha256"), .init("checksum", String(repeating: "0", count: 64))],
+                startsTask: true, stepID: "test")
+        }
+        let img = try await api.send(call("noble.img"), artifactDirectory: nil)
+        #expect(img.status == 400 && img.errorMessage.contains("filename: invalid filename or wrong extension"), "\(img.errorMessage)")
+        var denied = setup
+        denied.tokenACL = ["/": FakeProxmoxAPI.allPrivileges.subtracting(["Sys.AccessNetwork", "Sys.Modify"])]
+        let refusing = FakeProxmoxAPI(denied)
+        let forbidden = try await refusing.send(call("noble.qcow2"), artifactDirectory: nil)
+        #expect(forbidden.status == 403 && forbidden.errorMessage.contains("Sys.AccessNetwork"), "\(forbidden.errorMessage)")
+    }
+
+    /// download-url also takes the older Sys.Audit + Sys.Modify on / instead of Sys.AccessNetwork on
+    /// the node: a token holding those passes the preflight and the node downloads.
+    @Test func sysAuditAndSysModifyOnTheRootAlsoAllowNodeDownloads() async throws {
+        let work = try TemporaryDirectory()
+        let served = try serve(in: work)
+        var setup = FakeProxmoxAPI.Setup()
+        setup.grantEverything()
+        setup.tokenACL["/nodes"] = FakeProxmoxAPI.allPrivileges.subtracting(["Sys.AccessNetwork"])
+        let api = FakeProxmoxAPI(setup)
+        let outcome = try await apply(served, on: api)
+        #expect(outcome.status == .created)
+        #expect(await api.fetchedURLs == [served.url])
+    }
+
+    /// A local-file image has no URL for the node: the preflight says so, before anything changes.
+    @Test func anImageWithoutAURLIsAPreflightProblem() async throws {
+        let work = try TemporaryDirectory()
+        let fixture = try BundleFixture.make(spec: BundleFixture.spec(), in: work.path("out/web01"), includeImage: false)
+        var setup = FakeProxmoxAPI.Setup()
+        setup.grantEverything()
+        let api = FakeProxmoxAPI(setup)
+        let report = try await ProxmoxPreflight(client: api, tokenID: "ci@pve!deploy", nodeDownloads: true)
+            .run([ProxmoxApplyTarget(plan: fixture.plan, node: "pve01")])
+        #expect(!report.passed)
+        #expect(report.text.contains("--node-downloads needs the image's URL"), "\(report.text)")
+        #expect(await api.changingCalls().isEmpty)
+    }
+}

@@ -54,7 +54,8 @@ struct BundleFixture {
     /// Writes the artifacts for `spec` into `directory` (created), with `seed` as the seed's content.
     static func make(
         spec: VMSpec, in directory: URL, seed: String = "seed-1", imageName: String = "noble-server-cloudimg-amd64.img",
-        includeImage: Bool = true, withImage: Bool = true, cachePath: String? = nil
+        includeImage: Bool = true, withImage: Bool = true, cachePath: String? = nil, imageURL: String? = nil,
+        imageBytes givenImageBytes: Data? = nil
     ) throws -> BundleFixture {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var written: [String: Data] = [:]
@@ -86,12 +87,12 @@ struct BundleFixture {
         }
         var imageBytes: Data?
         if withImage {
-            let bytes = Data((0..<(64 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
+            let bytes = givenImageBytes ?? Data((0..<(64 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
             imageBytes = bytes
             if includeImage { _ = try write("image/\(imageName)", bytes) }
             inputs.image = BundleImage(
                 fileName: imageName, sha256: Digest.sha256Hex(bytes), size: UInt64(bytes.count), format: "qcow2",
-                virtualSize: UInt64(bytes.count), included: includeImage, cachePath: cachePath)
+                virtualSize: UInt64(bytes.count), included: includeImage, cachePath: cachePath, url: imageURL)
         }
         let plan = try ProxmoxBundle.plan(for: spec, inputs: inputs)
         let script = Data(ProxmoxBundle.deployScript(plan).utf8)

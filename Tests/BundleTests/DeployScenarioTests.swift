@@ -1,5 +1,6 @@
 import Foundation
 import SeedgenCore
+import SeedgenSpec
 import SeedgenTestSupport
 import Testing
 

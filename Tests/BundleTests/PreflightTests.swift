@@ -2,6 +2,7 @@ import Foundation
 import SeedgenApply
 import SeedgenBundle
 import SeedgenNoCloud
+import SeedgenSpec
 import SeedgenTestSupport
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import SeedgenApply
+import SeedgenCore
 import SeedgenTestSupport
 import Testing
 
@@ -11,6 +12,75 @@ private func seedgenOffPool(_ arguments: [String], environment: [String: String]
             continuation.resume(with: Result { try seedgen(arguments, environment: environment) })
         }
     }
+}
+
+/// Any blocking child-process run on a thread of its own (see `seedgenOffPool`).
+private func offPool(_ body: @escaping @Sendable () throws -> ProcessResult) async throws -> ProcessResult {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+/// What `/proc` showed of a running `seedgen` and of every process below it.
+private struct ProcessScan: Sendable {
+    var exitCode: Int32
+    var stderr: String
+    /// Each distinct command line seen (NUL-separated words joined by spaces), seedgen's first.
+    var commandLines: [String]
+    /// Distinct processes seen (seedgen and its descendants).
+    var processes: Int
+    var environmentHeldSecret: Bool
+    var samples: Int
+}
+
+/// Starts `executable`, and until it exits reads `/proc/PID/cmdline` and `/proc/PID/environ` of it
+/// and of every descendant (`/proc/PID/task/TID/children`) every few milliseconds. Blocking: run
+/// it off the Swift concurrency pool.
+private func scanWhileRunning(_ executable: String, _ arguments: [String], environment: [String: String], secret: String) throws -> ProcessScan {
+    let scratch = try TemporaryDirectory(prefix: "seedgen-proc-scan")
+    let errFile = scratch.path("stderr")
+    try Data().write(to: errFile)
+    let errors = try FileHandle(forWritingTo: errFile)
+    defer { try? errors.close() }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = environment
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = errors
+    let exit = ProcessExit(process)
+    try process.run()
+    let root = process.processIdentifier
+    func read(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
+    func descendants(of pid: Int32) -> [Int32] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        let children = tasks.flatMap { task in
+            String(decoding: read("/proc/\(pid)/task/\(task)/children") ?? Data(), as: UTF8.self).split(separator: " ").compactMap { Int32($0) }
+        }
+        return children + children.flatMap(descendants(of:))
+    }
+    var commandLines: [String] = []
+    var seen: Set<Int32> = []
+    var environmentHeldSecret = false
+    var samples = 0
+    while process.isRunning {
+        for pid in [root] + descendants(of: root) {
+            guard let words = read("/proc/\(pid)/cmdline"), !words.isEmpty else { continue }
+            seen.insert(pid)
+            let line = words.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
+            if !commandLines.contains(line) { commandLines.append(line) }
+            if pid == root, let environ = read("/proc/\(pid)/environ"), environ.range(of: Data(secret.utf8)) != nil {
+                environmentHeldSecret = true
+            }
+        }
+        samples += 1
+        usleep(2_000)
+    }
+    exit.wait()
+    return ProcessScan(
+        exitCode: process.terminationStatus, stderr: String(decoding: read(errFile.path) ?? Data(), as: UTF8.self),
+        commandLines: commandLines, processes: seen.count, environmentHeldSecret: environmentHeldSecret, samples: samples)
 }
 
 /// `seedgen apply` as a pipeline runs it: the built binary, over HTTPS with a pinned fingerprint, to
@@ -31,11 +101,16 @@ private func seedgenOffPool(_ arguments: [String], environment: [String: String]
             work = try TemporaryDirectory(prefix: "seedgen-apply")
         }
 
-        func apply(_ extra: [String] = [], fingerprint: String? = nil) async throws -> ProcessResult {
-            let arguments = ["apply", TestPaths.samples.appendingPathComponent("web01.yaml").path,
-                             "-o", work.path("out").path, "--cache", work.path("cache").path, "--progress", "none",
-                             "--api", server.url.absoluteString, "--fingerprint", fingerprint ?? certificates.leafFingerprint] + extra
-            return try await seedgenOffPool(arguments, environment: buildEnvironment(["PVE_API_TOKEN": "\(ApplyEndToEndTests.tokenID)=\(ApplyEndToEndTests.secret)"]))
+        func arguments(_ extra: [String] = [], fingerprint: String? = nil, progress: String = "none") -> [String] {
+            ["apply", TestPaths.samples.appendingPathComponent("web01.yaml").path,
+             "-o", work.path("out").path, "--cache", work.path("cache").path, "--progress", progress,
+             "--api", server.url.absoluteString, "--fingerprint", fingerprint ?? certificates.leafFingerprint] + extra
+        }
+
+        func apply(_ extra: [String] = [], fingerprint: String? = nil, progress: String = "none") async throws -> ProcessResult {
+            try await seedgenOffPool(
+                arguments(extra, fingerprint: fingerprint, progress: progress),
+                environment: buildEnvironment(["PVE_API_TOKEN": "\(ApplyEndToEndTests.tokenID)=\(ApplyEndToEndTests.secret)"]))
         }
     }
 
@@ -129,6 +204,181 @@ private func seedgenOffPool(_ arguments: [String], environment: [String: String]
         #expect(result.stderr.contains("cloud_init.mode: iso"))
         #expect(await node.server.api.changingCalls().isEmpty)
         #expect(!FileManager.default.fileExists(atPath: node.work.path("out/snip01").path), "nothing is written for invalid input")
+    }
+
+    /// A vm.yaml that names no node, no --node, and a cluster of two: a positioned validation error
+    /// (exit 2, at the top-level mapping where `node:` would go), naming both nodes; nothing built or
+    /// changed. With --node the same file is applied.
+    @Test func noNodeOnAMultiNodeClusterIsAPositionedError() async throws {
+        var setup = Self.everything()
+        setup.nodes = ["pve01", "pve02"]
+        let node = try Node(setup)
+        let workspace = try TemporaryDirectory(prefix: "seedgen-apply-node")
+        try FileManager.default.copyItem(at: TestPaths.samples, to: workspace.path("samples"))
+        let file = workspace.path("samples/web01.yaml")
+        let text = try String(contentsOf: file, encoding: .utf8).replacingOccurrences(of: "node: pve01\n", with: "")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        let arguments = ["apply", file.path, "-o", node.work.path("out").path, "--cache", node.work.path("cache").path,
+                         "--progress", "none", "--api", node.server.url.absoluteString, "--fingerprint", node.certificates.leafFingerprint]
+        let environment = buildEnvironment(["PVE_API_TOKEN": "\(Self.tokenID)=\(Self.secret)"])
+        let result = try await seedgenOffPool(arguments, environment: environment)
+        #expect(result.exitCode == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("\(file.path):2:1: error: node: no node is named, and the cluster has 2 nodes (pve01, pve02)"), "\(result.stderr)")
+        #expect(result.stderr.contains("or pass --node NAME"), "\(result.stderr)")
+        #expect(await node.server.api.changingCalls().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: node.work.path("out/web01.example.com").path), "nothing is built for invalid input")
+
+        let placed = try await seedgenOffPool(arguments + ["--node", "pve02"], environment: environment)
+        #expect(placed.exitCode == 0, "\(placed.stderr)")
+        #expect(await node.server.api.isRunning(9001))
+    }
+
+    /// A pipeline's second stage: the artifact directory was built elsewhere without the image, and
+    /// this machine's cache does not have it. Without --node-downloads apply says which commands
+    /// provide it; with it the node fetches the image from its URL (loopback here) with the pinned
+    /// sha256, and nothing but the seed is uploaded. --print-grants lists Sys.AccessNetwork.
+    @Test func nodeDownloadsFetchTheImageOnTheNodeWhenNothingHereHasIt() async throws {
+        let node = try Node(Self.everything())
+        let images = try LoopbackImages()
+        let workspace = try SampleWorkspace(images: images)
+        let environment = buildEnvironment(["PVE_API_TOKEN": "\(Self.tokenID)=\(Self.secret)"])
+        let built = try await seedgenOffPool(
+            ["build", workspace.path("dhcp-minimal.yaml"), "-o", node.work.path("out").path, "--cache", node.work.path("build-cache").path,
+             "--catalog", images.catalog.path, "--progress", "none"], environment: environment)
+        try #require(built.exitCode == 0, "\(built.stderr)")
+        try FileManager.default.removeItem(at: node.work.path("build-cache"))
+        let directory = node.work.path("out/minimal").path
+        let common = [directory, "--cache", node.work.path("cache").path, "--progress", "none", "--node", "pve01",
+                      "--api", node.server.url.absoluteString, "--fingerprint", node.certificates.leafFingerprint]
+
+        let nowhere = try await seedgenOffPool(["apply"] + common, environment: environment)
+        #expect(nowhere.exitCode == 1, "\(nowhere.stderr)")
+        #expect(nowhere.stderr.contains("seedgen build --include-image") && nowhere.stderr.contains("seedgen image fetch"), "\(nowhere.stderr)")
+        #expect(nowhere.stderr.contains("seedgen apply --node-downloads"), "\(nowhere.stderr)")
+        #expect(await node.server.api.vmConfig(9100) == nil)
+
+        let grants = try await seedgenOffPool(["apply", "--print-grants", "--node-downloads"] + common, environment: environment)
+        #expect(grants.exitCode == 0, "\(grants.stderr)")
+        #expect(grants.stdout.contains("pveum acl modify /nodes/pve01 --roles Seedgen-"), "\(grants.stdout)")
+        #expect(grants.stdout.contains("Sys.AccessNetwork"), "\(grants.stdout)")
+
+        let applied = try await seedgenOffPool(["apply", "--node-downloads", "--json"] + common, environment: environment)
+        #expect(applied.exitCode == 0, "\(applied.stderr)")
+        #expect(await node.server.api.fetchedURLs == [images.server.url(images.imageName).absoluteString])
+        #expect(await node.server.api.isRunning(9100))
+        let received = await node.server.api.changingCalls()
+        #expect(received.filter { $0.hasSuffix("/upload") }.count == 1, "only the seed is uploaded: \(received)")
+        #expect(received.contains("POST /nodes/pve01/storage/local/download-url"), "\(received)")
+        let volumes = await node.server.api.volumes(on: "local")
+        #expect(volumes.values.contains { $0.sha256 == images.imageSHA256 }, "\(volumes.keys)")
+    }
+
+    /// Uploads report progress: `--progress plain` a line per tenth and a last line per file;
+    /// under a terminal (a pty from `script`) `auto` redraws a bar; `none` prints neither.
+    @Test func uploadsShowTheirProgressAsLinesOrAsABarOnATerminal() async throws {
+        let plainNode = try Node(Self.everything())
+        let plain = try await plainNode.apply(progress: "plain")
+        #expect(plain.exitCode == 0, "\(plain.stderr)")
+        let image = try #require(plain.stderr.split(separator: "\n").first { $0.hasPrefix("upload ") && $0.contains(".qcow2: ") && $0.contains("(100%)") }, "\(plain.stderr)")
+        #expect(image.contains(" / "), "\(image)")
+        #expect(plain.stderr.contains(".iso: ") && plain.stderr.contains("sent (HTTP 200)"), "\(plain.stderr)")
+        #expect(!plain.stderr.contains("\u{1B}[K"), "no terminal control in plain mode")
+
+        try requireTool("script")
+        let barNode = try Node(Self.everything())
+        let command = ([TestPaths.seedgenBinary.path] + barNode.arguments(progress: "auto")).map(ShellQuoting.quote).joined(separator: " ")
+        let environment = buildEnvironment(["PVE_API_TOKEN": "\(Self.tokenID)=\(Self.secret)"])
+        let terminal = try await offPool { try ProcessRunner.run("script", ["-q", "-e", "-c", command, "/dev/null"], environment: environment) }
+        #expect(terminal.exitCode == 0, "\(terminal.stdout)")
+        #expect(terminal.stdout.contains("\r\u{1B}[Kupload ") && terminal.stdout.contains(".qcow2 [########################] 100%"), "\(terminal.stdout)")
+        #expect(!terminal.stdout.contains(Self.secret))
+
+        let quietNode = try Node(Self.everything())
+        let quiet = try await quietNode.apply(progress: "none")
+        #expect(quiet.exitCode == 0 && !quiet.stderr.contains("upload "), "\(quiet.stderr)")
+    }
+
+    /// The token is in seedgen's environment (where it was given) and in no command line: not
+    /// seedgen's, not any child's. The node answers task polls slowly so the run lasts long enough
+    /// to be watched; the environment check shows the scan looked at the right process.
+    @Test func theTokenIsInNoCommandLineWhileApplyRuns() async throws {
+        let node = try Node(Self.everything())
+        node.server.slowAnswers.set("/status", milliseconds: 150)
+        let arguments = node.arguments(["--no-start"])
+        let environment = buildEnvironment(["PVE_API_TOKEN": "\(Self.tokenID)=\(Self.secret)"])
+        if let problem = TestPaths.seedgenBinaryProblem() { throw TestFixtureError(problem) }
+        let binary = TestPaths.seedgenBinary.path
+        let scan = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ProcessScan, any Error>) in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try scanWhileRunning(binary, arguments, environment: environment, secret: Self.secret) })
+            }
+        }
+        #expect(scan.exitCode == 0, "\(scan.stderr)")
+        #expect(scan.samples >= 20, "the run was too short to watch: \(scan.samples) samples")
+        #expect(scan.environmentHeldSecret, "the scan never saw seedgen's environment")
+        #expect(scan.commandLines.first?.contains(" apply ") == true, "\(scan.commandLines)")
+        for line in scan.commandLines { #expect(!line.contains(Self.secret), "the token's secret is in a command line: \(line)") }
+        #expect(await node.server.api.vmConfig(9001) != nil)
+    }
+
+    /// The HTTPS fake checks every request on the wire against Proxmox's published schema, as
+    /// pve-http-server does before a handler runs: an unknown parameter, a missing one, a value of
+    /// the wrong type or outside its enum, a property string with an unknown key, each get 400 with
+    /// `errors` per parameter and change nothing. (Every other test here shows seedgen's own requests pass.)
+    @Test func theFakeNodeRefusesRequestsTheSchemaDoesNotAllow() async throws {
+        try requireTool("curl")
+        let node = try Node(Self.everything())
+        let headers = try node.work.write("headers", "Authorization: PVEAPIToken=\(Self.tokenID)=\(Self.secret)\n")
+        let seed = try node.work.write("seed.iso", "not really an iso")
+        let base = node.server.url.absoluteString + "/api2/json"
+        func request(_ arguments: [String]) async throws -> (status: Int, errors: [String: String]) {
+            let body = node.work.path("body-\(UUID().uuidString)")
+            let curl = ["-sS", "--cacert", node.certificates.caCertificate.path, "-H", "@\(headers.path)", "-o", body.path, "-w", "%{http_code}"] + arguments
+            let result = try await offPool { try ProcessRunner.run("curl", curl) }
+            let object = (try? JSONSerialization.jsonObject(with: Data(contentsOf: body))) as? [String: Any]
+            return (Int(result.stdout) ?? 0, (object?["errors"] as? [String: String]) ?? [:])
+        }
+        let unknownKey = try await request(["--data-urlencode", "vmid=9001", "--data-urlencode", "net0=virtio=BC:24:11:12:34:56,bridge=vmbr0,frobnicate=1", "\(base)/nodes/pve01/qemu"])
+        #expect(unknownKey.status == 400 && unknownKey.errors["net0"]?.contains("frobnicate") == true, "\(unknownKey)")
+        let unknown = try await request(["--data-urlencode", "vmid=9001", "--data-urlencode", "bogus=1", "\(base)/nodes/pve01/qemu"])
+        #expect(unknown.status == 400 && unknown.errors["bogus"]?.contains("not defined in schema") == true, "\(unknown)")
+        let missing = try await request(["--data-urlencode", "content=import", "--data-urlencode", "filename=x.qcow2", "\(base)/nodes/pve01/storage/local/download-url"])
+        #expect(missing.status == 400 && missing.errors["url"]?.contains("property is missing") == true, "\(missing)")
+        let wrongType = try await request(["\(base)/cluster/nextid?vmid=abc"])
+        #expect(wrongType.status == 400 && wrongType.errors["vmid"]?.contains("type check ('integer') failed") == true, "\(wrongType)")
+        let badMAC = try await request(["--data-urlencode", "vmid=9001", "--data-urlencode", "net0=virtio=BD:24:11:12:34:56,bridge=vmbr0", "\(base)/nodes/pve01/qemu"])
+        #expect(badMAC.status == 400 && badMAC.errors["net0"]?.contains("unicast MAC") == true, "a multicast MAC: \(badMAC)")
+        let badEnum = try await request(["-F", "content=snippets", "-F", "filename=@\(seed.path);filename=seed.iso;type=application/octet-stream", "\(base)/nodes/pve01/storage/local/upload"])
+        #expect(badEnum.status == 400 && badEnum.errors["content"]?.contains("enumeration") == true, "\(badEnum)")
+        let fine = try await request(["\(base)/cluster/nextid?vmid=9001"])
+        #expect(fine.status == 200, "\(fine)")
+        #expect(await node.server.api.changingCalls().isEmpty)
+        #expect(await node.server.api.vmConfig(9001) == nil)
+    }
+
+    /// The same pipeline stage after `seedgen image fetch` on this machine: the image is uploaded
+    /// from this machine's cache (found by its sha256, not the build machine's path).
+    @Test func anImageFetchedIntoThisMachinesCacheIsUploadedFromThere() async throws {
+        let node = try Node(Self.everything())
+        let images = try LoopbackImages()
+        let workspace = try SampleWorkspace(images: images)
+        let environment = buildEnvironment(["PVE_API_TOKEN": "\(Self.tokenID)=\(Self.secret)"])
+        let built = try await seedgenOffPool(
+            ["build", workspace.path("dhcp-minimal.yaml"), "-o", node.work.path("out").path, "--cache", node.work.path("build-cache").path,
+             "--catalog", images.catalog.path, "--progress", "none"], environment: environment)
+        try #require(built.exitCode == 0, "\(built.stderr)")
+        try FileManager.default.removeItem(at: node.work.path("build-cache"))
+        let fetched = try await seedgenOffPool(
+            ["image", "fetch", "debian-12", "--cache", node.work.path("cache").path, "--catalog", images.catalog.path, "--progress", "none"],
+            environment: environment)
+        try #require(fetched.exitCode == 0, "\(fetched.stderr)")
+        let applied = try await seedgenOffPool(
+            ["apply", node.work.path("out/minimal").path, "--cache", node.work.path("cache").path, "--progress", "none", "--node", "pve01",
+             "--api", node.server.url.absoluteString, "--fingerprint", node.certificates.leafFingerprint], environment: environment)
+        #expect(applied.exitCode == 0, "\(applied.stderr)")
+        #expect(await node.server.api.changingCalls().filter { $0.hasSuffix("/upload") }.count == 2, "the image and the seed")
+        #expect(await node.server.api.fetchedURLs.isEmpty)
+        #expect(await node.server.api.volumes(on: "local").values.contains { $0.sha256 == images.imageSHA256 })
     }
 
     /// Every sample, as one fleet: built, preflighted together, created on two nodes; a second run

@@ -1,6 +1,9 @@
 import Foundation
 import SeedgenApply
 import SeedgenCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A Proxmox VE node's API in memory, for `apply`'s tests. It follows Proxmox's own rules as its
 /// code has them, written here independently of seedgen's planner so that a wrong plan fails:
@@ -63,6 +66,8 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         public var type: String
         public var exitStatus: String
         public var log: [String]
+        /// A worker still running (a node's download): its status is `running` until it ends.
+        public var running = false
     }
 
     public static let allPrivileges: Set<String> = [
@@ -77,6 +82,8 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
     /// Every call received, as `METHOD path`, in order.
     public private(set) var received: [String] = []
     public private(set) var running: Set<Int> = []
+    /// Every URL a `download-url` task fetched, in order.
+    public private(set) var fetchedURLs: [String] = []
     private var taskCounter = 0
 
     /// The actor runs on a queue of its own, not on Swift's cooperative threads: tests that block
@@ -161,6 +168,15 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
     // MARK: the API
 
     public func send(_ call: ProxmoxAPICall, artifactDirectory: URL?) async throws -> ProxmoxAPIResponse {
+        // The schema check the HTTPS front end makes on the wire, made here on the call itself.
+        let violations = PublishedAPISchema.violations(call)
+        if !violations.isEmpty {
+            received.append("\(call.method.rawValue) \(call.path)")
+            let (status, body) = violations[""] != nil
+                ? (501, try JSONSerialization.data(withJSONObject: ["data": NSNull(), "message": "\(violations[""] ?? "")\n"]))
+                : FakeProxmoxAPIServer.parameterError(violations)
+            return ProxmoxAPIResponse(status: status, body: body)
+        }
         let uploaded = call.upload.flatMap { upload in artifactDirectory.flatMap { try? Data(contentsOf: upload.location(in: $0)) } }
         return try respond(to: call, uploaded: uploaded)
     }
@@ -221,6 +237,8 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
             }
         case (.post, "/nodes/{node}/storage/{storage}/upload"):
             return try upload(call, parameters, uploaded: uploaded)
+        case (.post, "/nodes/{node}/storage/{storage}/download-url"):
+            return try downloadURL(call, parameters)
         case (.delete, "/nodes/{node}/storage/{storage}/content/{volume}"):
             let volume = values["volume"] ?? ""
             let storage = String(volume.prefix { $0 != ":" })
@@ -262,6 +280,7 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
             return ["status": running.contains(vmid) ? "running" : "stopped", "vmid": vmid]
         case (.get, "/nodes/{node}/tasks/{upid}/status"):
             guard let task = tasks[values["upid"] ?? ""] else { throw Refusal(status: 500, message: "no such task") }
+            if task.running { return ["status": "running", "type": task.type, "upid": values["upid"] ?? ""] }
             return ["status": "stopped", "exitstatus": task.exitStatus, "type": task.type, "upid": values["upid"] ?? ""]
         case (.get, "/nodes/{node}/tasks/{upid}/log"):
             guard let task = tasks[values["upid"] ?? ""] else { throw Refusal(status: 500, message: "no such task") }
@@ -271,10 +290,10 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         }
     }
 
-    private func task(_ type: String, vmid: Int?, exitStatus: String = "OK", log: [String] = []) -> String {
+    private func task(_ type: String, vmid: Int?, exitStatus: String = "OK", log: [String] = [], id: String? = nil) -> String {
         let exitStatus = setup.failingTasks[type] ?? exitStatus
         taskCounter += 1
-        let upid = "UPID:\(setup.nodes[0]):\(String(format: "%08X", 0x1000 + taskCounter)):00000001:6747A0F1:\(type):\(vmid.map(String.init) ?? ""):\(setup.token):"
+        let upid = "UPID:\(setup.nodes[0]):\(String(format: "%08X", 0x1000 + taskCounter)):00000001:6747A0F1:\(type):\(id ?? vmid.map(String.init) ?? ""):\(setup.token):"
         tasks[upid] = Task(type: type, exitStatus: exitStatus, log: log + ["TASK \(exitStatus)"])
         return upid
     }
@@ -312,6 +331,171 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         storage.volumes["\(storageID):\(directory)/\(name)"] = (digest, UInt64(bytes.count))
         setup.storages[storageID] = storage
         return task("imgcopy", vmid: nil)
+    }
+
+    /// `POST /nodes/{node}/storage/{storage}/download-url` as pve-storage `API2/Storage/Status.pm`
+    /// handles it: parameter checks (400), `Datastore.AllocateTemplate` on the storage and
+    /// `Sys.AccessNetwork` on the node (or `Sys.Audit` + `Sys.Modify` on /), the storage enabled and
+    /// configured for the content, the name normalized and its extension checked (`import`: ova,
+    /// qcow2, raw, vmdk: `.img` is refused), then a `download` worker that fetches the URL (as
+    /// PVE::Tools::download_file_from_url: a file already there with the pinned checksum is kept,
+    /// another one is not overwritten), verifies the checksum and the format, and only then keeps it.
+    /// This fake fetches plain http from 127.0.0.1 only.
+    private func downloadURL(_ call: ProxmoxAPICall, _ parameters: [String: String]) throws -> Any? {
+        let storageID = call.pathValues["storage"] ?? ""
+        let node = call.pathValues["node"] ?? ""
+        var errors: [String: String] = [:]
+        for name in ["url", "content", "filename"] where parameters[name] == nil {
+            errors[name] = "property is missing and it is not optional"
+        }
+        if let url = parameters["url"], url.range(of: "^https?://.*$", options: .regularExpression) == nil {
+            errors["url"] = "value does not match the regex pattern"
+        }
+        let algorithms = ["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]
+        if let algorithm = parameters["checksum-algorithm"], !algorithms.contains(algorithm) {
+            errors["checksum-algorithm"] = "value '\(algorithm)' does not have a value in the enumeration '\(algorithms.joined(separator: ", "))'"
+        }
+        if parameters["checksum"] != nil && parameters["checksum-algorithm"] == nil { errors["checksum-algorithm"] = "parameter is required by 'checksum'" }
+        if parameters["checksum-algorithm"] != nil && parameters["checksum"] == nil { errors["checksum"] = "parameter is required by 'checksum-algorithm'" }
+        if !errors.isEmpty { throw Refusal(status: 400, message: "Parameter verification failed.", errors: errors) }
+
+        try require("/storage/\(storageID)", ["Datastore.AllocateTemplate"])
+        let root = effectivePrivileges("/")
+        guard (root.contains("Sys.Audit") && root.contains("Sys.Modify")) || effectivePrivileges("/nodes/\(node)").contains("Sys.AccessNetwork") else {
+            throw Refusal(status: 403, message: "Permission check failed (/nodes/\(node), Sys.AccessNetwork)")
+        }
+        guard let storage = setup.storages[storageID] else { throw Refusal(status: 500, message: "storage '\(storageID)' does not exist") }
+        guard storage.enabled else { throw Refusal(status: 500, message: "storage '\(storageID)' is disabled") }
+        let content = parameters["content"] ?? ""
+        guard storage.content.contains(content) else {
+            throw Refusal(status: 500, message: "storage '\(storageID)' is not configured for content-type '\(content)'")
+        }
+        // normalize_content_filename: the path stripped, then every character outside [A-Za-z0-9_.-] as `_`.
+        let given = parameters["filename"] ?? ""
+        let name = ProxmoxAPIEncoding.normalizedUploadName(String(given.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last ?? ""))
+        let format: String?
+        switch content {
+        case "iso":
+            guard name.range(of: "[^/]+\\.(iso|img)$", options: [.regularExpression, .caseInsensitive]) != nil else {
+                throw Refusal(status: 400, message: "Parameter verification failed.", errors: ["filename": "wrong file extension"])
+            }
+            format = nil
+        case "import":
+            guard let match = name.range(of: "^[a-zA-Z0-9.+=_-]+\\.(ova|qcow2|raw|vmdk)$", options: .regularExpression) else {
+                throw Refusal(status: 400, message: "Parameter verification failed.", errors: ["filename": "invalid filename or wrong extension"])
+            }
+            format = String(name[match].split(separator: ".").last ?? "")
+        default:
+            throw Refusal(status: 400, message: "Parameter verification failed.", errors: ["content": "upload content-type '\(content)' is not allowed"])
+        }
+        let url = parameters["url"] ?? ""
+        let volume = "\(storageID):\(content)/\(name)"
+        let expected = parameters["checksum"]?.lowercased()
+        let algorithm = parameters["checksum-algorithm"]
+        if parameters["compression"] != nil && content != "iso" {
+            return task("download", vmid: nil, exitStatus: "decompression not supported for \(content)", id: name)
+        }
+        if let existing = storage.volumes[volume] {
+            guard let expected, algorithm == "sha256" else {
+                return task("download", vmid: nil, exitStatus: "refusing to override existing file '\(name)'", id: name)
+            }
+            if existing.sha256 == expected {
+                return task("download", vmid: nil, log: ["downloading \(url) to \(name)", "calculating checksum of existing file...OK, got correct file already, no need to download"], id: name)
+            }
+            return task("download", vmid: nil, exitStatus: "checksum mismatch: got '\(existing.sha256)' != expect '\(expected)', aborting", id: name)
+        }
+        let upid = task("download", vmid: nil, log: ["downloading \(url) to \(name)"], id: name)
+        tasks[upid]?.running = true
+        fetchedURLs.append(url)
+        // The worker runs apart from the API, as a forked Proxmox worker does: the task stays
+        // `running` until the file is fetched and checked.
+        let executor = self.executor
+        Thread.detachNewThread { [self] in
+            let result: Result<(Int, Data), FetchError>
+            do { result = .success(try Self.loopbackGet(url)) } catch { result = .failure(FetchError(description: "\(error)")) }
+            executor.queue.async {
+                self.assumeIsolated { api in
+                    api.finishDownload(upid, result: result, volume: volume, storage: storageID, expected: expected, algorithm: algorithm, format: format, url: url)
+                }
+            }
+        }
+        return upid
+    }
+
+    private func finishDownload(
+        _ upid: String, result: Result<(Int, Data), FetchError>, volume: String, storage: String, expected: String?, algorithm: String?,
+        format: String?, url: String
+    ) {
+        func end(_ exitStatus: String, _ lines: [String]) {
+            guard var task = tasks[upid] else { return }
+            task.running = false
+            task.exitStatus = exitStatus
+            task.log += lines + [exitStatus == "OK" ? "TASK OK" : "TASK ERROR: \(exitStatus)"]
+            tasks[upid] = task
+        }
+        let bytes: Data
+        switch result {
+        case .failure(let error):
+            return end("download failed: \(error)", [])
+        case .success((let status, let body)):
+            guard status == 200 else { return end("download failed: wget: server returned error: HTTP/1.0 \(status)", []) }
+            bytes = body
+        }
+        if let expected {
+            // seedgen pins sha256; the fake computes no other digest.
+            guard algorithm == "sha256" else { return end("the fake verifies sha256 only (asked for \(algorithm ?? "?"))", []) }
+            let got = Digest.sha256Hex(bytes)
+            guard got == expected else { return end("checksum mismatch: got '\(got)' != expect '\(expected)'", ["calculating checksum..."]) }
+        }
+        // file_size_info with the extension's format, untrusted: a qcow2 must be one.
+        if format == "qcow2", !bytes.starts(with: [0x51, 0x46, 0x49, 0xFB]) {
+            return end("failed to query file information with qemu-img", ["calculating checksum...OK, checksum verified"])
+        }
+        setup.storages[storage]?.volumes[volume] = (Digest.sha256Hex(bytes), UInt64(bytes.count))
+        end("OK", ["calculating checksum...OK, checksum verified", "download of '\(url)' to '\(volume)' finished"])
+    }
+
+    struct FetchError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// `GET url` as the node's wget would, over plain HTTP/1.0, and only to 127.0.0.1: the tests
+    /// never reach another address. Blocking: call it off the fake's queue.
+    static func loopbackGet(_ text: String) throws -> (Int, Data) {
+        guard let url = URL(string: text), url.scheme == "http", url.host == "127.0.0.1", let port = url.port else {
+            throw FetchError(description: "this fake node fetches only http://127.0.0.1:PORT/… URLs, not \(text)")
+        }
+        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socketFD >= 0 else { throw FetchError(description: "socket: \(String(cString: strerror(errno)))") }
+        defer { Glibc.close(socketFD) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw FetchError(description: "Connecting to 127.0.0.1:\(port)... failed: Connection refused.") }
+        let path = url.path.isEmpty ? "/" : url.path + (url.query.map { "?\($0)" } ?? "")
+        let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: Wget/1.21.3\r\nAccept: */*\r\n\r\n".utf8)
+        var sent = 0
+        while sent < request.count {
+            let written = request[sent...].withUnsafeBytes { Glibc.send(socketFD, $0.baseAddress, $0.count, 0) }
+            guard written > 0 else { throw FetchError(description: "send: \(String(cString: strerror(errno)))") }
+            sent += written
+        }
+        var response = Data()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(socketFD, $0.baseAddress, $0.count, 0) }
+            if count < 0 { throw FetchError(description: "recv: \(String(cString: strerror(errno)))") }
+            if count == 0 { break }
+            response.append(contentsOf: buffer[0..<count])
+        }
+        guard let split = response.range(of: Data("\r\n\r\n".utf8)) else { throw FetchError(description: "no HTTP response from 127.0.0.1:\(port)") }
+        let statusLine = String(decoding: response[..<split.lowerBound], as: UTF8.self).split(separator: "\r\n").first ?? ""
+        let status = statusLine.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        return (status, Data(response[split.upperBound...]))
     }
 
     private func create(_ parameters: [String: String], _ order: [String]) throws -> Any? {

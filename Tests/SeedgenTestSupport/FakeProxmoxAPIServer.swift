@@ -21,6 +21,19 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
     /// When set, the next upload's connection is closed after this many body bytes (a cut network).
     public let cutNextUpload = CutSwitch()
 
+    /// Answers to requests whose path contains `pathPart` wait this long first (a slow node), so
+    /// that a test can watch the client while it runs. The event loop is not blocked meanwhile.
+    public let slowAnswers = DelaySwitch()
+
+    public final class DelaySwitch: @unchecked Sendable {
+        private let lock = NSLock()
+        private var rule: (pathPart: String, delay: TimeAmount)?
+        public func set(_ pathPart: String, milliseconds: Int64) { lock.withLock { rule = (pathPart, .milliseconds(milliseconds)) } }
+        func delay(for uri: String) -> TimeAmount? {
+            lock.withLock { rule.flatMap { uri.contains($0.pathPart) ? $0.delay : nil } }
+        }
+    }
+
     public final class CutSwitch: @unchecked Sendable {
         private let lock = NSLock()
         private var bytes: Int?
@@ -29,7 +42,9 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
         func take() -> Int? { lock.withLock { defer { bytes = nil }; return bytes } }
     }
 
-    public init(api: FakeProxmoxAPI, token: String, certificate: URL, key: URL) throws {
+    /// `closesAfterUpload`: end the connection after answering an upload, as pve-http-server does
+    /// (`keep_alive = 0`); the upload benchmark turns it off (see the README's benchmarks).
+    public init(api: FakeProxmoxAPI, token: String, certificate: URL, key: URL, closesAfterUpload: Bool = true) throws {
         self.api = api
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.group = group
@@ -39,6 +54,7 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
         let context = try NIOSSLContext(configuration: tls)
         let expected = "PVEAPIToken=\(token)"
         let cut = cutNextUpload
+        let slow = slowAnswers
         channel = try ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 64)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -46,7 +62,8 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(RequestHandler(api: api, expectedAuthorization: expected, cut: cut))
+                    try channel.pipeline.syncOperations.addHandler(RequestHandler(
+                        api: api, expectedAuthorization: expected, cut: cut, slow: slow, closesAfterUpload: closesAfterUpload))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).wait()
@@ -65,16 +82,20 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
         let api: FakeProxmoxAPI
         let expectedAuthorization: String
         let cut: CutSwitch
+        let slow: DelaySwitch
+        let closesAfterUpload: Bool
         var head: HTTPRequestHead?
         var body = ByteBuffer()
         var cutAfter: Int?
         /// pve-http-server ends the connection after an upload (`keep_alive = 0`).
         var closeAfterResponse = false
 
-        init(api: FakeProxmoxAPI, expectedAuthorization: String, cut: CutSwitch) {
+        init(api: FakeProxmoxAPI, expectedAuthorization: String, cut: CutSwitch, slow: DelaySwitch, closesAfterUpload: Bool) {
+            self.closesAfterUpload = closesAfterUpload
             self.api = api
             self.expectedAuthorization = expectedAuthorization
             self.cut = cut
+            self.slow = slow
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -91,14 +112,22 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
                 }
             case .end:
                 guard let head else { return }
-                closeAfterResponse = head.uri.split(separator: "?").first?.hasSuffix("/upload") == true
+                closeAfterResponse = closesAfterUpload && head.uri.split(separator: "?").first?.hasSuffix("/upload") == true
                 let bytes = Data(body.readableBytesView)
                 let api = self.api
                 let expected = expectedAuthorization
                 // Answered on the event loop, through the fake's own queue: no Swift concurrency thread
                 // is needed, so tests blocking those threads cannot stall the node.
                 let (status, data) = FakeProxmoxAPIServer.respond(api, head, bytes, expectedAuthorization: expected)
-                write(status, data, context: context)
+                if let delay = slow.delay(for: head.uri) {
+                    let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                    context.eventLoop.scheduleTask(in: delay) {
+                        let (handler, context) = loopBound.value
+                        handler.write(status, data, context: context)
+                    }
+                } else {
+                    write(status, data, context: context)
+                }
             }
         }
 
@@ -125,7 +154,7 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
     static let endpoints = [
         "/version", "/nodes", "/cluster/nextid", "/access/permissions", "/nodes/{node}/storage",
         "/nodes/{node}/storage/{storage}/content", "/nodes/{node}/storage/{storage}/content/{volume}",
-        "/nodes/{node}/storage/{storage}/upload", "/nodes/{node}/qemu", "/nodes/{node}/qemu/{vmid}/config",
+        "/nodes/{node}/storage/{storage}/upload", "/nodes/{node}/storage/{storage}/download-url", "/nodes/{node}/qemu", "/nodes/{node}/qemu/{vmid}/config",
         "/nodes/{node}/qemu/{vmid}/resize", "/nodes/{node}/qemu/{vmid}/status/start", "/nodes/{node}/qemu/{vmid}/status/current",
         "/nodes/{node}/tasks/{upid}/status", "/nodes/{node}/tasks/{upid}/log",
     ]
@@ -164,9 +193,24 @@ public final class FakeProxmoxAPIServer: @unchecked Sendable {
         } else if !body.isEmpty {
             parameters += formParameters(String(decoding: body, as: UTF8.self))
         }
+        // pve-http-server checks every request's parameters against the method's schema before the
+        // handler runs: 400 with one message per parameter.
+        var checked = values.map { (name: $0.key, value: $0.value) } + parameters.map { (name: $0.name, value: $0.value) }
+        if let upload { checked.append((name: "filename", value: upload.storedName)) }
+        let violations = PublishedAPISchema.violations(method: method.rawValue, endpoint: endpoint, parameters: checked)
+        if !violations.isEmpty {
+            if let whole = violations[""] { return error(501, "Method '\(method.rawValue) \(rest)' not implemented (\(whole))") }
+            return parameterError(violations)
+        }
         let call = ProxmoxAPICall(method, endpoint, values, parameters: parameters, upload: upload, startsTask: false, stepID: "http")
         guard let response = try? api.respondBlocking(to: call, uploaded: uploaded) else { return error(500, "internal error") }
         return (response.status, response.body)
+    }
+
+    /// `{"data":null,"errors":{param:msg},"message":"Parameter verification failed.\n"}`, HTTP 400.
+    static func parameterError(_ errors: [String: String]) -> (Int, Data) {
+        let body: [String: Any] = ["data": NSNull(), "errors": errors.mapValues { $0 + "\n" }, "message": "Parameter verification failed.\n"]
+        return (400, (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data())
     }
 
     private static func errorResponse(_ status: Int, _ message: String) -> (Int, Data) {
