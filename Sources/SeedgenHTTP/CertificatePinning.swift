@@ -137,7 +137,13 @@ enum SingleRequestConnection {
                         throw HTTPTransportError(.request, "\(HTTPTransportError.redacted(url)): the request body was not the length it declared", cause: "\(sent) of \(body.length) bytes")
                     }
                 }
-                try await outbound.write(.end(nil))
+                do {
+                    try await outbound.write(.end(nil))
+                } catch ChannelError.ioOnClosedChannel where request.body != nil {
+                    // The whole body was sent (its length was checked above), and the server answered
+                    // and closed before this last, empty write (pve-http-server closes after an
+                    // upload): its answer is already in `inbound`, read below.
+                }
                 watch.consumerWaits()
                 let parts = InboundParts(inbound.makeAsyncIterator())
                 guard case .head(let responseHead) = try await parts.next() else {
