@@ -132,7 +132,8 @@ let package = Package(
         .executableTarget(
             name: "seedgen-bench",
             dependencies: [
-                "SeedgenCore", "SeedgenSpec", "SeedgenNoCloud", "SeedgenISO", "SeedgenImage", "SeedgenBuild", "SeedgenApply",
+                "SeedgenCore", "SeedgenSpec", "SeedgenNoCloud", "SeedgenISO", "SeedgenImage", "SeedgenBuild",
+                "SeedgenApply",
                 // `upload` and `apply`: the HTTP client, and the loopback servers and fake Proxmox API of the tests.
                 "SeedgenHTTP", "SeedgenTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

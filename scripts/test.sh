@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 # The package's target graph must be the one README.md's Development section allows.
 scripts/check-target-graph.py
+# The code is formatted by swift-format (the toolchain's) with the repository's .swift-format.
+swift-format lint --strict --recursive Sources Tests Plugins Package.swift
 swift build
 # The whole suite takes about 2 minutes on 2 cores; a run that hangs fails after 30 instead of
 # holding a CI machine (the test process and everything it started are killed).

@@ -34,26 +34,36 @@ public struct AppliedArtifacts: Sendable {
                 continue
             }
             let actual = try ImageFileHasher.digests(of: file, includeSHA512: false).sha256
-            if actual != line.hex { problems.append("\(line.fileName) does not match SHA256SUMS (sha256 \(actual), listed \(line.hex))") }
+            if actual != line.hex {
+                problems.append("\(line.fileName) does not match SHA256SUMS (sha256 \(actual), listed \(line.hex))")
+            }
         }
         guard listed["plan.json"] != nil else {
             throw SeedgenError.runtime(
-                message: "\(directory.path): SHA256SUMS does not list plan.json", hint: "rebuild the directory with seedgen build")
+                message: "\(directory.path): SHA256SUMS does not list plan.json",
+                hint: "rebuild the directory with seedgen build")
         }
         guard problems.isEmpty else {
             throw SeedgenError.runtime(
-                message: "\(directory.path) was changed or damaged after seedgen build wrote it: " + problems.joined(separator: "; "),
-                hint: "copy the directory again, or rebuild it; apply sends nothing from a copy that does not match its SHA256SUMS")
+                message: "\(directory.path) was changed or damaged after seedgen build wrote it: "
+                    + problems.joined(separator: "; "),
+                hint:
+                    "copy the directory again, or rebuild it; apply sends nothing from a copy that does not match its "
+                    + "SHA256SUMS"
+            )
         }
         let planData = try Data(contentsOf: directory.appendingPathComponent("plan.json"))
         do {
             plan = try JSONDecoder().decode(BundlePlan.self, from: planData)
         } catch {
-            throw SeedgenError.runtime(message: "\(directory.path)/plan.json cannot be read as a seedgen plan", cause: "\(error)")
+            throw SeedgenError.runtime(
+                message: "\(directory.path)/plan.json cannot be read as a seedgen plan", cause: "\(error)")
         }
         guard plan.schemaVersion == ProxmoxBundle.schemaVersion else {
             throw SeedgenError.runtime(
-                message: "\(directory.path)/plan.json has schema version \(plan.schemaVersion); this seedgen reads \(ProxmoxBundle.schemaVersion)",
+                message:
+                    "\(directory.path)/plan.json has schema version \(plan.schemaVersion); this seedgen reads "
+                    + "\(ProxmoxBundle.schemaVersion)",
                 hint: "apply it with the seedgen that built it, or rebuild the directory")
         }
         for file in plan.files where file.included {
@@ -64,9 +74,13 @@ public struct AppliedArtifacts: Sendable {
             }
         }
         guard problems.isEmpty else {
-            throw SeedgenError.runtime(message: "\(directory.path): " + problems.joined(separator: "; "), hint: "rebuild the directory with seedgen build")
+            throw SeedgenError.runtime(
+                message: "\(directory.path): " + problems.joined(separator: "; "),
+                hint: "rebuild the directory with seedgen build")
         }
-        sshKeys = plan.file(role: .sshKeys).flatMap { try? String(contentsOf: directory.appendingPathComponent($0.source), encoding: .utf8) }
+        sshKeys = plan.file(role: .sshKeys).flatMap {
+            try? String(contentsOf: directory.appendingPathComponent($0.source), encoding: .utf8)
+        }
     }
 }
 

@@ -40,10 +40,12 @@ extension ApplyOptions {
     /// over Proxmox's API.
     public static func apiPathDiagnostics(for spec: VMSpec) -> [Diagnostic] {
         guard spec.cloudInit.mode == .snippets else { return [] }
-        return [Diagnostic(
-            at: spec.location(of: "cloud_init.mode"), keyPath: "cloud_init.mode",
-            message: "snippets mode cannot be applied over the API: Proxmox's API cannot upload snippets",
-            allowed: "cloud_init.mode: iso (seedgen's NoCloud ISO), or run the bundle's deploy.sh on the node")]
+        return [
+            Diagnostic(
+                at: spec.location(of: "cloud_init.mode"), keyPath: "cloud_init.mode",
+                message: "snippets mode cannot be applied over the API: Proxmox's API cannot upload snippets",
+                allowed: "cloud_init.mode: iso (seedgen's NoCloud ISO), or run the bundle's deploy.sh on the node")
+        ]
     }
 }
 
@@ -94,7 +96,8 @@ public struct ApplyRun: Sendable {
         var transportOptions = HTTPTransportOptions(caFile: options.caFile, pinnedFingerprint: options.fingerprint)
         transportOptions.proxies = try HTTPProxySettings.fromEnvironment(options.build.environment)
         let client = try ProxmoxHTTPClient(
-            api: options.api, token: options.token, transport: try HTTPTransport(options: transportOptions), progress: options.build.progress)
+            api: options.api, token: options.token, transport: try HTTPTransport(options: transportOptions),
+            progress: options.build.progress)
         // The cluster's nodes are asked for before anything is built, so that a vm.yaml that names
         // no node where several are possible fails validation (positioned, exit 2) like any other
         // error in it. A connection that fails here fails again below, after validation ran.
@@ -105,10 +108,14 @@ public struct ApplyRun: Sendable {
         }
         let directories = try await Self.artifactDirectories(paths, build: build, log: log)
         var artifacts = try directories.map { try AppliedArtifacts(directory: $0) }
-        for index in artifacts.indices { Self.findImageInLocalCache(&artifacts[index], cache: options.build.cacheDirectory) }
+        for index in artifacts.indices {
+            Self.findImageInLocalCache(&artifacts[index], cache: options.build.cacheDirectory)
+        }
         if let snippets = artifacts.first(where: { $0.plan.vm.cloudInitMode == .snippets }) {
             throw SeedgenError.runtime(
-                message: "\(snippets.plan.vm.name): cloud_init.mode snippets cannot be applied over the API (Proxmox's API cannot upload snippets)",
+                message:
+                    "\(snippets.plan.vm.name): cloud_init.mode snippets cannot be applied over the API (Proxmox's API "
+                    + "cannot upload snippets)",
                 hint: "use cloud_init.mode: iso, or run the bundle's deploy.sh on the node")
         }
         let nodes: [String]
@@ -118,17 +125,22 @@ public struct ApplyRun: Sendable {
         for (artifact, directory) in zip(artifacts, directories) {
             guard let node = artifact.plan.vm.node ?? options.node ?? (nodes.count == 1 ? nodes.first : nil) else {
                 // An artifact directory has no vm.yaml to point into: its plan.json is named instead.
-                unplaced.append(Diagnostic(
-                    at: nil, keyPath: "node",
-                    message: "\(directory.appendingPathComponent("plan.json").path) (\(artifact.plan.vm.name)) names no node,"
-                        + " and the cluster has \(nodes.count): \(nodes.joined(separator: ", "))",
-                    allowed: Self.nodeChoice(nodes)))
+                unplaced.append(
+                    Diagnostic(
+                        at: nil, keyPath: "node",
+                        message:
+                            "\(directory.appendingPathComponent("plan.json").path) (\(artifact.plan.vm.name)) names no "
+                            + "node,"
+                            + " and the cluster has \(nodes.count): \(nodes.joined(separator: ", "))",
+                        allowed: Self.nodeChoice(nodes)))
                 continue
             }
             targets.append(ProxmoxApplyTarget(plan: artifact.plan, node: node, sshKeys: artifact.sshKeys))
         }
         if !unplaced.isEmpty { throw SeedgenError.invalidInput(unplaced) }
-        let report = try await ProxmoxPreflight(client: client, tokenID: options.token.id, nodeDownloads: options.nodeDownloads).run(targets)
+        let report = try await ProxmoxPreflight(
+            client: client, tokenID: options.token.id, nodeDownloads: options.nodeDownloads
+        ).run(targets)
         guard report.passed else { throw SeedgenError.runtime(message: report.text) }
         guard let version = report.version else { throw SeedgenError.runtime(message: "the node's version is unknown") }
 
@@ -136,14 +148,18 @@ public struct ApplyRun: Sendable {
             var planned: [String] = []
             for target in targets {
                 let planner = ProxmoxAPIPlanner(
-                    plan: target.plan, node: target.node, version: version, sshKeys: target.sshKeys, nodeDownloads: options.nodeDownloads)
-                let calls = report.states[target.plan.vm.vmid] == .ours ? [] : try planner.firstDeploymentCalls(startVM: options.startVM)
+                    plan: target.plan, node: target.node, version: version, sshKeys: target.sshKeys,
+                    nodeDownloads: options.nodeDownloads)
+                let calls =
+                    report.states[target.plan.vm.vmid] == .ours
+                    ? [] : try planner.firstDeploymentCalls(startVM: options.startVM)
                 planned += calls.map(\.redactedDescription)
             }
             return ApplyReport(vms: [], plannedCalls: planned)
         }
 
-        let executor = ProxmoxApplyExecutor(client: client, startVM: options.startVM, nodeDownloads: options.nodeDownloads)
+        let executor = ProxmoxApplyExecutor(
+            client: client, startVM: options.startVM, nodeDownloads: options.nodeDownloads)
         try await executor.placeImages(Array(zip(targets, directories)), states: report.states, version: version)
         var outcomes: [ApplyVMOutcome?] = Array(repeating: nil, count: targets.count)
         try await withThrowingTaskGroup(of: (Int, ApplyVMOutcome).self) { group in
@@ -157,9 +173,11 @@ public struct ApplyRun: Sendable {
                 group.addTask {
                     var outcome = ApplyVMOutcome(
                         name: target.plan.vm.name, vmid: target.plan.vm.vmid, node: target.node, status: "failed",
-                        directory: directory.path, tasks: [], volumes: target.plan.files.compactMap(\.volume), drift: [], error: nil)
+                        directory: directory.path, tasks: [], volumes: target.plan.files.compactMap(\.volume),
+                        drift: [], error: nil)
                     do {
-                        let done = try await executor.apply(target, state: state, version: version, artifactDirectory: directory)
+                        let done = try await executor.apply(
+                            target, state: state, version: version, artifactDirectory: directory)
                         outcome.status = done.status.rawValue
                         outcome.tasks = done.tasks
                         outcome.drift = done.drift
@@ -195,10 +213,14 @@ public struct ApplyRun: Sendable {
     /// where `node` would go (the top-level mapping).
     static func nodeDiagnostics(for spec: VMSpec, clusterNodes nodes: [String]) -> [Diagnostic] {
         guard spec.node == nil, nodes.count != 1 else { return [] }
-        return [Diagnostic(
-            at: spec.location(of: "node"), keyPath: "node",
-            message: "no node is named, and the cluster has \(nodes.count) nodes (\(nodes.joined(separator: ", "))): apply cannot choose one",
-            allowed: nodeChoice(nodes))]
+        return [
+            Diagnostic(
+                at: spec.location(of: "node"), keyPath: "node",
+                message:
+                    "no node is named, and the cluster has \(nodes.count) nodes (\(nodes.joined(separator: ", "))): "
+                    + "apply cannot choose one",
+                allowed: nodeChoice(nodes))
+        ]
     }
 
     private static func nodeChoice(_ nodes: [String]) -> String {
@@ -206,7 +228,9 @@ public struct ApplyRun: Sendable {
     }
 
     /// Artifact directories as given, and vm.yaml files built with `build` first.
-    static func artifactDirectories(_ paths: [String], build options: BuildOptions, log: @escaping @Sendable (String) -> Void) async throws -> [URL] {
+    static func artifactDirectories(
+        _ paths: [String], build options: BuildOptions, log: @escaping @Sendable (String) -> Void
+    ) async throws -> [URL] {
         var directories: [URL] = []
         var files: [String] = []
         for path in paths {
@@ -220,7 +244,8 @@ public struct ApplyRun: Sendable {
         guard !files.isEmpty else { return directories }
         let build = try await ArtifactPipeline(options: options, log: log).build(files: files)
         if build.failed > 0 {
-            throw SeedgenError.runtime(message: build.vms.compactMap { vm in vm.error.map { "\(vm.name): \($0)" } }.joined(separator: "\n"))
+            throw SeedgenError.runtime(
+                message: build.vms.compactMap { vm in vm.error.map { "\(vm.name): \($0)" } }.joined(separator: "\n"))
         }
         return directories + build.vms.compactMap { $0.directory.map { URL(fileURLWithPath: $0) } }
     }
@@ -243,8 +268,10 @@ public enum ApplyGrants {
         var needs: [ProxmoxPrivilegeNeed] = []
         for directory in directories {
             let artifacts = try AppliedArtifacts(directory: directory)
-            let target = ProxmoxApplyTarget(plan: artifacts.plan, node: artifacts.plan.vm.node ?? node ?? "NODE", sshKeys: artifacts.sshKeys)
-            needs += try ProxmoxPrivileges.needs(for: target, version: ProxmoxAPIPlanner.minimumPVE, nodeDownloads: nodeDownloads)
+            let target = ProxmoxApplyTarget(
+                plan: artifacts.plan, node: artifacts.plan.vm.node ?? node ?? "NODE", sshKeys: artifacts.sshKeys)
+            needs += try ProxmoxPrivileges.needs(
+                for: target, version: ProxmoxAPIPlanner.minimumPVE, nodeDownloads: nodeDownloads)
         }
         return ProxmoxPrivileges.grantCommands(ProxmoxPrivileges.merged(needs), tokenID: tokenID)
     }
@@ -255,12 +282,16 @@ public enum ApplyCommandInputs {
     public static func token(file: String?, environment: [String: String]) throws -> ProxmoxAPIToken {
         if let file {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw SeedgenError.runtime(message: "cannot read the token file \(file)", hint: "it holds one line: USER@REALM!TOKENID=SECRET")
+                throw SeedgenError.runtime(
+                    message: "cannot read the token file \(file)", hint: "it holds one line: USER@REALM!TOKENID=SECRET")
             }
             return try ProxmoxAPIToken(parsing: text, source: "the token file \(file)")
         }
         guard let text = environment["PVE_API_TOKEN"], !text.isEmpty else {
-            throw SeedgenError.usage("no API token: set PVE_API_TOKEN=USER@REALM!TOKENID=SECRET or pass --token-file FILE (never on the command line)")
+            throw SeedgenError.usage(
+                "no API token: set PVE_API_TOKEN=USER@REALM!TOKENID=SECRET or pass --token-file FILE (never on the "
+                    + "command line)"
+            )
         }
         return try ProxmoxAPIToken(parsing: text, source: "PVE_API_TOKEN")
     }

@@ -41,11 +41,15 @@ public protocol ProxmoxAPIClient: Sendable {
 
 extension ProxmoxAPIClient {
     /// A GET whose answer must be 200; its `data`.
-    func get(_ endpoint: String, _ pathValues: [String: String], _ parameters: [ProxmoxAPICall.Parameter] = []) async throws -> Any? {
+    func get(_ endpoint: String, _ pathValues: [String: String], _ parameters: [ProxmoxAPICall.Parameter] = [])
+        async throws -> Any?
+    {
         let call = ProxmoxAPICall(.get, endpoint, pathValues, parameters: parameters, startsTask: false, stepID: "read")
         let response = try await send(call, artifactDirectory: nil)
         guard response.status == 200 else {
-            throw SeedgenError.runtime(message: "\(call.redactedDescription): \(response.errorMessage)", hint: ProxmoxAPIHints.hint(for: response.status))
+            throw SeedgenError.runtime(
+                message: "\(call.redactedDescription): \(response.errorMessage)",
+                hint: ProxmoxAPIHints.hint(for: response.status))
         }
         return try response.data()
     }
@@ -54,8 +58,13 @@ extension ProxmoxAPIClient {
 enum ProxmoxAPIHints {
     static func hint(for status: Int) -> String? {
         switch status {
-        case 401: return "the API token was refused: check PVE_API_TOKEN (USER@REALM!ID=SECRET) and that the token exists and has not expired"
-        case 403: return "the token lacks a privilege: the preflight report lists each one with the pveum commands that grant it"
+        case 401:
+            return
+                "the API token was refused: check PVE_API_TOKEN (USER@REALM!ID=SECRET) and that the token exists and "
+                + "has not expired"
+        case 403:
+            return
+                "the token lacks a privilege: the preflight report lists each one with the pveum commands that grant it"
         default: return nil
         }
     }

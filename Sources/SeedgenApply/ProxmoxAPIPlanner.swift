@@ -20,7 +20,10 @@ public struct ProxmoxAPIPlanner: Sendable {
     /// pinned sha256) instead of this machine uploading it.
     public let nodeDownloads: Bool
 
-    public init(plan: BundlePlan, node: String, version: (major: Int, minor: Int), sshKeys: String? = nil, nodeDownloads: Bool = false) {
+    public init(
+        plan: BundlePlan, node: String, version: (major: Int, minor: Int), sshKeys: String? = nil,
+        nodeDownloads: Bool = false
+    ) {
         self.plan = plan
         self.node = node
         self.version = version
@@ -41,10 +44,11 @@ public struct ProxmoxAPIPlanner: Sendable {
                 }
                 calls.append(try upload(file, stepID: step.id))
             case .createVM:
-                calls.append(ProxmoxAPICall(
-                    .post, "/nodes/{node}/qemu", ["node": node],
-                    parameters: [.init("vmid", String(plan.vm.vmid))] + (try parameters(of: step)),
-                    startsTask: true, stepID: step.id))
+                calls.append(
+                    ProxmoxAPICall(
+                        .post, "/nodes/{node}/qemu", ["node": node],
+                        parameters: [.init("vmid", String(plan.vm.vmid))] + (try parameters(of: step)),
+                        startsTask: true, stepID: step.id))
             case .updateVM, .setPassword:
                 calls.append(configUpdate(step, parameters: try parameters(of: step)))
             case .resizeDisk:
@@ -53,15 +57,20 @@ public struct ProxmoxAPIPlanner: Sendable {
                 guard words.count >= 2 else {
                     throw SeedgenError.runtime(message: "apply: plan step \(step.id) has no disk and size")
                 }
-                calls.append(ProxmoxAPICall(
-                    .put, "/nodes/{node}/qemu/{vmid}/resize", vmPath,
-                    parameters: [.init("disk", words[words.count - 2]), .init("size", words[words.count - 1])],
-                    startsTask: true, stepID: step.id))
+                calls.append(
+                    ProxmoxAPICall(
+                        .put, "/nodes/{node}/qemu/{vmid}/resize", vmPath,
+                        parameters: [.init("disk", words[words.count - 2]), .init("size", words[words.count - 1])],
+                        startsTask: true, stepID: step.id))
             case .confirmDiskSize:
-                calls.append(ProxmoxAPICall(.get, "/nodes/{node}/qemu/{vmid}/config", vmPath, startsTask: false, stepID: step.id))
+                calls.append(
+                    ProxmoxAPICall(.get, "/nodes/{node}/qemu/{vmid}/config", vmPath, startsTask: false, stepID: step.id)
+                )
             case .startVM:
                 guard startVM else { continue }
-                calls.append(ProxmoxAPICall(.post, "/nodes/{node}/qemu/{vmid}/status/start", vmPath, startsTask: true, stepID: step.id))
+                calls.append(
+                    ProxmoxAPICall(
+                        .post, "/nodes/{node}/qemu/{vmid}/status/start", vmPath, startsTask: true, stepID: step.id))
             }
         }
         return calls
@@ -79,9 +88,11 @@ public struct ProxmoxAPIPlanner: Sendable {
         }
         calls.append(configUpdate(update, parameters: try parameters(of: update)))
         let oldStorage = String(oldSeedVolume.prefix { $0 != ":" })
-        calls.append(ProxmoxAPICall(
-            .delete, "/nodes/{node}/storage/{storage}/content/{volume}",
-            ["node": node, "storage": oldStorage, "volume": oldSeedVolume], startsTask: true, stepID: "remove-old-seed"))
+        calls.append(
+            ProxmoxAPICall(
+                .delete, "/nodes/{node}/storage/{storage}/content/{volume}",
+                ["node": node, "storage": oldStorage, "volume": oldSeedVolume], startsTask: true,
+                stepID: "remove-old-seed"))
         return calls
     }
 
@@ -100,7 +111,9 @@ public struct ProxmoxAPIPlanner: Sendable {
 
     private func configUpdate(_ step: BundleStep, parameters: [ProxmoxAPICall.Parameter]) -> ProxmoxAPICall {
         // POST is the asynchronous form of the config update: it returns a task for disk changes.
-        ProxmoxAPICall(.post, "/nodes/{node}/qemu/{vmid}/config", vmPath, parameters: parameters, startsTask: true, stepID: step.id)
+        ProxmoxAPICall(
+            .post, "/nodes/{node}/qemu/{vmid}/config", vmPath, parameters: parameters, startsTask: true, stepID: step.id
+        )
     }
 
     private func upload(_ file: BundlePlanFile, stepID: String) throws -> ProxmoxAPICall {
@@ -113,7 +126,8 @@ public struct ProxmoxAPIPlanner: Sendable {
         case .seedISO: content = "iso"
         case .userSnippet, .networkSnippet, .metaSnippet, .vendorSnippet:
             throw SeedgenError.runtime(
-                message: "cloud_init.mode snippets cannot be applied over the API: Proxmox's API cannot upload snippets",
+                message:
+                    "cloud_init.mode snippets cannot be applied over the API: Proxmox's API cannot upload snippets",
                 hint: "use cloud_init.mode: iso (seedgen's NoCloud ISO) or pve, or run deploy.sh on the node")
         case .sshKeys:
             throw SeedgenError.runtime(message: "apply: the sshkeys file is passed as an option, not uploaded")
@@ -128,10 +142,13 @@ public struct ProxmoxAPIPlanner: Sendable {
         }
         return ProxmoxAPICall(
             .post, "/nodes/{node}/storage/{storage}/upload", ["node": node, "storage": storage],
-            parameters: [.init("content", content), .init("checksum-algorithm", "sha256"), .init("checksum", file.sha256)],
+            parameters: [
+                .init("content", content), .init("checksum-algorithm", "sha256"), .init("checksum", file.sha256),
+            ],
             // An image left out of the directory (no --include-image) is sent from the build machine's cache.
             upload: .init(
-                role: file.role, source: file.included ? file.source : (file.cachePath ?? file.source), storedName: storedName,
+                role: file.role, source: file.included ? file.source : (file.cachePath ?? file.source),
+                storedName: storedName,
                 sha256: file.sha256, size: file.size),
             startsTask: true, stepID: stepID)
     }
@@ -139,11 +156,18 @@ public struct ProxmoxAPIPlanner: Sendable {
     /// `POST …/download-url` (pve-storage `API2/Storage/Status.pm`): the node fetches `url` itself
     /// into the import storage under the same content-addressed name an upload would use, and its
     /// task verifies the pinned sha256 before the file is kept.
-    private func download(_ file: BundlePlanFile, storage: String, storedName: String, stepID: String) throws -> ProxmoxAPICall {
+    private func download(_ file: BundlePlanFile, storage: String, storedName: String, stepID: String) throws
+        -> ProxmoxAPICall
+    {
         guard let url = file.url else {
             throw SeedgenError.runtime(
-                message: "VM \(plan.vm.vmid) (\(plan.vm.name)): --node-downloads needs the image's URL, and this image came from a local file",
-                hint: "drop --node-downloads for this VM (its image is uploaded from here), or give the vm.yaml a catalog image or image.url")
+                message:
+                    "VM \(plan.vm.vmid) (\(plan.vm.name)): --node-downloads needs the image's URL, and this image came "
+                    + "from a local file",
+                hint:
+                    "drop --node-downloads for this VM (its image is uploaded from here), or give the vm.yaml a "
+                    + "catalog image or image.url"
+            )
         }
         return ProxmoxAPICall(
             .post, "/nodes/{node}/storage/{storage}/download-url", ["node": node, "storage": storage],
@@ -171,7 +195,9 @@ public struct ProxmoxAPIPlanner: Sendable {
         if let literal = argument.literalValue { return literal }
         if key == "sshkeys" {
             // qm reads the keys file and sends it URL-encoded; the API takes the encoded text.
-            guard let sshKeys else { throw SeedgenError.runtime(message: "apply: the plan passes sshkeys, and no keys file was read") }
+            guard let sshKeys else {
+                throw SeedgenError.runtime(message: "apply: the plan passes sshkeys, and no keys file was read")
+            }
             return ProxmoxAPIEncoding.percentEncoded(sshKeys)
         }
         return try argument.parts.map { part -> String in
@@ -184,7 +210,8 @@ public struct ProxmoxAPIPlanner: Sendable {
                 }
                 return volume
             case .variable(.artifactDirectory):
-                throw SeedgenError.runtime(message: "apply: \(key) names a file in the artifact directory, which the node cannot read")
+                throw SeedgenError.runtime(
+                    message: "apply: \(key) names a file in the artifact directory, which the node cannot read")
             }
         }.joined()
     }

@@ -33,7 +33,10 @@ public struct ProxmoxApplyExecutor: Sendable {
     /// `--node-downloads`: the node fetches the cloud image itself (`download-url`).
     public let nodeDownloads: Bool
 
-    public init(client: any ProxmoxAPIClient, pollInterval: Duration = .milliseconds(500), startVM: Bool = true, nodeDownloads: Bool = false) {
+    public init(
+        client: any ProxmoxAPIClient, pollInterval: Duration = .milliseconds(500), startVM: Bool = true,
+        nodeDownloads: Bool = false
+    ) {
         self.client = client
         self.pollInterval = pollInterval
         self.startVM = startVM
@@ -41,7 +44,9 @@ public struct ProxmoxApplyExecutor: Sendable {
     }
 
     private func planner(_ target: ProxmoxApplyTarget, _ version: (major: Int, minor: Int)) -> ProxmoxAPIPlanner {
-        ProxmoxAPIPlanner(plan: target.plan, node: target.node, version: version, sshKeys: target.sshKeys, nodeDownloads: nodeDownloads)
+        ProxmoxAPIPlanner(
+            plan: target.plan, node: target.node, version: version, sshKeys: target.sshKeys,
+            nodeDownloads: nodeDownloads)
     }
 
     public func apply(
@@ -71,7 +76,8 @@ public struct ProxmoxApplyExecutor: Sendable {
             // A run cut off after the create gets the VM started here.
             if startVM, try await !isRunning(target) {
                 let start = ProxmoxAPICall(
-                    .post, "/nodes/{node}/qemu/{vmid}/status/start", ["node": target.node, "vmid": String(target.plan.vm.vmid)],
+                    .post, "/nodes/{node}/qemu/{vmid}/status/start",
+                    ["node": target.node, "vmid": String(target.plan.vm.vmid)],
                     startsTask: true, stepID: "start-vm")
                 try await run([start], target, artifactDirectory, &outcome)
                 if outcome.status == .unchanged { outcome.status = .started }
@@ -98,7 +104,8 @@ public struct ProxmoxApplyExecutor: Sendable {
     }
 
     private func run(
-        _ calls: [ProxmoxAPICall], _ target: ProxmoxApplyTarget, _ artifactDirectory: URL, _ outcome: inout ProxmoxApplyOutcome
+        _ calls: [ProxmoxAPICall], _ target: ProxmoxApplyTarget, _ artifactDirectory: URL,
+        _ outcome: inout ProxmoxApplyOutcome
     ) async throws {
         for call in calls {
             if let file = call.placedFile, try await alreadyStored(call, file) {
@@ -109,8 +116,11 @@ public struct ProxmoxApplyExecutor: Sendable {
                 let location = upload.location(in: artifactDirectory)
                 guard FileManager.default.isReadableFile(atPath: location.path) else {
                     throw SeedgenError.runtime(
-                        message: "VM \(target.plan.vm.vmid): \(upload.source) is neither in \(artifactDirectory.path), nor in this machine's image cache, nor on the node",
-                        hint: upload.role == .image ? Self.imageSourceHint(target.plan) : "copy the artifact directory again")
+                        message:
+                            "VM \(target.plan.vm.vmid): \(upload.source) is neither in \(artifactDirectory.path), nor "
+                            + "in this machine's image cache, nor on the node",
+                        hint: upload.role == .image
+                            ? Self.imageSourceHint(target.plan) : "copy the artifact directory again")
                 }
             }
             let response: ProxmoxAPIResponse
@@ -119,8 +129,13 @@ public struct ProxmoxApplyExecutor: Sendable {
             } catch {
                 // The network failed under this call: say which step of which VM, and that a re-run resumes.
                 throw SeedgenError.runtime(
-                    message: "VM \(target.plan.vm.vmid): \(call.method.rawValue) \(call.path) (\(call.stepID)) failed: \(error)",
-                    hint: "nothing after this step was done; run seedgen apply again to complete it (finished steps are not repeated)")
+                    message:
+                        "VM \(target.plan.vm.vmid): \(call.method.rawValue) \(call.path) (\(call.stepID)) failed: "
+                        + "\(error)",
+                    hint:
+                        "nothing after this step was done; run seedgen apply again to complete it (finished steps are "
+                        + "not repeated)"
+                )
             }
             guard response.status == 200 else {
                 throw SeedgenError.runtime(
@@ -138,7 +153,10 @@ public struct ProxmoxApplyExecutor: Sendable {
 
     /// Which command provides an image that is nowhere apply can take it from.
     static func imageSourceHint(_ plan: BundlePlan) -> String {
-        var ways = ["rebuild the directory with seedgen build --include-image", "fetch the image into this machine's cache with seedgen image fetch (or seedgen image import FILE)"]
+        var ways = [
+            "rebuild the directory with seedgen build --include-image",
+            "fetch the image into this machine's cache with seedgen image fetch (or seedgen image import FILE)",
+        ]
         if let url = plan.file(role: .image)?.url {
             ways.append("let the node download it from \(url) with seedgen apply --node-downloads")
         }
@@ -148,28 +166,38 @@ public struct ProxmoxApplyExecutor: Sendable {
     /// A file of the stored name and the same size is already in the storage (the API lists no
     /// checksums; names carry the content's hash, so the name and size identify it).
     private func alreadyStored(_ call: ProxmoxAPICall, _ upload: ProxmoxAPICall.Upload) async throws -> Bool {
-        guard let storage = call.pathValues["storage"], let content = call.parameters.first(where: { $0.name == "content" })?.value else {
+        guard let storage = call.pathValues["storage"],
+            let content = call.parameters.first(where: { $0.name == "content" })?.value
+        else {
             return false
         }
-        let entries = try await client.get(
-            "/nodes/{node}/storage/{storage}/content", ["node": call.pathValues["node"] ?? "", "storage": storage],
-            [.init("content", content)]) as? [[String: Any]] ?? []
+        let entries =
+            try await client.get(
+                "/nodes/{node}/storage/{storage}/content", ["node": call.pathValues["node"] ?? "", "storage": storage],
+                [.init("content", content)]) as? [[String: Any]] ?? []
         let volume = "\(storage):\(content)/\(upload.storedName)"
-        return entries.contains { ($0["volid"] as? String) == volume && ($0["size"] as? Int).map(UInt64.init) == upload.size }
+        return entries.contains {
+            ($0["volid"] as? String) == volume && ($0["size"] as? Int).map(UInt64.init) == upload.size
+        }
     }
 
     private func wait(for upid: String, node: String, call: ProxmoxAPICall, vmid: Int) async throws {
         // The task runs on the node its UPID names.
-        let taskNode = upid.split(separator: ":", omittingEmptySubsequences: false).dropFirst().first.map(String.init) ?? node
+        let taskNode =
+            upid.split(separator: ":", omittingEmptySubsequences: false).dropFirst().first.map(String.init) ?? node
         while true {
-            let status = try await client.get("/nodes/{node}/tasks/{upid}/status", ["node": taskNode, "upid": upid]) as? [String: Any] ?? [:]
+            let status =
+                try await client.get("/nodes/{node}/tasks/{upid}/status", ["node": taskNode, "upid": upid])
+                as? [String: Any] ?? [:]
             guard (status["status"] as? String) == "stopped" else {
                 try await Task.sleep(for: pollInterval)
                 continue
             }
             let exit = status["exitstatus"] as? String ?? ""
             if exit == "OK" || exit.hasPrefix("WARNINGS") { return }
-            let log = try await client.get("/nodes/{node}/tasks/{upid}/log", ["node": taskNode, "upid": upid]) as? [[String: Any]] ?? []
+            let log =
+                try await client.get("/nodes/{node}/tasks/{upid}/log", ["node": taskNode, "upid": upid])
+                as? [[String: Any]] ?? []
             let tail = log.suffix(5).compactMap { $0["t"] as? String }
             throw SeedgenError.runtime(
                 message: "VM \(vmid): the task of \(call.method.rawValue) \(call.path) failed: \(exit)",
@@ -179,14 +207,18 @@ public struct ProxmoxApplyExecutor: Sendable {
     }
 
     private func isRunning(_ target: ProxmoxApplyTarget) async throws -> Bool {
-        let status = try await client.get(
-            "/nodes/{node}/qemu/{vmid}/status/current", ["node": target.node, "vmid": String(target.plan.vm.vmid)]) as? [String: Any]
+        let status =
+            try await client.get(
+                "/nodes/{node}/qemu/{vmid}/status/current", ["node": target.node, "vmid": String(target.plan.vm.vmid)])
+            as? [String: Any]
         return (status?["status"] as? String) == "running"
     }
 
     private func currentConfig(_ target: ProxmoxApplyTarget) async throws -> [String: String] {
-        let data = try await client.get(
-            "/nodes/{node}/qemu/{vmid}/config", ["node": target.node, "vmid": String(target.plan.vm.vmid)]) as? [String: Any] ?? [:]
+        let data =
+            try await client.get(
+                "/nodes/{node}/qemu/{vmid}/config", ["node": target.node, "vmid": String(target.plan.vm.vmid)])
+            as? [String: Any] ?? [:]
         return data.compactMapValues { value in
             if let text = value as? String { return text }
             if let number = value as? NSNumber { return number.stringValue }
@@ -209,7 +241,8 @@ public struct ProxmoxApplyExecutor: Sendable {
         plan.rerun.driftChecks.compactMap { check in
             let actual = config[check.key] ?? ""
             let matches = check.match == .contains ? actual.contains(check.expected) : actual == check.expected
-            return matches ? nil : "\(check.key) is '\(actual)' on the node, the plan has '\(check.expected)' (not applied)"
+            return matches
+                ? nil : "\(check.key) is '\(actual)' on the node, the plan has '\(check.expected)' (not applied)"
         }
     }
 }

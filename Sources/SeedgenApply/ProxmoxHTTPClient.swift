@@ -17,31 +17,43 @@ public struct ProxmoxHTTPClient: ProxmoxAPIClient {
     /// `api`: `https://host:8006` (a path, if any, is replaced by `/api2/json`).
     public init(api: URL, token: ProxmoxAPIToken, transport: HTTPTransport, progress: ProgressMode = .none) throws {
         self.progress = progress
-        guard var components = URLComponents(url: api, resolvingAgainstBaseURL: false), components.scheme?.lowercased() == "https",
-              components.host?.isEmpty == false else {
+        guard var components = URLComponents(url: api, resolvingAgainstBaseURL: false),
+            components.scheme?.lowercased() == "https",
+            components.host?.isEmpty == false
+        else {
             throw SeedgenError.runtime(
                 message: "the API address '\(api.absoluteString)' is not an https:// URL",
-                hint: "give the node as https://HOST:8006 (--api or PVE_API_URL); the API is never spoken over plain HTTP")
+                hint:
+                    "give the node as https://HOST:8006 (--api or PVE_API_URL); the API is never spoken over plain HTTP"
+            )
         }
         components.path = "/api2/json"
         components.query = nil
-        guard let url = components.url else { throw SeedgenError.runtime(message: "the API address '\(api.absoluteString)' is not a URL") }
+        guard let url = components.url else {
+            throw SeedgenError.runtime(message: "the API address '\(api.absoluteString)' is not a URL")
+        }
         self.base = url
         self.token = token
         self.transport = transport
     }
 
     public func send(_ call: ProxmoxAPICall, artifactDirectory: URL?) async throws -> ProxmoxAPIResponse {
-        let encodedParameters = call.parameters.map { "\(ProxmoxAPIEncoding.percentEncoded($0.name))=\(ProxmoxAPIEncoding.percentEncoded($0.value))" }
-            .joined(separator: "&")
+        let encodedParameters = call.parameters.map {
+            "\(ProxmoxAPIEncoding.percentEncoded($0.name))=\(ProxmoxAPIEncoding.percentEncoded($0.value))"
+        }
+        .joined(separator: "&")
         var address = base.absoluteString + call.path
         var body: HTTPRequestBody?
         var reporter: ImageProgressReporter?
         if let upload = call.upload {
-            guard let artifactDirectory else { throw SeedgenError.runtime(message: "apply: \(call.path) uploads a file, and no artifact directory was given") }
+            guard let artifactDirectory else {
+                throw SeedgenError.runtime(
+                    message: "apply: \(call.path) uploads a file, and no artifact directory was given")
+            }
             let form = try ProxmoxMultipartUpload(call)
             let progress = ImageProgressReporter(mode: progress, label: "upload \(upload.storedName)")
-            let pieces = try UploadPieces(head: form.head, file: upload.location(in: artifactDirectory), tail: form.tail, progress: progress)
+            let pieces = try UploadPieces(
+                head: form.head, file: upload.location(in: artifactDirectory), tail: form.tail, progress: progress)
             progress.begin(total: pieces.fileSize)
             reporter = progress
             body = .stream(length: pieces.length, contentType: form.contentType) { try await pieces.next() }
@@ -50,14 +62,17 @@ public struct ProxmoxHTTPClient: ProxmoxAPIClient {
         } else {
             body = .bytes(Data(encodedParameters.utf8), contentType: "application/x-www-form-urlencoded")
         }
-        guard let url = URL(string: address) else { throw SeedgenError.runtime(message: "apply: cannot address \(call.path)") }
+        guard let url = URL(string: address) else {
+            throw SeedgenError.runtime(message: "apply: cannot address \(call.path)")
+        }
         let request = HTTPRequest(
             method: call.method.rawValue, url: url,
             headers: [("Authorization", token.authorization), ("Accept", "application/json")], body: body)
         do {
             let (head, data) = try await transport.data(request, expecting: nil)
             if let reporter, let upload = call.upload {
-                reporter.finish("upload \(upload.storedName): \(ByteSize.readable(upload.size)) sent (HTTP \(head.status))")
+                reporter.finish(
+                    "upload \(upload.storedName): \(ByteSize.readable(upload.size)) sent (HTTP \(head.status))")
             }
             return ProxmoxAPIResponse(status: head.status, body: data)
         } catch {
@@ -83,7 +98,8 @@ private actor UploadPieces {
 
     init(head: Data, file: URL, tail: Data, progress: ImageProgressReporter) throws {
         guard let size = (try? FileManager.default.attributesOfItem(atPath: file.path))?[.size] as? NSNumber else {
-            throw SeedgenError.runtime(message: "cannot read \(file.path) to upload it", cause: String(cString: strerror(errno)))
+            throw SeedgenError.runtime(
+                message: "cannot read \(file.path) to upload it", cause: String(cString: strerror(errno)))
         }
         self.head = head
         self.tail = tail
@@ -101,7 +117,8 @@ private actor UploadPieces {
         if !opened {
             opened = true
             guard let handle = FileHandle(forReadingAtPath: file.path) else {
-                throw SeedgenError.runtime(message: "cannot read \(file.path) to upload it", cause: String(cString: strerror(errno)))
+                throw SeedgenError.runtime(
+                    message: "cannot read \(file.path) to upload it", cause: String(cString: strerror(errno)))
             }
             self.handle = handle
         }

@@ -39,14 +39,21 @@ public struct ProxmoxPreflightReport: Sendable {
     public var text: String {
         var lines: [String] = []
         if !problems.isEmpty || !missingPrivileges.isEmpty {
-            lines.append("the preflight found \(problems.count + missingPrivileges.count) problem(s); nothing was changed:")
+            lines.append(
+                "the preflight found \(problems.count + missingPrivileges.count) problem(s); nothing was changed:")
         }
         lines += problems.map { "  - \($0)" }
         for need in missingPrivileges {
-            lines.append("  - the token lacks \(need.privileges.joined(separator: ", ")) on \(need.path) (to \(need.reasons.joined(separator: "; ")))")
+            lines.append(
+                "  - the token lacks \(need.privileges.joined(separator: ", ")) on \(need.path) (to "
+                    + "\(need.reasons.joined(separator: "; ")))"
+            )
         }
         if !grantCommands.isEmpty {
-            lines.append("an administrator can grant exactly these to the token and its user (a privilege-separated token gets the intersection of both):")
+            lines.append(
+                "an administrator can grant exactly these to the token and its user (a privilege-separated token gets "
+                    + "the intersection of both):"
+            )
             lines += grantCommands.map { "    \($0)" }
         }
         return lines.joined(separator: "\n")
@@ -69,7 +76,8 @@ public struct ProxmoxPreflight: Sendable {
     }
 
     public func run(_ targets: [ProxmoxApplyTarget]) async throws -> ProxmoxPreflightReport {
-        var report = ProxmoxPreflightReport(version: nil, problems: [], missingPrivileges: [], grantCommands: [], states: [:])
+        var report = ProxmoxPreflightReport(
+            version: nil, problems: [], missingPrivileges: [], grantCommands: [], states: [:])
         let version = try await nodeVersion()
         report.version = version
         do {
@@ -86,12 +94,20 @@ public struct ProxmoxPreflight: Sendable {
             let plan = target.plan
             let vmid = plan.vm.vmid
             guard nodes.contains(target.node) else {
-                report.problems.append("VM \(vmid) (\(plan.vm.name)): node '\(target.node)' is not in the cluster (nodes: \(nodes.sorted().joined(separator: ", ")))")
+                report.problems.append(
+                    "VM \(vmid) (\(plan.vm.name)): node '\(target.node)' is not in the cluster (nodes: "
+                        + "\(nodes.sorted().joined(separator: ", ")))"
+                )
                 continue
             }
             let state = try await vmState(plan, node: target.node)
-            if let state { report.states[vmid] = state } else {
-                report.problems.append("VMID \(vmid) is already taken by a VM that seedgen did not create for \(plan.vm.name): choose a free VMID in vm.yaml and rebuild, or remove that VM")
+            if let state {
+                report.states[vmid] = state
+            } else {
+                report.problems.append(
+                    "VMID \(vmid) is already taken by a VM that seedgen did not create for \(plan.vm.name): choose a "
+                        + "free VMID in vm.yaml and rebuild, or remove that VM"
+                )
             }
             if storagesByNode[target.node] == nil {
                 storagesByNode[target.node] = try await storages(on: target.node)
@@ -109,7 +125,9 @@ public struct ProxmoxPreflight: Sendable {
             granted[need.path] = try await permissions(need.path)
         }
         // download-url also accepts the older Sys.Audit + Sys.Modify on / in place of Sys.AccessNetwork.
-        let downloadNodes = merged.filter { $0.path.hasPrefix("/nodes/") && $0.privileges.contains("Sys.AccessNetwork") }
+        let downloadNodes = merged.filter {
+            $0.path.hasPrefix("/nodes/") && $0.privileges.contains("Sys.AccessNetwork")
+        }
         if !downloadNodes.isEmpty, try await permissions("/").isSuperset(of: ["Sys.Audit", "Sys.Modify"]) {
             for need in downloadNodes { granted[need.path, default: []].insert("Sys.AccessNetwork") }
         }
@@ -144,11 +162,14 @@ public struct ProxmoxPreflight: Sendable {
     private func vmState(_ plan: BundlePlan, node: String) async throws -> ProxmoxPreflightReport.VMState? {
         let vmid = String(plan.vm.vmid)
         let free = try await client.send(
-            ProxmoxAPICall(.get, "/cluster/nextid", [:], parameters: [.init("vmid", vmid)], startsTask: false, stepID: "preflight"),
+            ProxmoxAPICall(
+                .get, "/cluster/nextid", [:], parameters: [.init("vmid", vmid)], startsTask: false, stepID: "preflight"),
             artifactDirectory: nil)
         if free.status == 200 { return .new }
         let config = try await client.send(
-            ProxmoxAPICall(.get, "/nodes/{node}/qemu/{vmid}/config", ["node": node, "vmid": vmid], startsTask: false, stepID: "preflight"),
+            ProxmoxAPICall(
+                .get, "/nodes/{node}/qemu/{vmid}/config", ["node": node, "vmid": vmid], startsTask: false,
+                stepID: "preflight"),
             artifactDirectory: nil)
         guard config.status == 200, let values = try config.data() as? [String: Any] else { return nil }
         // The API returns the description as stored (not URL-encoded as `qm config` prints it).
@@ -174,19 +195,31 @@ public struct ProxmoxPreflight: Sendable {
             if state == .ours && !need.neededOnRerun { continue }
             if need.belowPVE != nil { continue }
             guard let entry = storages[need.storage] else {
-                problems.append("storage '\(need.storage)' (for the \(need.purpose) of VM \(plan.vm.vmid)) does not exist on the node, or the token may not see it (Datastore.Audit)")
+                problems.append(
+                    "storage '\(need.storage)' (for the \(need.purpose) of VM \(plan.vm.vmid)) does not exist on the "
+                        + "node, or the token may not see it (Datastore.Audit)"
+                )
                 continue
             }
             let enabled = (entry["enabled"] as? Int ?? 1) == 1
             let active = (entry["active"] as? Int ?? 1) == 1
             let contents = Set(((entry["content"] as? String) ?? "").split(separator: ",").map(String.init))
             if !enabled {
-                problems.append("storage '\(need.storage)' (for the \(need.purpose)) is disabled: pvesm set \(need.storage) --disable 0")
+                problems.append(
+                    "storage '\(need.storage)' (for the \(need.purpose)) is disabled: pvesm set \(need.storage) "
+                        + "--disable 0"
+                )
             } else if !active {
-                problems.append("storage '\(need.storage)' (for the \(need.purpose)) is not active: check that it is mounted and reachable")
+                problems.append(
+                    "storage '\(need.storage)' (for the \(need.purpose)) is not active: check that it is mounted and "
+                        + "reachable"
+                )
             } else if !contents.contains(need.content) {
                 let list = (contents.union([need.content])).sorted().joined(separator: ",")
-                problems.append("storage '\(need.storage)' (for the \(need.purpose)) does not allow content '\(need.content)'; allow it, keeping its current types: pvesm set \(need.storage) --content \(list)")
+                problems.append(
+                    "storage '\(need.storage)' (for the \(need.purpose)) does not allow content '\(need.content)'; "
+                        + "allow it, keeping its current types: pvesm set \(need.storage) --content \(list)"
+                )
             }
         }
         return problems

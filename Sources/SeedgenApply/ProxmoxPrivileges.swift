@@ -52,9 +52,12 @@ public enum ProxmoxPrivileges {
                 // on the node (PVE 8.2+; the older alternative, Sys.Audit + Sys.Modify on /, grants far more).
                 guard let storage = call.pathValues["storage"] else { continue }
                 let target = call.pathValues["node"] ?? node
-                collected.add("/storage/\(storage)", ["Datastore.AllocateTemplate"], "let the node download the cloud image")
-                collected.add("/storage/\(storage)", ["Datastore.Audit"], "see whether the cloud image is already there")
-                collected.add("/nodes/\(target)", ["Sys.AccessNetwork"], "let the node download the cloud image (download-url)")
+                collected.add(
+                    "/storage/\(storage)", ["Datastore.AllocateTemplate"], "let the node download the cloud image")
+                collected.add(
+                    "/storage/\(storage)", ["Datastore.Audit"], "see whether the cloud image is already there")
+                collected.add(
+                    "/nodes/\(target)", ["Sys.AccessNetwork"], "let the node download the cloud image (download-url)")
             case (.post, "/nodes/{node}/qemu"):
                 collected.add(vm, ["VM.Allocate"], "create VM \(vmid)")
                 for parameter in call.parameters where parameter.name != "vmid" {
@@ -77,7 +80,9 @@ public enum ProxmoxPrivileges {
                 collected.add(vm, ["VM.PowerMgmt"], "start VM \(vmid)")
             case (.delete, "/nodes/{node}/storage/{storage}/content/{volume}"):
                 guard let storage = call.pathValues["storage"] else { continue }
-                collected.add("/storage/\(storage)", ["Datastore.Allocate"], "remove \(call.pathValues["volume"] ?? "a replaced file")")
+                collected.add(
+                    "/storage/\(storage)", ["Datastore.Allocate"],
+                    "remove \(call.pathValues["volume"] ?? "a replaced file")")
             default:
                 continue
             }
@@ -91,9 +96,12 @@ public enum ProxmoxPrivileges {
         for target: ProxmoxApplyTarget, version: (major: Int, minor: Int), nodeDownloads: Bool = false
     ) throws -> [ProxmoxPrivilegeNeed] {
         let planner = ProxmoxAPIPlanner(
-            plan: target.plan, node: target.node, version: version, sshKeys: target.sshKeys, nodeDownloads: nodeDownloads)
+            plan: target.plan, node: target.node, version: version, sshKeys: target.sshKeys,
+            nodeDownloads: nodeDownloads)
         var calls = try planner.firstDeploymentCalls()
-        if let seed = target.plan.file(role: .seedISO)?.volume { calls += try planner.seedSwapCalls(oldSeedVolume: seed) }
+        if let seed = target.plan.file(role: .seedISO)?.volume {
+            calls += try planner.seedSwapCalls(oldSeedVolume: seed)
+        }
         return needs(for: calls, node: target.node)
     }
 
@@ -108,7 +116,9 @@ public enum ProxmoxPrivileges {
 
     /// The needs that `granted` (path → effective privileges, as `GET /access/permissions?path=…`
     /// reports them for the token) does not cover, with only the missing privileges.
-    public static func missing(_ needs: [ProxmoxPrivilegeNeed], granted: [String: Set<String>]) -> [ProxmoxPrivilegeNeed] {
+    public static func missing(_ needs: [ProxmoxPrivilegeNeed], granted: [String: Set<String>])
+        -> [ProxmoxPrivilegeNeed]
+    {
         needs.compactMap { need in
             let have = granted[need.path] ?? []
             let lacking = need.privileges.filter { !have.contains($0) }
@@ -132,9 +142,11 @@ public enum ProxmoxPrivileges {
             } else {
                 role = roleName(for: privileges)
                 roles[privileges] = role
-                commands.append("pveum role add \(role) --privs \(BundleShell.quote(privileges.joined(separator: ",")))")
+                commands.append(
+                    "pveum role add \(role) --privs \(BundleShell.quote(privileges.joined(separator: ",")))")
             }
-            var grant = "pveum acl modify \(BundleShell.quote(need.path)) --roles \(role) --users \(BundleShell.quote(user))"
+            var grant =
+                "pveum acl modify \(BundleShell.quote(need.path)) --roles \(role) --users \(BundleShell.quote(user))"
             if tokenID.contains("!") { grant += " --tokens \(BundleShell.quote(tokenID))" }
             commands.append(grant)
         }
@@ -168,13 +180,16 @@ public enum ProxmoxPrivileges {
             if let bridge = fields["bridge"] {
                 let vlan = fields["tag"]
                 let path = vlan.map { "/sdn/zones/localnetwork/\(bridge)/\($0)" } ?? "/sdn/zones/localnetwork/\(bridge)"
-                collected.add(path, ["SDN.Use"], "connect \(key) of VM \(vmid) to \(bridge)\(vlan.map { " VLAN \($0)" } ?? "")")
+                collected.add(
+                    path, ["SDN.Use"], "connect \(key) of VM \(vmid) to \(bridge)\(vlan.map { " VLAN \($0)" } ?? "")")
             }
         } else if isDrive(key) {
             if !creating {
                 // update_vm's check_drive_perms: a CD-ROM needs VM.Config.CDROM, a disk VM.Config.Disk.
                 let cdrom = value.contains("media=cdrom")
-                collected.add(vm, [cdrom ? "VM.Config.CDROM" : "VM.Config.Disk"], cdrom ? "attach a changed seed ISO to VM \(vmid)" : reason)
+                collected.add(
+                    vm, [cdrom ? "VM.Config.CDROM" : "VM.Config.Disk"],
+                    cdrom ? "attach a changed seed ISO to VM \(vmid)" : reason)
             }
             addDrive(key, value, to: &collected, vmid: vmid)
         }
@@ -195,7 +210,8 @@ public enum ProxmoxPrivileges {
         }
         if let source = fields["import-from"] {
             let (sourceStorage, _) = splitVolume(source)
-            collected.add("/storage/\(sourceStorage)", ["Datastore.Audit"], "import \(key) of VM \(vmid) from \(source)")
+            collected.add(
+                "/storage/\(sourceStorage)", ["Datastore.Audit"], "import \(key) of VM \(vmid) from \(source)")
         }
     }
 

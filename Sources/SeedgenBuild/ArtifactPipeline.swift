@@ -20,7 +20,8 @@ public struct ArtifactPipeline: Sendable {
     /// file is invalid; otherwise returns one outcome per VM, failed ones included.
     public func build(files: [String]) async throws -> BuildReport {
         let catalog = try ImageCatalog.load(userCatalog: options.catalogFile)
-        let loader = SpecLoader.standard(environment: options.environment, catalog: catalog, extraChecks: options.extraChecks)
+        let loader = SpecLoader.standard(
+            environment: options.environment, catalog: catalog, extraChecks: options.extraChecks)
         let loaded = loader.loadAll(files)
         for warning in loaded.warnings { log(warning.description) }
         let specs = try loaded.get()
@@ -66,7 +67,9 @@ public struct ArtifactPipeline: Sendable {
             return []
         }
         if !invalid.isEmpty {
-            for case .success(let vm) in stagedInOrder { try? FileManager.default.removeItem(at: vm.temporaryDirectory) }
+            for case .success(let vm) in stagedInOrder {
+                try? FileManager.default.removeItem(at: vm.temporaryDirectory)
+            }
             throw SeedgenError.invalidInput(invalid)
         }
         for case .success(let vm) in stagedInOrder {
@@ -84,7 +87,9 @@ public struct ArtifactPipeline: Sendable {
                     if options.progress.resolved != .none { log("built \(spec.name) → \(vm.outcome.directory ?? "")") }
                 } catch {
                     try? FileManager.default.removeItem(at: vm.temporaryDirectory)
-                    outcomes.append(failedOutcome(spec, SeedgenError.wrap(error, "cannot move \(spec.name)'s artifacts into place")))
+                    outcomes.append(
+                        failedOutcome(spec, SeedgenError.wrap(error, "cannot move \(spec.name)'s artifacts into place"))
+                    )
                 }
             case .failure(let error):
                 outcomes.append(failedOutcome(spec, error))
@@ -104,18 +109,22 @@ public struct ArtifactPipeline: Sendable {
         init(_ spec: VMSpec) {
             image = spec.image
             let lockfile = ImageLockfile.url(besides: URL(fileURLWithPath: spec.sourceFile))
-            self.lockfile = spec.image != nil && FileManager.default.fileExists(atPath: lockfile.path) ? lockfile.path : nil
+            self.lockfile =
+                spec.image != nil && FileManager.default.fileExists(atPath: lockfile.path) ? lockfile.path : nil
         }
     }
 
     /// Each distinct image once, concurrently; a failure belongs to the VMs that use that image.
-    private func resolveImages(_ allKeys: Set<ImageKey>, catalog: ImageCatalog) async throws -> [ImageKey: Result<ResolvedImage, SeedgenError>] {
+    private func resolveImages(_ allKeys: Set<ImageKey>, catalog: ImageCatalog) async throws -> [ImageKey: Result<
+        ResolvedImage, SeedgenError
+    >] {
         let keys = allKeys.filter { $0.image != nil }
         guard !keys.isEmpty else { return [:] }
         var policy = ImageFetchPolicy.fromEnvironment(options.environment)
         if let caFile = options.caFile { policy.caFile = caFile }
         let store = try ImageStore(
-            directory: options.cacheDirectory, catalog: catalog, progress: options.progress, offline: options.offline, policy: policy)
+            directory: options.cacheDirectory, catalog: catalog, progress: options.progress, offline: options.offline,
+            policy: policy)
         // Local files (`image.path`) never touch the cache; every other image is looked up in
         // its index and may be added to it, so a damaged index stops the whole run here, before
         // anything is downloaded or written.
@@ -124,10 +133,16 @@ public struct ArtifactPipeline: Sendable {
             for key in keys {
                 group.addTask {
                     do {
-                        let resolved = try await store.resolve(key.image!, lockfile: key.lockfile.map { URL(fileURLWithPath: $0) })
+                        let resolved = try await store.resolve(
+                            key.image!, lockfile: key.lockfile.map { URL(fileURLWithPath: $0) })
                         return (key, .success(resolved))
                     } catch {
-                        return (key, .failure(SeedgenError.wrap(error, "image \(describe(key.image!)) could not be fetched or verified")))
+                        return (
+                            key,
+                            .failure(
+                                SeedgenError.wrap(
+                                    error, "image \(describe(key.image!)) could not be fetched or verified"))
+                        )
                     }
                 }
             }
@@ -142,10 +157,14 @@ public struct ArtifactPipeline: Sendable {
     }
 
     /// SPEC §6: a boot disk smaller than the image's virtual size is invalid input.
-    private func checkDiskSizes(_ specs: [VMSpec], keys: [ImageKey], images: [ImageKey: Result<ResolvedImage, SeedgenError>]) throws {
+    private func checkDiskSizes(
+        _ specs: [VMSpec], keys: [ImageKey], images: [ImageKey: Result<ResolvedImage, SeedgenError>]
+    ) throws {
         var problems = DiagnosticCollector()
         for (spec, key) in zip(specs, keys) {
-            guard case .success(let image)? = images[key], let problem = Self.diskSizeProblem(spec, virtualSize: image.virtualSize) else { continue }
+            guard case .success(let image)? = images[key],
+                let problem = Self.diskSizeProblem(spec, virtualSize: image.virtualSize)
+            else { continue }
             problems.append(problem)
         }
         try problems.throwIfErrors()
@@ -158,7 +177,9 @@ public struct ArtifactPipeline: Sendable {
         let virtual = ByteSize(bytes: virtualSize)
         return Diagnostic(
             at: spec.location(of: "hardware.disk.size"), keyPath: "hardware.disk.size",
-            message: "disk size \(spec.hardware.disk.size) is smaller than the image's virtual size \(virtual.qmSize) (\(virtualSize) bytes)",
+            message:
+                "disk size \(spec.hardware.disk.size) is smaller than the image's virtual size \(virtual.qmSize) "
+                + "(\(virtualSize) bytes)",
             allowed: "at least \(ByteSize(bytes: ((virtualSize + (1 << 30) - 1) >> 30) << 30).qmSize)")
     }
 
@@ -178,7 +199,8 @@ public struct ArtifactPipeline: Sendable {
         case .success(let value)?: resolvedImage = value
         case nil: resolvedImage = nil
         }
-        let artifacts = try ArtifactSet.make(for: spec, image: resolvedImage, includeImage: options.includeImage, epoch: epoch)
+        let artifacts = try ArtifactSet.make(
+            for: spec, image: resolvedImage, includeImage: options.includeImage, epoch: epoch)
         let finalDirectory = options.outputDirectory.appendingPathComponent(spec.name.text)
         let temporary = options.outputDirectory.appendingPathComponent(".seedgen-tmp-\(spec.name)-\(UUID().uuidString)")
         do {
@@ -188,15 +210,19 @@ public struct ArtifactPipeline: Sendable {
             throw error
         }
         let outcome = BuildOutcome(
-            name: spec.name.text, vmid: spec.vmid.number, file: spec.sourceFile, status: .built, directory: finalDirectory.path,
+            name: spec.name.text, vmid: spec.vmid.number, file: spec.sourceFile, status: .built,
+            directory: finalDirectory.path,
             files: artifacts.checksums, seedISO: artifacts.seedISOName, image: resolvedImage?.path.path,
             imageVerification: resolvedImage?.verification, error: nil)
-        return StagedVM(temporaryDirectory: temporary, finalDirectory: finalDirectory, outcome: outcome, warnings: artifacts.warnings)
+        return StagedVM(
+            temporaryDirectory: temporary, finalDirectory: finalDirectory, outcome: outcome,
+            warnings: artifacts.warnings)
     }
 
     private func failedOutcome(_ spec: VMSpec, _ error: SeedgenError) -> BuildOutcome {
         BuildOutcome(
-            name: spec.name.text, vmid: spec.vmid.number, file: spec.sourceFile, status: .failed, directory: nil, files: [:], seedISO: nil,
+            name: spec.name.text, vmid: spec.vmid.number, file: spec.sourceFile, status: .failed, directory: nil,
+            files: [:], seedISO: nil,
             image: nil, imageVerification: nil, error: error.description)
     }
 
@@ -206,7 +232,8 @@ public struct ArtifactPipeline: Sendable {
         do {
             try FileManager.default.createDirectory(at: options.outputDirectory, withIntermediateDirectories: true)
         } catch {
-            throw SeedgenError.runtime(message: "cannot create the output directory \(options.outputDirectory.path)", cause: "\(error)")
+            throw SeedgenError.runtime(
+                message: "cannot create the output directory \(options.outputDirectory.path)", cause: "\(error)")
         }
     }
 
@@ -216,7 +243,8 @@ public struct ArtifactPipeline: Sendable {
         let manager = FileManager.default
         var aside: URL?
         if manager.fileExists(atPath: vm.finalDirectory.path) {
-            let old = options.outputDirectory.appendingPathComponent(".seedgen-old-\(vm.finalDirectory.lastPathComponent)-\(UUID().uuidString)")
+            let old = options.outputDirectory.appendingPathComponent(
+                ".seedgen-old-\(vm.finalDirectory.lastPathComponent)-\(UUID().uuidString)")
             try AtomicFile.replace(vm.finalDirectory, with: old)
             aside = old
         }

@@ -1,8 +1,8 @@
 import Foundation
 import SeedgenBundle
 import SeedgenCore
-import SeedgenImage
 import SeedgenISO
+import SeedgenImage
 import SeedgenNoCloud
 import SeedgenRender
 import SeedgenSpec
@@ -41,7 +41,8 @@ struct ArtifactSet: Sendable {
         var set = ArtifactSet()
         let seed = try SeedRenderer.render(spec)
         let seedFiles = seed.files.map { SeedFile(name: $0.name, data: $0.data) }
-        set.warnings = SeedSizeLimit.check(seedFiles, mode: spec.cloudInit.mode, location: spec.location(of: "cloud_init"))
+        set.warnings = SeedSizeLimit.check(
+            seedFiles, mode: spec.cloudInit.mode, location: spec.location(of: "cloud_init"))
         if set.warnings.contains(where: { $0.severity == .error }) { throw SeedgenError.invalidInput(set.warnings) }
         for (name, data) in seed.files { set.add(name, data) }
         var inputs = BundleInputs(seedISO: nil, snippets: [], image: nil, sshKeysFile: nil)
@@ -71,9 +72,13 @@ struct ArtifactSet: Sendable {
             inputs.image = BundleImage(
                 fileName: image.fileName, sha256: image.sha256, size: image.size, format: image.format,
                 virtualSize: image.virtualSize, included: includeImage, cachePath: includeImage ? nil : image.path.path,
-                url: ["http", "https"].contains(URL(string: image.source)?.scheme?.lowercased() ?? "") ? image.source : nil)
+                url: ["http", "https"].contains(URL(string: image.source)?.scheme?.lowercased() ?? "")
+                    ? image.source : nil)
             if includeImage {
-                set.files.append(File(name: "image/\(image.fileName)", contents: .copy(of: image.path), permissions: 0o644, sha256: image.sha256))
+                set.files.append(
+                    File(
+                        name: "image/\(image.fileName)", contents: .copy(of: image.path), permissions: 0o644,
+                        sha256: image.sha256))
             }
         }
         let plan = try ProxmoxBundle.plan(for: spec, inputs: inputs)

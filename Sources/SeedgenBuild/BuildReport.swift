@@ -20,7 +20,8 @@ public struct BuildOptions: Sendable {
 
     public init(
         outputDirectory: URL, jobs: Int = ProcessInfo.processInfo.activeProcessorCount, offline: Bool = false,
-        cacheDirectory: URL = ImageCacheLocation.defaultDirectory(), catalogFile: URL? = nil, includeImage: Bool = false,
+        cacheDirectory: URL = ImageCacheLocation.defaultDirectory(), catalogFile: URL? = nil,
+        includeImage: Bool = false,
         progress: ProgressMode = .auto, environment: [String: String] = ProcessInfo.processInfo.environment
     ) {
         self.outputDirectory = outputDirectory
@@ -87,8 +88,12 @@ public struct BuildReport: Sendable, Codable {
     public var table: String {
         let header = ["NAME", "VMID", "STATUS", "DIRECTORY", "IMAGE"]
         let rows = vms.map { outcome in
-            [outcome.name, String(outcome.vmid), outcome.status.rawValue, outcome.directory ?? "-",
-             outcome.status == .failed ? (outcome.error?.split(separator: "\n").first.map(String.init) ?? "") : (outcome.imageVerification ?? "no image")]
+            [
+                outcome.name, String(outcome.vmid), outcome.status.rawValue, outcome.directory ?? "-",
+                outcome.status == .failed
+                    ? (outcome.error?.split(separator: "\n").first.map(String.init) ?? "")
+                    : (outcome.imageVerification ?? "no image"),
+            ]
         }
         let widths = (0..<header.count).map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
         let lines = ([header] + rows).map { row in

@@ -19,7 +19,9 @@ public enum OfflineImageChecks {
             if let path = image.path {
                 do {
                     virtualSize = try ImageStore.inspectLocal(path: path).virtualSize
-                    if image.sha256 != nil || image.sha512 != nil { _ = try ImageStore.checkLocalDigests(path: path, spec: image) }
+                    if image.sha256 != nil || image.sha512 != nil {
+                        _ = try ImageStore.checkLocalDigests(path: path, spec: image)
+                    }
                 } catch {
                     diagnostics.append(problem(error, spec: spec, keyPath: "image.path"))
                     continue
@@ -28,7 +30,9 @@ public enum OfflineImageChecks {
                 do {
                     var plan = try ImageSourcePlan(spec: image, catalog: catalog)
                     let lockfile = ImageLockfile.url(besides: URL(fileURLWithPath: spec.sourceFile))
-                    if FileManager.default.fileExists(atPath: lockfile.path), let entry = try ImageLockfile.read(lockfile).images[plan.key] {
+                    if FileManager.default.fileExists(atPath: lockfile.path),
+                        let entry = try ImageLockfile.read(lockfile).images[plan.key]
+                    {
                         plan = try plan.locked(to: entry)
                     }
                     guard let record = try ImageStore.cachedRecord(for: plan, in: cacheDirectory) else { continue }
@@ -46,12 +50,15 @@ public enum OfflineImageChecks {
                     continue
                 }
             }
-            if let tooSmall = ArtifactPipeline.diskSizeProblem(spec, virtualSize: virtualSize) { diagnostics.append(tooSmall) }
+            if let tooSmall = ArtifactPipeline.diskSizeProblem(spec, virtualSize: virtualSize) {
+                diagnostics.append(tooSmall)
+            }
         }
         if let cacheProblem {
-            diagnostics.append(Diagnostic(
-                .warning, at: nil, keyPath: "",
-                message: "cached images were not checked: \(cacheProblem)", allowed: "see `seedgen image list`"))
+            diagnostics.append(
+                Diagnostic(
+                    .warning, at: nil, keyPath: "",
+                    message: "cached images were not checked: \(cacheProblem)", allowed: "see `seedgen image list`"))
         }
         return diagnostics
     }
@@ -68,10 +75,14 @@ public enum OfflineImageChecks {
 extension SpecLoader.Result {
     /// This result with `OfflineImageChecks` added, each problem placed among the others in the
     /// order of the files given (`files`) and after that file's own diagnostics.
-    public func addingOfflineImageChecks(files: [String], catalog: ImageCatalog, cacheDirectory: URL) -> SpecLoader.Result {
+    public func addingOfflineImageChecks(files: [String], catalog: ImageCatalog, cacheDirectory: URL)
+        -> SpecLoader.Result
+    {
         let found = OfflineImageChecks.diagnostics(for: specs, catalog: catalog, cacheDirectory: cacheDirectory)
         guard !found.isEmpty else { return self }
-        func fileIndex(_ diagnostic: Diagnostic) -> Int? { diagnostic.location.flatMap { files.firstIndex(of: $0.file) } }
+        func fileIndex(_ diagnostic: Diagnostic) -> Int? {
+            diagnostic.location.flatMap { files.firstIndex(of: $0.file) }
+        }
         var pending = found
         var merged: [Diagnostic] = []
         func emit(upTo index: Int) {

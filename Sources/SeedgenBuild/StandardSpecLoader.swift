@@ -11,8 +11,10 @@ extension SpecLoader {
         environment: [String: String] = ProcessInfo.processInfo.environment, catalog: ImageCatalog = .builtIn(),
         trustOnFirstUse: Bool = false, extraChecks: [@Sendable (VMSpec) -> [Diagnostic]] = []
     ) -> SpecLoader {
-        SpecLoader(options: Options(
-            environment: environment, knownImageNames: catalog.entries.map(\.name),
-            extraChecks: [ProxmoxBundle.modeDiagnostics(for:)] + extraChecks, imageCatalog: catalog, trustOnFirstUse: trustOnFirstUse))
+        SpecLoader(
+            options: Options(
+                environment: environment, knownImageNames: catalog.entries.map(\.name),
+                extraChecks: [ProxmoxBundle.modeDiagnostics(for:)] + extraChecks, imageCatalog: catalog,
+                trustOnFirstUse: trustOnFirstUse))
     }
 }

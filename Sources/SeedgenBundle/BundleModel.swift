@@ -12,7 +12,10 @@ public struct BundleInputs: Sendable, Hashable {
     /// pve mode: the keys file passed to `qm --sshkeys` (bytes from `ProxmoxBundle.pveSSHKeysFile(for:)`).
     public var sshKeysFile: BundleFile?
 
-    public init(seedISO: BundleFile? = nil, snippets: [BundleFile] = [], image: BundleImage? = nil, sshKeysFile: BundleFile? = nil) {
+    public init(
+        seedISO: BundleFile? = nil, snippets: [BundleFile] = [], image: BundleImage? = nil,
+        sshKeysFile: BundleFile? = nil
+    ) {
         self.seedISO = seedISO
         self.snippets = snippets
         self.image = image
@@ -219,7 +222,8 @@ public struct BundlePlanFile: Sendable, Codable, Hashable {
     public var url: String?
 
     public init(
-        role: BundleFileRole, source: String, sha256: String, size: UInt64, included: Bool = true, cachePath: String? = nil,
+        role: BundleFileRole, source: String, sha256: String, size: UInt64, included: Bool = true,
+        cachePath: String? = nil,
         storage: String? = nil, volume: String? = nil, legacyVolume: String? = nil, format: String? = nil,
         virtualSize: UInt64? = nil, url: String? = nil
     ) {
@@ -335,7 +339,10 @@ public struct BundleRerunPlan: Sendable, Codable, Hashable {
     public var seedUpdate: BundleStep?
     public var driftChecks: [BundleDriftCheck]
 
-    public init(seedKey: String?, expectedSeed: String?, seedFileRoles: [BundleFileRole], seedUpdate: BundleStep?, driftChecks: [BundleDriftCheck]) {
+    public init(
+        seedKey: String?, expectedSeed: String?, seedFileRoles: [BundleFileRole], seedUpdate: BundleStep?,
+        driftChecks: [BundleDriftCheck]
+    ) {
         self.seedKey = seedKey
         self.expectedSeed = expectedSeed
         self.seedFileRoles = seedFileRoles

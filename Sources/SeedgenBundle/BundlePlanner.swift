@@ -28,7 +28,8 @@ struct BundlePlanner {
         let vm = BundleVMPlan(
             vmid: spec.vmid.number, name: spec.name.text, node: spec.node?.text, cloudInitMode: spec.cloudInit.mode,
             marker: marker, markerPrefix: markerPrefix, planHash: planHash, options: options, bootDisk: "scsi0",
-            bootDiskSize: bootDiskSize.qmSize, bootDiskConfigSize: Self.pveConfigSize(bootDiskSize.bytes), seedDrive: seedDrive)
+            bootDiskSize: bootDiskSize.qmSize, bootDiskConfigSize: Self.pveConfigSize(bootDiskSize.bytes),
+            seedDrive: seedDrive)
         return BundlePlan(
             schemaVersion: ProxmoxBundle.schemaVersion, generator: "seedgen \(SeedgenVersion.current)",
             minimumPVE: ProxmoxBundle.minimumPVE, vm: vm, files: files, storages: storageNeeds(),
@@ -46,7 +47,8 @@ struct BundlePlanner {
 
     /// The description as it will be, for checking its length before the plan hash is known.
     static func description(for spec: VMSpec) -> String {
-        description(spec.description, marker: markerPrefix(for: spec) + "plan=" + String(repeating: "0", count: planHashLength))
+        description(
+            spec.description, marker: markerPrefix(for: spec) + "plan=" + String(repeating: "0", count: planHashLength))
     }
 
     static let planHashLength = 16
@@ -58,30 +60,40 @@ struct BundlePlanner {
         if let image = inputs.image {
             let stem = Self.importStem(image.fileName) + "-" + image.sha256.prefix(8)
             let storage = spec.storage.import
-            files.append(BundlePlanFile(
-                role: .image, source: "image/" + image.fileName, sha256: image.sha256, size: image.size,
-                included: image.included, cachePath: image.cachePath, storage: storage.text,
-                volume: "\(storage):import/\(stem).\(image.format)", legacyVolume: "\(storage):iso/\(stem).img",
-                format: image.format, virtualSize: image.virtualSize, url: image.url))
+            files.append(
+                BundlePlanFile(
+                    role: .image, source: "image/" + image.fileName, sha256: image.sha256, size: image.size,
+                    included: image.included, cachePath: image.cachePath, storage: storage.text,
+                    volume: "\(storage):import/\(stem).\(image.format)", legacyVolume: "\(storage):iso/\(stem).img",
+                    format: image.format, virtualSize: image.virtualSize, url: image.url))
         }
         switch spec.cloudInit.mode {
         case .iso:
             guard let seed = inputs.seedISO else {
-                throw SeedgenError.runtime(message: "bundle: cloud_init.mode iso needs the seed ISO, and the build produced none")
+                throw SeedgenError.runtime(
+                    message: "bundle: cloud_init.mode iso needs the seed ISO, and the build produced none")
             }
-            files.append(BundlePlanFile(
-                role: .seedISO, source: seed.name, sha256: seed.sha256, size: seed.size, storage: spec.storage.iso.text,
-                volume: "\(spec.storage.iso):iso/\(seed.name)"))
+            files.append(
+                BundlePlanFile(
+                    role: .seedISO, source: seed.name, sha256: seed.sha256, size: seed.size,
+                    storage: spec.storage.iso.text,
+                    volume: "\(spec.storage.iso):iso/\(seed.name)"))
         case .snippets:
             for (role, kind) in BundleFileRole.snippets {
-                guard let file = inputs.snippets.first(where: { $0.name == "\(kind)-data" || ($0.name == "network-config" && kind == "network") }) else {
+                guard
+                    let file = inputs.snippets.first(where: {
+                        $0.name == "\(kind)-data" || ($0.name == "network-config" && kind == "network")
+                    })
+                else {
                     if role == .vendorSnippet { continue }
-                    throw SeedgenError.runtime(message: "bundle: cloud_init.mode snippets needs the \(kind) file, and the build produced none")
+                    throw SeedgenError.runtime(
+                        message: "bundle: cloud_init.mode snippets needs the \(kind) file, and the build produced none")
                 }
                 let target = "seedgen-\(spec.vmid)-\(kind)-\(file.sha256.prefix(8)).yaml"
-                files.append(BundlePlanFile(
-                    role: role, source: file.name, sha256: file.sha256, size: file.size,
-                    storage: spec.storage.snippets.text, volume: "\(spec.storage.snippets):snippets/\(target)"))
+                files.append(
+                    BundlePlanFile(
+                        role: role, source: file.name, sha256: file.sha256, size: file.size,
+                        storage: spec.storage.snippets.text, volume: "\(spec.storage.snippets):snippets/\(target)"))
             }
         case .pve:
             if let keys = inputs.sshKeysFile {
@@ -107,7 +119,9 @@ struct BundlePlanner {
 
     // MARK: qm options
 
-    private func diskOptions(_ volume: [BundleArgument.Part], discard: Bool, ssd: Bool, iothread: Bool) -> BundleArgument {
+    private func diskOptions(_ volume: [BundleArgument.Part], discard: Bool, ssd: Bool, iothread: Bool)
+        -> BundleArgument
+    {
         var suffix = ""
         if discard { suffix += ",discard=on" }
         if ssd { suffix += ",ssd=1" }
@@ -117,32 +131,43 @@ struct BundlePlanner {
 
     private func vmOptions(files: [BundlePlanFile]) -> [BundleQMOption] {
         var options: [BundleQMOption] = [BundleQMOption("name", BundleArgument(spec.name.text))]
-        if !spec.tags.isEmpty { options.append(BundleQMOption("tags", BundleArgument(spec.tags.map(\.text).joined(separator: ";")))) }
+        if !spec.tags.isEmpty {
+            options.append(BundleQMOption("tags", BundleArgument(spec.tags.map(\.text).joined(separator: ";"))))
+        }
         if let pool = spec.pool { options.append(BundleQMOption("pool", BundleArgument(pool.text))) }
         options.append(BundleQMOption("ostype", "l26"))
         options.append(BundleQMOption("machine", BundleArgument(hardware.machine)))
         options.append(BundleQMOption("bios", BundleArgument(hardware.bios.rawValue)))
         if hardware.bios == .ovmf {
             // 4m vars are what Secure Boot needs; keys are not pre-enrolled so any image boots.
-            options.append(BundleQMOption("efidisk0", BundleArgument("\(hardware.disk.storage):1,efitype=4m,pre-enrolled-keys=0")))
+            options.append(
+                BundleQMOption("efidisk0", BundleArgument("\(hardware.disk.storage):1,efitype=4m,pre-enrolled-keys=0")))
         }
         options.append(BundleQMOption("cpu", BundleArgument(hardware.cpu)))
         options.append(BundleQMOption("sockets", BundleArgument(String(hardware.sockets))))
         options.append(BundleQMOption("cores", BundleArgument(String(hardware.cores))))
         options.append(BundleQMOption("memory", BundleArgument(String(hardware.memory.mebibytes))))
-        if let balloon = hardware.balloon { options.append(BundleQMOption("balloon", BundleArgument(String(balloon.mebibytes)))) }
+        if let balloon = hardware.balloon {
+            options.append(BundleQMOption("balloon", BundleArgument(String(balloon.mebibytes))))
+        }
         options.append(BundleQMOption("agent", hardware.agent ? "1" : "0"))
         options.append(BundleQMOption("onboot", hardware.onboot ? "1" : "0"))
         options.append(BundleQMOption("scsihw", "virtio-scsi-single"))
 
         let disk = hardware.disk
-        let bootVolume: [BundleArgument.Part] = inputs.image != nil
+        let bootVolume: [BundleArgument.Part] =
+            inputs.image != nil
             ? [.literal("\(disk.storage):0,import-from="), .variable(.importSource)]
             : [.literal("\(disk.storage):\(Self.gibibytes(disk.size.bytes))")]
-        options.append(BundleQMOption("scsi0", diskOptions(bootVolume, discard: disk.discard, ssd: disk.ssd, iothread: disk.iothread)))
+        options.append(
+            BundleQMOption(
+                "scsi0", diskOptions(bootVolume, discard: disk.discard, ssd: disk.ssd, iothread: disk.iothread)))
         for (index, extra) in hardware.extraDisks.enumerated() {
             let volume: [BundleArgument.Part] = [.literal("\(extra.storage):\(Self.gibibytes(extra.size.bytes))")]
-            options.append(BundleQMOption("scsi\(index + 1)", diskOptions(volume, discard: extra.discard, ssd: extra.ssd, iothread: extra.iothread)))
+            options.append(
+                BundleQMOption(
+                    "scsi\(index + 1)",
+                    diskOptions(volume, discard: extra.discard, ssd: extra.ssd, iothread: extra.iothread)))
         }
 
         switch spec.cloudInit.mode {
@@ -159,7 +184,8 @@ struct BundlePlanner {
         }
 
         for interface in spec.network.interfaces {
-            var value = "\(interface.model)=\(interface.mac.text.lowercased()),bridge=\(interface.bridge),firewall=\(interface.firewall ? 1 : 0)"
+            var value =
+                "\(interface.model)=\(interface.mac.text.lowercased()),bridge=\(interface.bridge),firewall=\(interface.firewall ? 1 : 0)"
             if let vlan = interface.vlan { value += ",tag=\(vlan)" }
             if let mtu = interface.mtu { value += ",mtu=\(mtu)" }
             options.append(BundleQMOption(interface.proxmoxKey, BundleArgument(value)))
@@ -183,7 +209,9 @@ struct BundlePlanner {
             options.append(BundleQMOption("ciuser", BundleArgument(user.name)))
         }
         if let keys = files.first(where: { $0.role == .sshKeys }) {
-            options.append(BundleQMOption("sshkeys", BundleArgument(parts: [.variable(.artifactDirectory), .literal("/" + keys.source)])))
+            options.append(
+                BundleQMOption(
+                    "sshkeys", BundleArgument(parts: [.variable(.artifactDirectory), .literal("/" + keys.source)])))
         }
         for interface in spec.network.interfaces {
             var parts: [String] = []
@@ -203,12 +231,14 @@ struct BundlePlanner {
                 if let gateway = interface.gateway6 { parts.append("gw6=\(gateway)") }
             }
             if !parts.isEmpty {
-                options.append(BundleQMOption("ipconfig\(interface.index)", BundleArgument(parts.joined(separator: ","))))
+                options.append(
+                    BundleQMOption("ipconfig\(interface.index)", BundleArgument(parts.joined(separator: ","))))
             }
         }
         // Proxmox's generator splits nameserver on whitespace only.
         if !spec.network.nameservers.isEmpty {
-            options.append(BundleQMOption("nameserver", BundleArgument(spec.network.nameservers.joined(separator: " "))))
+            options.append(
+                BundleQMOption("nameserver", BundleArgument(spec.network.nameservers.joined(separator: " "))))
         }
         if !spec.network.search.isEmpty {
             options.append(BundleQMOption("searchdomain", BundleArgument(spec.network.search.joined(separator: " "))))
@@ -221,84 +251,126 @@ struct BundlePlanner {
 
     private func storageNeeds() -> [BundleStorageNeed] {
         var needs: [BundleStorageNeed] = [
-            BundleStorageNeed(storage: hardware.disk.storage.text, content: "images", purpose: "boot disk", neededOnRerun: false)
+            BundleStorageNeed(
+                storage: hardware.disk.storage.text, content: "images", purpose: "boot disk", neededOnRerun: false)
         ]
         for (index, extra) in hardware.extraDisks.enumerated() {
-            needs.append(BundleStorageNeed(storage: extra.storage.text, content: "images", purpose: "disk scsi\(index + 1)", neededOnRerun: false))
+            needs.append(
+                BundleStorageNeed(
+                    storage: extra.storage.text, content: "images", purpose: "disk scsi\(index + 1)",
+                    neededOnRerun: false))
         }
         if inputs.image != nil {
-            needs.append(BundleStorageNeed(
-                storage: spec.storage.import.text, content: "import", purpose: "cloud image import", minimumPVE: "8.3", neededOnRerun: false))
-            needs.append(BundleStorageNeed(
-                storage: spec.storage.import.text, content: "iso", purpose: "cloud image import (absolute path)", belowPVE: "8.3",
-                neededOnRerun: false))
+            needs.append(
+                BundleStorageNeed(
+                    storage: spec.storage.import.text, content: "import", purpose: "cloud image import",
+                    minimumPVE: "8.3", neededOnRerun: false))
+            needs.append(
+                BundleStorageNeed(
+                    storage: spec.storage.import.text, content: "iso", purpose: "cloud image import (absolute path)",
+                    belowPVE: "8.3",
+                    neededOnRerun: false))
         }
         switch spec.cloudInit.mode {
-        case .iso: needs.append(BundleStorageNeed(storage: spec.storage.iso.text, content: "iso", purpose: "seed ISO", neededOnRerun: true))
+        case .iso:
+            needs.append(
+                BundleStorageNeed(
+                    storage: spec.storage.iso.text, content: "iso", purpose: "seed ISO", neededOnRerun: true))
         case .snippets:
-            needs.append(BundleStorageNeed(storage: spec.storage.snippets.text, content: "snippets", purpose: "cloud-init snippets", neededOnRerun: true))
+            needs.append(
+                BundleStorageNeed(
+                    storage: spec.storage.snippets.text, content: "snippets", purpose: "cloud-init snippets",
+                    neededOnRerun: true))
         case .pve: break
         }
         var seen = Set<String>()
-        return needs.filter { seen.insert("\($0.storage)|\($0.content)|\($0.minimumPVE ?? "")|\($0.belowPVE ?? "")").inserted }
+        return needs.filter {
+            seen.insert("\($0.storage)|\($0.content)|\($0.minimumPVE ?? "")|\($0.belowPVE ?? "")").inserted
+        }
     }
 
     private func preflightChecks(files: [BundlePlanFile]) -> [String] {
         var checks = ["root: id -u is 0"]
         if let node = spec.node { checks.append("node: hostname is \(node)") }
         checks.append("version: pveversion reports Proxmox VE \(ProxmoxBundle.minimumPVE) or newer")
-        checks.append("vmid: pvesh get /cluster/nextid --vmid \(spec.vmid) succeeds, or qm config \(spec.vmid) carries the marker (re-run)")
+        checks.append(
+            "vmid: pvesh get /cluster/nextid --vmid \(spec.vmid) succeeds, or qm config \(spec.vmid) carries the "
+                + "marker (re-run)"
+        )
         checks.append("storages: pvesm status shows each storage active with its content type")
         checks.append("artifacts: sha256sum -c SHA256SUMS, and every file matches the plan's sha256")
         checks.append("targets: pvesm path of every file to place holds nothing or the same file")
-        if inputs.image != nil { checks.append("image: found on the node, via --image, image/<file> or the cache path, with the plan's sha256") }
+        if inputs.image != nil {
+            checks.append(
+                "image: found on the node, via --image, image/<file> or the cache path, with the plan's sha256")
+        }
         return checks
     }
 
     private func steps(vm: BundleVMPlan, files: [BundlePlanFile]) -> [BundleStep] {
         var steps: [BundleStep] = []
         for file in files where file.volume != nil {
-            steps.append(BundleStep(
-                id: "place-\(file.role.rawValue)", kind: .placeFile,
-                summary: "copy \(file.source) to pvesm path \(file.volume!) unless it is there with the same sha256", fileRole: file.role))
+            steps.append(
+                BundleStep(
+                    id: "place-\(file.role.rawValue)", kind: .placeFile,
+                    summary:
+                        "copy \(file.source) to pvesm path \(file.volume!) unless it is there with the same sha256",
+                    fileRole: file.role))
         }
-        steps.append(BundleStep(
-            id: "create-vm", kind: .createVM, summary: "create VM \(vm.vmid) (\(vm.name)) with the boot disk imported",
-            command: ["qm", "create", BundleArgument(vmid)], options: vm.options))
+        steps.append(
+            BundleStep(
+                id: "create-vm", kind: .createVM,
+                summary: "create VM \(vm.vmid) (\(vm.name)) with the boot disk imported",
+                command: ["qm", "create", BundleArgument(vmid)], options: vm.options))
         if spec.cloudInit.mode == .pve, let hash = spec.cloudInit.users.first?.passwordHash {
             // Only qm set recognises a crypt hash; qm create would store it as a plaintext password.
-            steps.append(BundleStep(
-                id: "set-password", kind: .setPassword, summary: "set the cloud-init password hash",
-                command: ["qm", "set", BundleArgument(vmid)], options: [BundleQMOption("cipassword", BundleArgument(hash))]))
+            steps.append(
+                BundleStep(
+                    id: "set-password", kind: .setPassword, summary: "set the cloud-init password hash",
+                    command: ["qm", "set", BundleArgument(vmid)],
+                    options: [BundleQMOption("cipassword", BundleArgument(hash))]))
         }
         if inputs.image != nil {
-            steps.append(BundleStep(
-                id: "resize-disk", kind: .resizeDisk, summary: "grow scsi0 to \(vm.bootDiskSize)",
-                command: ["qm", "disk", "resize", BundleArgument(vmid), "scsi0", BundleArgument(vm.bootDiskSize)]))
+            steps.append(
+                BundleStep(
+                    id: "resize-disk", kind: .resizeDisk, summary: "grow scsi0 to \(vm.bootDiskSize)",
+                    command: ["qm", "disk", "resize", BundleArgument(vmid), "scsi0", BundleArgument(vm.bootDiskSize)]))
         }
-        steps.append(BundleStep(
-            id: "confirm-disk-size", kind: .confirmDiskSize, summary: "qm config \(vm.vmid) shows scsi0 with size=\(vm.bootDiskConfigSize)",
-            command: ["qm", "config", BundleArgument(vmid)], disk: "scsi0", expectedSize: vm.bootDiskConfigSize))
-        steps.append(BundleStep(
-            id: "start-vm", kind: .startVM, summary: "start the VM (skipped with --no-start)",
-            command: ["qm", "start", BundleArgument(vmid)]))
+        steps.append(
+            BundleStep(
+                id: "confirm-disk-size", kind: .confirmDiskSize,
+                summary: "qm config \(vm.vmid) shows scsi0 with size=\(vm.bootDiskConfigSize)",
+                command: ["qm", "config", BundleArgument(vmid)], disk: "scsi0", expectedSize: vm.bootDiskConfigSize))
+        steps.append(
+            BundleStep(
+                id: "start-vm", kind: .startVM, summary: "start the VM (skipped with --no-start)",
+                command: ["qm", "start", BundleArgument(vmid)]))
         return steps
     }
 
     private func rerunPlan(vm: BundleVMPlan, files: [BundlePlanFile], description: String) -> BundleRerunPlan {
         var drift: [BundleDriftCheck] = []
-        for key in ["name", "ostype", "machine", "bios", "cpu", "sockets", "cores", "memory", "balloon", "agent", "onboot", "scsihw"] {
+        for key in [
+            "name", "ostype", "machine", "bios", "cpu", "sockets", "cores", "memory", "balloon", "agent", "onboot",
+            "scsihw",
+        ] {
             if let option = vm.options.first(where: { $0.key == key }), let value = option.value.literalValue {
                 drift.append(BundleDriftCheck(key: key, expected: value))
             }
         }
         drift.append(BundleDriftCheck(key: "scsi0", expected: "size=\(vm.bootDiskConfigSize)", match: .contains))
         for interface in spec.network.interfaces {
-            drift.append(BundleDriftCheck(key: interface.proxmoxKey, expected: "=\(interface.mac.text.lowercased())", match: .contains))
-            drift.append(BundleDriftCheck(key: interface.proxmoxKey, expected: "bridge=\(interface.bridge)", match: .contains))
+            drift.append(
+                BundleDriftCheck(
+                    key: interface.proxmoxKey, expected: "=\(interface.mac.text.lowercased())", match: .contains))
+            drift.append(
+                BundleDriftCheck(key: interface.proxmoxKey, expected: "bridge=\(interface.bridge)", match: .contains))
         }
-        for option in vm.options where ["ciuser", "nameserver", "searchdomain"].contains(option.key) || option.key.hasPrefix("ipconfig") {
-            if let value = option.value.literalValue { drift.append(BundleDriftCheck(key: option.key, expected: value)) }
+        for option in vm.options
+        where ["ciuser", "nameserver", "searchdomain"].contains(option.key) || option.key.hasPrefix("ipconfig") {
+            if let value = option.value.literalValue {
+                drift.append(BundleDriftCheck(key: option.key, expected: value))
+            }
         }
 
         switch spec.cloudInit.mode {
@@ -307,16 +379,26 @@ struct BundlePlanner {
             let update = BundleStep(
                 id: "swap-seed", kind: .updateVM, summary: "attach the changed seed ISO and update the marker",
                 command: ["qm", "set", BundleArgument(vmid)],
-                options: [BundleQMOption(seedDrive, BundleArgument("\(volume),media=cdrom")), BundleQMOption("description", BundleArgument(description))])
-            return BundleRerunPlan(seedKey: seedDrive, expectedSeed: volume, seedFileRoles: [seed.role], seedUpdate: update, driftChecks: drift)
+                options: [
+                    BundleQMOption(seedDrive, BundleArgument("\(volume),media=cdrom")),
+                    BundleQMOption("description", BundleArgument(description)),
+                ])
+            return BundleRerunPlan(
+                seedKey: seedDrive, expectedSeed: volume, seedFileRoles: [seed.role], seedUpdate: update,
+                driftChecks: drift)
         case .snippets:
             let value = cicustom(files: files)
             let update = BundleStep(
-                id: "swap-seed", kind: .updateVM, summary: "point cicustom at the changed snippets and update the marker",
+                id: "swap-seed", kind: .updateVM,
+                summary: "point cicustom at the changed snippets and update the marker",
                 command: ["qm", "set", BundleArgument(vmid)],
-                options: [BundleQMOption("cicustom", BundleArgument(value)), BundleQMOption("description", BundleArgument(description))])
+                options: [
+                    BundleQMOption("cicustom", BundleArgument(value)),
+                    BundleQMOption("description", BundleArgument(description)),
+                ])
             return BundleRerunPlan(
-                seedKey: "cicustom", expectedSeed: value, seedFileRoles: files.filter { $0.role.cicustomKey != nil }.map(\.role),
+                seedKey: "cicustom", expectedSeed: value,
+                seedFileRoles: files.filter { $0.role.cicustomKey != nil }.map(\.role),
                 seedUpdate: update, driftChecks: drift)
         case .pve:
             break
@@ -331,7 +413,9 @@ struct BundlePlanner {
             var options: [BundleQMOption]
             var files: [BundlePlanFile]
         }
-        return String(Digest.sha256Hex(try JSONOutput.canonicalData(Hashed(options: options, files: files))).prefix(planHashLength))
+        return String(
+            Digest.sha256Hex(try JSONOutput.canonicalData(Hashed(options: options, files: files))).prefix(
+                planHashLength))
     }
 
     /// A size in GiB as `<storage>:<GiB>` takes it: an integer, or an exact decimal fraction.

@@ -33,12 +33,17 @@ enum BundleValidation {
                 allowed: "at most \(room) characters for this VM")
         }
         if let image = inputs.image, image.virtualSize > spec.hardware.disk.size.bytes {
-            error("hardware.disk.size", "\(spec.hardware.disk.size) is smaller than the image's virtual size \(ByteSize(bytes: image.virtualSize))",
-                  allowed: "at least the image's virtual size")
+            error(
+                "hardware.disk.size",
+                "\(spec.hardware.disk.size) is smaller than the image's virtual size "
+                    + "\(ByteSize(bytes: image.virtualSize))",
+                allowed: "at least the image's virtual size")
         }
         if let image = inputs.image {
             if !["qcow2", "raw"].contains(image.format) {
-                error("image", "image format '\(image.format)' cannot be imported by seedgen's bundle", allowed: "qcow2, raw")
+                error(
+                    "image", "image format '\(image.format)' cannot be imported by seedgen's bundle",
+                    allowed: "qcow2, raw")
             }
             if !matches(image.sha256, sha256) { error("image", "the image's sha256 is not 64 lower-case hex digits") }
         }
@@ -50,7 +55,9 @@ enum BundleValidation {
         if spec.cloudInit.mode == .snippets {
             let oneMiB = UInt64(SeedSizeLimit.proxmoxFileBytes)
             for file in inputs.snippets where file.size > oneMiB {
-                error("cloud_init", "\(file.name) is \(file.size) bytes; Proxmox refuses snippets over 1 MiB", allowed: "use mode: iso")
+                error(
+                    "cloud_init", "\(file.name) is \(file.size) bytes; Proxmox refuses snippets over 1 MiB",
+                    allowed: "use mode: iso")
             }
             if inputs.snippets.reduce(0, { $0 + $1.size }) > UInt64(SeedSizeLimit.proxmoxTotalBytes) {
                 error("cloud_init", "the snippets add up to more than 3 MiB, Proxmox's limit", allowed: "use mode: iso")
@@ -72,21 +79,26 @@ enum BundleValidation {
         if cloudInit.users.count > 1 { unsupported("cloud_init.users[1]", "a second user") }
         if let user = cloudInit.users.first {
             if !matches(user.name, posixUser) {
-                collector.error("'\(user.name)' is not a POSIX user name (Proxmox writes ciuser unquoted)",
-                                at: spec.location(of: "cloud_init.users[0].name"), keyPath: "cloud_init.users[0].name",
-                                allowed: "lower-case letters, digits, '_', '-'")
+                collector.error(
+                    "'\(user.name)' is not a POSIX user name (Proxmox writes ciuser unquoted)",
+                    at: spec.location(of: "cloud_init.users[0].name"), keyPath: "cloud_init.users[0].name",
+                    allowed: "lower-case letters, digits, '_', '-'")
             }
             if user.sudo != nil { unsupported("cloud_init.users[0].sudo", "sudo rules") }
             if !user.groups.isEmpty { unsupported("cloud_init.users[0].groups", "groups") }
             if user.shell != nil { unsupported("cloud_init.users[0].shell", "a login shell") }
             if let hash = user.passwordHash, !(hash.hasPrefix("$6$") || hash.hasPrefix("$5$")) {
                 collector.error(
-                    "qm set --cipassword would hash this password hash again (it only recognises $1$, $5$, $6$, $2a$, $2y$)",
-                    at: spec.location(of: "cloud_init.users[0].password_hash"), keyPath: "cloud_init.users[0].password_hash",
+                    "qm set --cipassword would hash this password hash again (it only recognises $1$, $5$, $6$, $2a$, "
+                        + "$2y$)",
+                    at: spec.location(of: "cloud_init.users[0].password_hash"),
+                    keyPath: "cloud_init.users[0].password_hash",
                     allowed: "a SHA-512 crypt hash ($6$…, e.g. openssl passwd -6), or use cloud_init.mode: iso")
             }
         }
-        if !cloudInit.keepDefaultUser && cloudInit.users.isEmpty { unsupported("cloud_init.keep_default_user", "removing the default user") }
+        if !cloudInit.keepDefaultUser && cloudInit.users.isEmpty {
+            unsupported("cloud_init.keep_default_user", "removing the default user")
+        }
         if cloudInit.sshPwauth { unsupported("cloud_init.ssh_pwauth", "ssh_pwauth") }
         if cloudInit.timezone != nil { unsupported("cloud_init.timezone", "timezone") }
         if cloudInit.locale != nil { unsupported("cloud_init.locale", "locale") }
@@ -99,13 +111,17 @@ enum BundleValidation {
         if !cloudInit.parts.isEmpty { unsupported("cloud_init.parts", "extra MIME parts") }
         if cloudInit.vendorData != nil { unsupported("cloud_init.vendor_data", "vendor data") }
         if cloudInit.templates.userData != nil { unsupported("cloud_init.templates.user_data", "a user-data template") }
-        if cloudInit.templates.networkConfig != nil { unsupported("cloud_init.templates.network_config", "a network-config template") }
+        if cloudInit.templates.networkConfig != nil {
+            unsupported("cloud_init.templates.network_config", "a network-config template")
+        }
         if cloudInit.templates.metaData != nil { unsupported("cloud_init.templates.meta_data", "a meta-data template") }
         if let hostname = cloudInit.hostname, hostname != spec.name.firstLabel {
             unsupported("cloud_init.hostname", "a hostname other than the VM name's first label")
         }
         if !spec.name.text.contains("."), spec.network.search.count > 1 {
-            unsupported("network.search", "several search domains with a dot-less name (Proxmox would build the fqdn from all of them)")
+            unsupported(
+                "network.search",
+                "several search domains with a dot-less name (Proxmox would build the fqdn from all of them)")
         }
         return collector.diagnostics
     }

@@ -29,7 +29,8 @@ struct DeployScriptWriter {
         func endRun() {
             guard !run.isEmpty else { return }
             let text = run.joined(separator: "\n")
-            parts.append(text.contains("@VMID@") || text.contains("@GENERATOR@") ? .withPlaceholders(text) : .fixed(text))
+            parts.append(
+                text.contains("@VMID@") || text.contains("@GENERATOR@") ? .withPlaceholders(text) : .fixed(text))
             run = []
         }
         for line in template.dropLast().split(separator: "\n", omittingEmptySubsequences: false) {
@@ -157,8 +158,13 @@ struct DeployScriptWriter {
         lines[lines.count - 1] += ")"
         for option in step.options {
             guard let version = option.minimumPVE else { continue }
-            lines.append(contentsOf: literalDollarDirective(literalTexts(BundleStep(id: "", kind: step.kind, summary: "", options: [option]))))
-            lines.append("if version_at_least \(q(version)); then \(array)+=(\(q("--" + option.key)) \(BundleShell.word(option.value))); fi")
+            lines.append(
+                contentsOf: literalDollarDirective(
+                    literalTexts(BundleStep(id: "", kind: step.kind, summary: "", options: [option]))))
+            lines.append(
+                "if version_at_least \(q(version)); then \(array)+=(\(q("--" + option.key)) "
+                    + "\(BundleShell.word(option.value))); fi"
+            )
         }
         lines.append("run \"${\(array)[@]}\"")
         return lines
@@ -177,7 +183,8 @@ struct DeployScriptWriter {
             let arguments = step.command.dropFirst(3).map(BundleShell.word).joined(separator: " ")
             lines.append("resize_disk \(arguments)")
         case .confirmDiskSize:
-            lines.append("confirm_disk_size \(q(String(plan.vm.vmid))) \(q(step.disk ?? "scsi0")) \(q(step.expectedSize ?? ""))")
+            lines.append(
+                "confirm_disk_size \(q(String(plan.vm.vmid))) \(q(step.disk ?? "scsi0")) \(q(step.expectedSize ?? ""))")
         case .startVM:
             lines.append("if [ \"$NO_START\" -eq 1 ]; then")
             lines.append("  say \"not starting VM $VMID (--no-start); start it with: qm start $VMID\"")
@@ -196,10 +203,12 @@ struct DeployScriptWriter {
         ]
         if let update = plan.rerun.seedUpdate {
             lines.append("  CURRENT_SEED=$(config_value \"$CURRENT_CONFIG\" \"$SEED_KEY\")")
-            lines.append("  if [[ $CURRENT_SEED == \"$EXPECTED_SEED\" || $CURRENT_SEED == \"$EXPECTED_SEED\",* ]]; then")
+            lines.append(
+                "  if [[ $CURRENT_SEED == \"$EXPECTED_SEED\" || $CURRENT_SEED == \"$EXPECTED_SEED\",* ]]; then")
             lines.append("    say \"the seed is unchanged ($SEED_KEY)\"")
             lines.append("  else")
-            lines.append("    say \"the seed changed: $SEED_KEY is '${CURRENT_SEED:-nothing}', the plan has '$EXPECTED_SEED'\"")
+            lines.append(
+                "    say \"the seed changed: $SEED_KEY is '${CURRENT_SEED:-nothing}', the plan has '$EXPECTED_SEED'\"")
             for role in plan.rerun.seedFileRoles { lines.append("    place_role \(q(role.rawValue))") }
             lines.append(contentsOf: commandLines(update, array: "QM_ARGS").map { "    " + $0 })
             lines.append("    say \"seed swapped; the guest sees it at its next boot (new instance-id)\"")
@@ -207,7 +216,8 @@ struct DeployScriptWriter {
         }
         lines.append(contentsOf: [
             "  report_drift",
-            "  if [ \"$DRY_RUN\" -eq 1 ]; then say \"dry run: nothing was changed\"; else say \"nothing else to do\"; fi",
+            "  if [ \"$DRY_RUN\" -eq 1 ]; then say \"dry run: nothing was changed\"; else say \"nothing else to do\"; "
+                + "fi",
             "  exit 0",
             "fi",
             "",
@@ -223,7 +233,10 @@ struct DeployScriptWriter {
         for step in plan.steps {
             lines.append(contentsOf: stepLines(step))
         }
-        lines.append("if [ \"$DRY_RUN\" -eq 1 ]; then say \"dry run: nothing was changed\"; else say \"done: VM $VMID ($VM_NAME) is deployed\"; fi")
+        lines.append(
+            "if [ \"$DRY_RUN\" -eq 1 ]; then say \"dry run: nothing was changed\"; else say \"done: VM $VMID "
+                + "($VM_NAME) is deployed\"; fi"
+        )
         return lines
     }
 }

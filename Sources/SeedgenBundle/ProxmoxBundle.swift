@@ -13,7 +13,9 @@ public enum ProxmoxBundle {
     public static func plan(for spec: VMSpec, inputs: BundleInputs) throws -> BundlePlan {
         var collector = DiagnosticCollector()
         collector.append(contentsOf: modeDiagnostics(for: spec))
-        collector.append(contentsOf: BundleValidation.diagnostics(for: spec, inputs: inputs, description: BundlePlanner.description(for: spec)))
+        collector.append(
+            contentsOf: BundleValidation.diagnostics(
+                for: spec, inputs: inputs, description: BundlePlanner.description(for: spec)))
         try collector.throwIfErrors()
         return try BundlePlanner(spec: spec, inputs: inputs).makePlan()
     }

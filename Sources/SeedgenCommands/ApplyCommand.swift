@@ -40,7 +40,10 @@ struct ApplyCommand: AsyncParsableCommand {
     @Flag(help: "Create the VMs but do not start them.")
     var noStart = false
 
-    @Flag(help: "Let the node download each cloud image itself from its URL (download-url, sha256 pinned) instead of uploading it from here; needs Sys.AccessNetwork on the node.")
+    @Flag(
+        help:
+            "Let the node download each cloud image itself from its URL (download-url, sha256 pinned) instead of uploading it from here; needs Sys.AccessNetwork on the node."
+    )
     var nodeDownloads = false
 
     @Flag(help: "Print only the pveum commands that grant the token what these VMs need, for an administrator.")
@@ -61,11 +64,13 @@ struct ApplyCommand: AsyncParsableCommand {
         let report = try await reportingErrors { () -> ApplyReport? in
             let token = try ApplyCommandInputs.token(file: tokenFile, environment: environment)
             if printGrants {
-                let grants = try await ApplyGrants.commands(paths: paths, build: build, node: node, tokenID: token.id, nodeDownloads: nodeDownloads)
+                let grants = try await ApplyGrants.commands(
+                    paths: paths, build: build, node: node, tokenID: token.id, nodeDownloads: nodeDownloads)
                 Terminal.standardOutput.write(grants.map { $0 + "\n" }.joined())
                 return nil
             }
-            var options = ApplyOptions(api: try ApplyCommandInputs.api(api, environment: environment), token: token, build: build)
+            var options = ApplyOptions(
+                api: try ApplyCommandInputs.api(api, environment: environment), token: token, build: build)
             options.fingerprint = fingerprint
             options.caFile = build.caFile
             options.node = node
@@ -84,7 +89,9 @@ struct ApplyCommand: AsyncParsableCommand {
             Terminal.standardError.write(report.table)
         }
         if report.failed > 0 {
-            for vm in report.vms where vm.error != nil { Terminal.standardError.write("\(vm.name): \(vm.error ?? "")\n") }
+            for vm in report.vms where vm.error != nil {
+                Terminal.standardError.write("\(vm.name): \(vm.error ?? "")\n")
+            }
             throw ExitCode(1)
         }
     }

@@ -6,13 +6,17 @@ import SeedgenCore
 struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build",
-        abstract: "Build every artifact for one VM or a fleet: seed ISO, rendered files, deploy.sh, plan.json, SHA256SUMS.",
+        abstract:
+            "Build every artifact for one VM or a fleet: seed ISO, rendered files, deploy.sh, plan.json, SHA256SUMS.",
         discussion: """
             Every file is validated first; any invalid file stops the run with exit code 2 before anything is written.
             Each VM is built into DIR/<name>/, replacing an earlier build only when the new one is complete.
             """)
 
-    @Argument(help: "vm.yaml files (or Ansible proxmox_vm_* variable files, or playbooks: one VM per proxmox role task); quoted globs like 'fleet/*.yaml' are expanded.")
+    @Argument(
+        help:
+            "vm.yaml files (or Ansible proxmox_vm_* variable files, or playbooks: one VM per proxmox role task); quoted globs like 'fleet/*.yaml' are expanded."
+    )
     var files: [String]
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "Output directory; each VM gets DIR/<name>/.")
@@ -21,7 +25,10 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "VMs built in parallel (default: the number of cores).")
     var jobs: Int?
 
-    @Flag(help: "Put the verified image into DIR/<name>/image/ so the directory alone can be carried to an air-gapped node.")
+    @Flag(
+        help:
+            "Put the verified image into DIR/<name>/image/ so the directory alone can be carried to an air-gapped node."
+    )
     var includeImage = false
 
     @OptionGroup var store: ImageStoreOptions
@@ -30,7 +37,8 @@ struct BuildCommand: AsyncParsableCommand {
 
     func run() async throws {
         let report = try await reportingErrors(json: display.json) {
-            var options = BuildOptions(outputDirectory: URL(fileURLWithPath: outputDirectory), environment: saltKey.environment)
+            var options = BuildOptions(
+                outputDirectory: URL(fileURLWithPath: outputDirectory), environment: saltKey.environment)
             if let jobs {
                 guard jobs >= 1 else { throw SeedgenError.usage("--jobs must be at least 1") }
                 options.jobs = jobs

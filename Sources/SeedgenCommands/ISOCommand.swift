@@ -22,7 +22,9 @@ struct ISOCommand: ParsableCommand {
             so the same input gives the same bytes.
             """)
 
-    @Argument(help: ArgumentHelp("DIR, or OUTPUT USER-DATA [META-DATA] as cloud-localds takes them ('-': stdin/stdout).", valueName: "args"))
+    @Argument(
+        help: ArgumentHelp(
+            "DIR, or OUTPUT USER-DATA [META-DATA] as cloud-localds takes them ('-': stdin/stdout).", valueName: "args"))
     var positionals: [String] = []
 
     @Option(name: .shortAndLong, help: "The seed ISO to write ('-' for standard output).")
@@ -40,10 +42,14 @@ struct ISOCommand: ParsableCommand {
     @Option(name: [.customShort("V"), .customLong("vendor-data")], help: "The vendor-data file.")
     var vendorData: String?
 
-    @Option(name: .customLong("volume-id"), help: "The ISO label: cidata (default) or CIDATA, the only ones cloud-init finds.")
+    @Option(
+        name: .customLong("volume-id"),
+        help: "The ISO label: cidata (default) or CIDATA, the only ones cloud-init finds.")
     var volumeID: String = SeedISO.defaultVolumeID
 
-    @Option(name: .customLong("instance-id"), help: "instance-id of the generated meta-data (default: derived from the content).")
+    @Option(
+        name: .customLong("instance-id"),
+        help: "instance-id of the generated meta-data (default: derived from the content).")
     var instanceID: String?
 
     @Option(name: [.customShort("H"), .long], help: "local-hostname of the generated meta-data.")
@@ -55,13 +61,19 @@ struct ISOCommand: ParsableCommand {
     @Option(name: [.customShort("i"), .long], help: "A network interfaces file for the generated meta-data.")
     var interfaces: String?
 
-    @Option(name: [.customShort("f"), .long], help: ArgumentHelp("cloud-localds compatibility: only iso9660.", visibility: .hidden))
+    @Option(
+        name: [.customShort("f"), .long],
+        help: ArgumentHelp("cloud-localds compatibility: only iso9660.", visibility: .hidden))
     var filesystem: String?
 
-    @Option(name: [.customShort("d"), .customLong("disk-format")], help: ArgumentHelp("cloud-localds compatibility: only raw.", visibility: .hidden))
+    @Option(
+        name: [.customShort("d"), .customLong("disk-format")],
+        help: ArgumentHelp("cloud-localds compatibility: only raw.", visibility: .hidden))
     var diskFormat: String?
 
-    @Flag(name: [.customShort("v"), .long], help: ArgumentHelp("cloud-localds compatibility: accepted and ignored.", visibility: .hidden))
+    @Flag(
+        name: [.customShort("v"), .long],
+        help: ArgumentHelp("cloud-localds compatibility: accepted and ignored.", visibility: .hidden))
     var verbose: Int
 
     @OptionGroup var outputOptions: OutputOptions

@@ -18,7 +18,8 @@ struct ImageCommand: AsyncParsableCommand {
 
 /// Where the cache and the catalog are, and whether the network may be used.
 struct ImageStoreOptions: ParsableArguments {
-    @Option(help: "Image cache directory (default: $SEEDGEN_CACHE, else $XDG_CACHE_HOME/seedgen, else ~/.cache/seedgen).")
+    @Option(
+        help: "Image cache directory (default: $SEEDGEN_CACHE, else $XDG_CACHE_HOME/seedgen, else ~/.cache/seedgen).")
     var cache: String?
 
     @Option(help: "Extra image catalog (YAML); default: ~/.config/seedgen/catalog.yaml when it exists.")
@@ -27,7 +28,10 @@ struct ImageStoreOptions: ParsableArguments {
     @Flag(help: "Never open a network connection; a missing image is an error naming the command to run elsewhere.")
     var offline = false
 
-    @Option(help: "PEM file of CA certificates trusted beside the system store, for downloads and apply's API (default: $SEEDGEN_CA_FILE).")
+    @Option(
+        help:
+            "PEM file of CA certificates trusted beside the system store, for downloads and apply's API (default: $SEEDGEN_CA_FILE)."
+    )
     var caFile: String?
 
     func makeCatalog() throws -> ImageCatalog {
@@ -46,7 +50,8 @@ struct ImageStoreOptions: ParsableArguments {
         let directory = cache.map { URL(fileURLWithPath: $0) } ?? ImageCacheLocation.defaultDirectory()
         var policy = ImageFetchPolicy.fromEnvironment()
         if let caFile { policy.caFile = caFile }
-        return try ImageStore(directory: directory, catalog: try makeCatalog(), progress: progress, offline: offline, policy: policy)
+        return try ImageStore(
+            directory: directory, catalog: try makeCatalog(), progress: progress, offline: offline, policy: policy)
     }
 }
 

@@ -5,7 +5,10 @@ import SeedgenCore
 struct ImageExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Copy cached images with their index, checksum lists, signatures and keyrings into DIR (for an air-gapped host).")
+        abstract:
+            "Copy cached images with their index, checksum lists, signatures and keyrings into DIR (for an air-gapped "
+            + "host)."
+    )
 
     @Argument(help: "Target directory (created; existing files are kept).")
     var directory: String
@@ -23,8 +26,11 @@ struct ImageExportCommand: AsyncParsableCommand {
             if output.json {
                 try printJSON(records)
             } else {
-                for record in records { Terminal.standardOutput.write("exported \(record.fileName) (\(record.sha256.prefix(12))…)\n") }
-                Terminal.standardOutput.write("\(records.count) images in \(directory); on the offline host: seedgen image import \(directory)\n")
+                for record in records {
+                    Terminal.standardOutput.write("exported \(record.fileName) (\(record.sha256.prefix(12))…)\n")
+                }
+                Terminal.standardOutput.write(
+                    "\(records.count) images in \(directory); on the offline host: seedgen image import \(directory)\n")
             }
         }
     }

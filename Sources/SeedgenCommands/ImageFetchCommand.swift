@@ -18,7 +18,8 @@ struct ImageFetchCommand: AsyncParsableCommand {
 
     @Option(help: "Expected SHA-256 of the image.") var sha256: String?
     @Option(help: "Expected SHA-512 of the image.") var sha512: String?
-    @Option(help: "Checksum list (SHA256SUMS-style) in which the digest is looked up by file name.") var checksumsURL: String?
+    @Option(help: "Checksum list (SHA256SUMS-style) in which the digest is looked up by file name.") var checksumsURL:
+        String?
     @Option(help: "Detached OpenPGP signature of the checksum list.") var signatureURL: String?
     @Option(help: "Keyring whose keys may sign the checksum list.") var keyring: String?
     @Option(parsing: .upToNextOption, help: "Only these key fingerprints are trusted.") var fingerprint: [String] = []
@@ -38,7 +39,8 @@ struct ImageFetchCommand: AsyncParsableCommand {
             if output.json {
                 try printJSON(resolved)
             } else {
-                Terminal.standardOutput.write("""
+                Terminal.standardOutput.write(
+                    """
                     \(resolved.path.path)
                       file \(resolved.fileName), \(resolved.size) bytes, \(resolved.format), virtual size \(resolved.virtualSize)
                       sha256 \(resolved.sha256)

@@ -29,10 +29,14 @@ struct ImageGCCommand: AsyncParsableCommand {
             if output.json {
                 try printJSON(report)
             } else {
-                Terminal.standardOutput.write("removed \(report.removedRecords) entries and \(report.removedFiles.count) files, freed \(ByteSize.readable(report.freedBytes))\n")
+                Terminal.standardOutput.write(
+                    "removed \(report.removedRecords) entries and \(report.removedFiles.count) files, freed "
+                        + "\(ByteSize.readable(report.freedBytes))\n"
+                )
                 if !report.keptUnindexedFiles.isEmpty {
                     Terminal.standardOutput.write(
-                        "kept \(report.keptUnindexedFiles.count) files the index does not name (delete them with --remove-unindexed):\n"
+                        "kept \(report.keptUnindexedFiles.count) files the index does not name (delete them with "
+                            + "--remove-unindexed):\n"
                             + report.keptUnindexedFiles.map { "  \($0)\n" }.joined())
                 }
             }

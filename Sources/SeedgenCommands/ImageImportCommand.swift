@@ -21,7 +21,10 @@ struct ImageImportCommand: AsyncParsableCommand {
                 try printJSON(findings)
             } else {
                 for finding in findings {
-                    Terminal.standardOutput.write("imported \(finding.record.fileName) (\(finding.record.sha256.prefix(12))…): \(finding.checks.joined(separator: "; "))\n")
+                    Terminal.standardOutput.write(
+                        "imported \(finding.record.fileName) (\(finding.record.sha256.prefix(12))…): "
+                            + "\(finding.checks.joined(separator: "; "))\n"
+                    )
                 }
             }
         }

@@ -34,9 +34,11 @@ struct ImageListCommand: AsyncParsableCommand {
                 indexError = SeedgenError.wrap(error, "cannot read the image cache index")
             }
             if output.json {
-                try printJSON(Result(
-                    catalog: cached ? [] : imageStore.catalog.entries, publishers: cached ? [] : imageStore.catalog.publishers, cached: records,
-                    cacheError: indexError.map { ErrorReport($0).error }))
+                try printJSON(
+                    Result(
+                        catalog: cached ? [] : imageStore.catalog.entries,
+                        publishers: cached ? [] : imageStore.catalog.publishers, cached: records,
+                        cacheError: indexError.map { ErrorReport($0).error }))
                 if let indexError { throw indexError }
                 return
             }
@@ -46,7 +48,10 @@ struct ImageListCommand: AsyncParsableCommand {
                 let width = imageStore.catalog.names.map(\.count).max() ?? 0
                 for entry in imageStore.catalog.entries {
                     let isCached = records.contains { $0.name == entry.name || $0.source == entry.url }
-                    lines.append("  \(entry.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(isCached ? "cached" : "      ")  \(entry.description)")
+                    lines.append(
+                        "  \(entry.name.padding(toLength: width, withPad: " ", startingAt: 0))  "
+                            + "\(isCached ? "cached" : "      ")  \(entry.description)"
+                    )
                     lines.append("  \(String(repeating: " ", count: width))          \(entry.url)")
                     lines.append("  \(String(repeating: " ", count: width))          trust: \(entry.trustSummary)")
                 }
@@ -65,7 +70,11 @@ struct ImageListCommand: AsyncParsableCommand {
                 lines.append("  (empty)")
             }
             for record in records {
-                lines.append("  \(record.sha256.prefix(12))  \(ByteSize.readable(record.size).padding(toLength: 10, withPad: " ", startingAt: 0))  \(record.format)  \(record.name ?? "-")  \(record.fileName)")
+                lines.append(
+                    "  \(record.sha256.prefix(12))  "
+                        + "\(ByteSize.readable(record.size).padding(toLength: 10, withPad: " ", startingAt: 0))  "
+                        + "\(record.format)  \(record.name ?? "-")  \(record.fileName)"
+                )
                 lines.append("                \(record.source)")
                 lines.append("                \(record.verification), fetched \(record.fetchedAt)")
             }

@@ -18,7 +18,10 @@ struct ImageLockCommand: AsyncParsableCommand {
     @Argument(help: "vm.yaml files (or Ansible variables files and playbooks).")
     var files: [String]
 
-    @Flag(help: "Lock image URLs that nothing verifies: download them now and pin the digest seen (marked as first-use trust).")
+    @Flag(
+        help:
+            "Lock image URLs that nothing verifies: download them now and pin the digest seen (marked as first-use trust)."
+    )
     var trustOnFirstUse = false
 
     @OptionGroup var store: ImageStoreOptions
@@ -43,14 +46,17 @@ struct ImageLockCommand: AsyncParsableCommand {
                         Terminal.standardError.write("\(file): \(vm.name) has no image: key, nothing to lock\n")
                         continue
                     }
-                    guard let (key, entry) = try await imageStore.lockEntry(for: spec, trustOnFirstUse: trustOnFirstUse) else {
+                    guard let (key, entry) = try await imageStore.lockEntry(for: spec, trustOnFirstUse: trustOnFirstUse)
+                    else {
                         Terminal.standardError.write("\(file): \(vm.name)'s image is a local file, nothing to lock\n")
                         continue
                     }
                     let lockURL = try ImageLockfile.record(entry, key: key, besides: vmFile)
                     results.append(Result(lockfile: lockURL.path, key: key, entry: entry))
                     if !output.json {
-                        Terminal.standardOutput.write("\(lockURL.path): \(key) → \(entry.url)\n  sha256 \(entry.sha256) (\(entry.verification))\n")
+                        Terminal.standardOutput.write(
+                            "\(lockURL.path): \(key) → \(entry.url)\n  sha256 \(entry.sha256) (\(entry.verification))\n"
+                        )
                     }
                 }
             }

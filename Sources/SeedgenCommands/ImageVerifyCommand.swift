@@ -41,14 +41,20 @@ struct ImageVerifyCommand: AsyncParsableCommand {
                 } else {
                     for finding in findings {
                         let status = finding.ok ? "ok  " : "FAIL"
-                        let detail = finding.ok ? finding.checks.joined(separator: "; ") : finding.problems.joined(separator: "; ")
-                        Terminal.standardOutput.write("\(status) \(finding.record.fileName) \(finding.record.sha256.prefix(12)): \(detail)\n")
+                        let detail =
+                            finding.ok
+                            ? finding.checks.joined(separator: "; ") : finding.problems.joined(separator: "; ")
+                        Terminal.standardOutput.write(
+                            "\(status) \(finding.record.fileName) \(finding.record.sha256.prefix(12)): \(detail)\n")
                     }
-                    Terminal.standardOutput.write("\(findings.filter(\.ok).count) of \(findings.count) cached images verified\n")
+                    Terminal.standardOutput.write(
+                        "\(findings.filter(\.ok).count) of \(findings.count) cached images verified\n")
                 }
                 let bad = findings.filter { !$0.ok }
                 if !bad.isEmpty {
-                    throw SeedgenError.runtime(message: "\(bad.count) cached images failed verification", hint: "remove them with `seedgen image gc --remove SHA256` and fetch them again")
+                    throw SeedgenError.runtime(
+                        message: "\(bad.count) cached images failed verification",
+                        hint: "remove them with `seedgen image gc --remove SHA256` and fetch them again")
                 }
                 return
             }
@@ -58,10 +64,18 @@ struct ImageVerifyCommand: AsyncParsableCommand {
                 let spec = ImageSpec(path: url.standardizedFileURL.path, sha256: sha256)
                 do {
                     let resolved = try await imageStore.resolve(spec, lockfile: nil)
-                    let cachedAs = try imageStore.records().filter { $0.sha256 == resolved.sha256 }.map { "\($0.name ?? $0.source) (\($0.verification))" }
-                    results.append(FileResult(path: file, sha256: resolved.sha256, size: resolved.size, format: resolved.format, virtualSize: resolved.virtualSize, cachedAs: cachedAs, ok: true))
+                    let cachedAs = try imageStore.records().filter { $0.sha256 == resolved.sha256 }.map {
+                        "\($0.name ?? $0.source) (\($0.verification))"
+                    }
+                    results.append(
+                        FileResult(
+                            path: file, sha256: resolved.sha256, size: resolved.size, format: resolved.format,
+                            virtualSize: resolved.virtualSize, cachedAs: cachedAs, ok: true))
                 } catch let error as SeedgenError {
-                    results.append(FileResult(path: file, sha256: "", size: 0, format: "", virtualSize: 0, cachedAs: [], ok: false, problem: error.description))
+                    results.append(
+                        FileResult(
+                            path: file, sha256: "", size: 0, format: "", virtualSize: 0, cachedAs: [], ok: false,
+                            problem: error.description))
                 }
             }
             if output.json {
@@ -69,15 +83,21 @@ struct ImageVerifyCommand: AsyncParsableCommand {
             } else {
                 for result in results {
                     if result.ok {
-                        let known = result.cachedAs.isEmpty ? "not in the cache" : "cached as " + result.cachedAs.joined(separator: ", ")
-                        Terminal.standardOutput.write("ok   \(result.path): sha256 \(result.sha256), \(result.format), virtual size \(result.virtualSize); \(known)\n")
+                        let known =
+                            result.cachedAs.isEmpty
+                            ? "not in the cache" : "cached as " + result.cachedAs.joined(separator: ", ")
+                        Terminal.standardOutput.write(
+                            "ok   \(result.path): sha256 \(result.sha256), \(result.format), virtual size "
+                                + "\(result.virtualSize); \(known)\n"
+                        )
                     } else {
                         Terminal.standardOutput.write("FAIL \(result.path): \(result.problem ?? "")\n")
                     }
                 }
             }
             if results.contains(where: { !$0.ok }) {
-                throw SeedgenError.runtime(message: "\(results.filter { !$0.ok }.count) of \(results.count) files failed verification")
+                throw SeedgenError.runtime(
+                    message: "\(results.filter { !$0.ok }.count) of \(results.count) files failed verification")
             }
         }
     }

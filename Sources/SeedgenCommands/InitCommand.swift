@@ -35,7 +35,8 @@ struct InitCommand: AsyncParsableCommand {
                 throw SeedgenError.usage("\(file.path) already exists; remove it or use --stdout")
             }
             try AtomicFile.write(Data(text.utf8), to: file)
-            Terminal.standardError.write("wrote \(file.lastPathComponent): edit it, then `seedgen validate \(file.lastPathComponent)`\n")
+            Terminal.standardError.write(
+                "wrote \(file.lastPathComponent): edit it, then `seedgen validate \(file.lastPathComponent)`\n")
         }
     }
 }

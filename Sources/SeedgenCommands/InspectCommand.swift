@@ -7,15 +7,20 @@ import SeedgenNoCloud
 struct InspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Read a seed ISO back: label, extensions, files, contents, and the problems cloud-init would have with it.")
+        abstract:
+            "Read a seed ISO back: label, extensions, files, contents, and the problems cloud-init would have with it.")
 
     @Argument(help: "The ISO image to read.")
     var image: String
 
-    @Option(name: .customLong("extract"), help: ArgumentHelp("Write the ISO's files into this directory.", valueName: "DIR"))
+    @Option(
+        name: .customLong("extract"), help: ArgumentHelp("Write the ISO's files into this directory.", valueName: "DIR")
+    )
     var extractDirectory: String?
 
-    @Option(name: .customLong("cat"), help: ArgumentHelp("Print this file of the ISO on standard output.", valueName: "FILE"))
+    @Option(
+        name: .customLong("cat"),
+        help: ArgumentHelp("Print this file of the ISO on standard output.", valueName: "FILE"))
     var catFile: String?
 
     @OptionGroup var outputOptions: OutputOptions
@@ -33,7 +38,10 @@ struct InspectCommand: AsyncParsableCommand {
             }
             if let catFile {
                 guard let file = try ISOImageReader.contents(of: url).first(where: { $0.name == catFile }) else {
-                    throw SeedgenError.usage("\(image) has no file \(catFile) (it has \(inspection.files.map(\.path).joined(separator: ", ")))")
+                    throw SeedgenError.usage(
+                        "\(image) has no file \(catFile) (it has "
+                            + "\(inspection.files.map(\.path).joined(separator: ", ")))"
+                    )
                 }
                 try FileHandle.standardOutput.write(contentsOf: file.data)
                 for warning in inspection.warnings {

@@ -20,7 +20,9 @@ struct RenderCommand: AsyncParsableCommand {
     @Argument(help: "A vm.yaml (or Ansible variables) file.")
     var file: String
 
-    @Option(name: .customLong("file"), help: "Print only this file, byte for byte: user-data, meta-data, network-config or vendor-data.")
+    @Option(
+        name: .customLong("file"),
+        help: "Print only this file, byte for byte: user-data, meta-data, network-config or vendor-data.")
     var fileName: SeedFileName?
 
     @Option(name: .customLong("catalog"), help: "A user image catalog file (for catalog names in image:).")
@@ -28,7 +30,10 @@ struct RenderCommand: AsyncParsableCommand {
 
     @OptionGroup var saltKey: SaltKeyOptions
 
-    @Flag(help: "Print, per top-level user-data key, where it comes from: the built-in template (a structured field or its default), your template, cloud_init.extra.")
+    @Flag(
+        help:
+            "Print, per top-level user-data key, where it comes from: the built-in template (a structured field or its default), your template, cloud_init.extra."
+    )
     var explain = false
 
     func run() async throws {
@@ -44,7 +49,8 @@ struct RenderCommand: AsyncParsableCommand {
             }
             if let fileName {
                 guard let data = seed.file(named: fileName.rawValue) else {
-                    throw SeedgenError.usage("\(file) has no \(fileName.rawValue) (vendor-data exists only with cloud_init.vendor_data)")
+                    throw SeedgenError.usage(
+                        "\(file) has no \(fileName.rawValue) (vendor-data exists only with cloud_init.vendor_data)")
                 }
                 FileHandle.standardOutput.write(data)
                 return

@@ -6,7 +6,9 @@ import SeedgenCore
 public struct SeedgenCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "seedgen",
-        abstract: "Turn a declarative vm.yaml into a cloud-init seed ISO, a verified cloud image and a qm bundle for Proxmox VE.",
+        abstract:
+            "Turn a declarative vm.yaml into a cloud-init seed ISO, a verified cloud image and a qm bundle for Proxmox "
+            + "VE.",
         version: SeedgenVersion.current,
         subcommands: [
             BuildCommand.self,

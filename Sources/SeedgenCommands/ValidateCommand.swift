@@ -20,7 +20,10 @@ struct ValidateCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object with every diagnostic on stdout.")
     var json = false
 
-    @Option(help: "Image cache directory whose images are checked (default: $SEEDGEN_CACHE, else $XDG_CACHE_HOME/seedgen, else ~/.cache/seedgen).")
+    @Option(
+        help:
+            "Image cache directory whose images are checked (default: $SEEDGEN_CACHE, else $XDG_CACHE_HOME/seedgen, else ~/.cache/seedgen)."
+    )
     var cache: String?
 
     @Option(help: "A user catalog file that adds to or overrides the built-in image catalog.")
@@ -29,18 +32,24 @@ struct ValidateCommand: AsyncParsableCommand {
     @OptionGroup var saltKey: SaltKeyOptions
 
     func run() async throws {
-        let imageCatalog = try await reportingErrors(json: json) { try ImageCatalog.load(userCatalog: catalog.map { URL(fileURLWithPath: $0) }) }
-        let result = SpecLoader.standard(environment: saltKey.environment, catalog: imageCatalog).loadAll(files).addingOfflineImageChecks(
-            files: files, catalog: imageCatalog, cacheDirectory: cache.map { URL(fileURLWithPath: $0) } ?? ImageCacheLocation.defaultDirectory())
+        let imageCatalog = try await reportingErrors(json: json) {
+            try ImageCatalog.load(userCatalog: catalog.map { URL(fileURLWithPath: $0) })
+        }
+        let result = SpecLoader.standard(environment: saltKey.environment, catalog: imageCatalog).loadAll(files)
+            .addingOfflineImageChecks(
+                files: files, catalog: imageCatalog,
+                cacheDirectory: cache.map { URL(fileURLWithPath: $0) } ?? ImageCacheLocation.defaultDirectory())
         if json {
             let report = ValidationReport(
-                valid: !result.hasErrors, files: files, vms: result.specs.map { "\($0.name) (\($0.vmid))" }, diagnostics: result.diagnostics,
+                valid: !result.hasErrors, files: files, vms: result.specs.map { "\($0.name) (\($0.vmid))" },
+                diagnostics: result.diagnostics,
                 error: result.hasErrors ? ErrorReport(.invalidInput(result.diagnostics)).error : nil)
             StandardOutputJSON.write(report)
         } else {
             for diagnostic in result.diagnostics { Terminal.standardError.write(diagnostic.description + "\n") }
             if !result.hasErrors {
-                Terminal.standardError.write("ok: \(result.specs.count) VM file\(result.specs.count == 1 ? "" : "s") valid\n")
+                Terminal.standardError.write(
+                    "ok: \(result.specs.count) VM file\(result.specs.count == 1 ? "" : "s") valid\n")
             }
         }
         if result.hasErrors { throw ExitCode(2) }

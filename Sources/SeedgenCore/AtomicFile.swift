@@ -71,13 +71,16 @@ public enum AtomicFile {
         /// Writes what is pending, sets the mode, fsyncs and renames over the target.
         public func commit() throws {
             try flush()
-            guard fchmod(descriptor, permissions) == 0 else { throw failure("cannot set permissions of \(target.path)") }
+            guard fchmod(descriptor, permissions) == 0 else {
+                throw failure("cannot set permissions of \(target.path)")
+            }
             guard fsync(descriptor) == 0 else { throw failure("cannot flush \(target.path) to disk") }
             let closed = close(descriptor)
             descriptor = -1
             guard closed == 0 else { throw failure("cannot write \(target.path)") }
             guard rename(temporary.path, target.path) == 0 else {
-                throw failure("cannot move the new file into place at \(target.path)", hint: "is \(target.path) a directory?")
+                throw failure(
+                    "cannot move the new file into place at \(target.path)", hint: "is \(target.path) a directory?")
             }
         }
 

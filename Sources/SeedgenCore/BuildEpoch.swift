@@ -7,7 +7,9 @@ public enum BuildEpoch {
 
     /// `SOURCE_DATE_EPOCH` (reproducible-builds.org) when set to a valid integer, else the default.
     public static func current(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int64 {
-        if let text = environment["SOURCE_DATE_EPOCH"], let value = Int64(text.trimmingCharacters(in: .whitespaces)), value >= 0 {
+        if let text = environment["SOURCE_DATE_EPOCH"], let value = Int64(text.trimmingCharacters(in: .whitespaces)),
+            value >= 0
+        {
             return value
         }
         return defaultEpoch

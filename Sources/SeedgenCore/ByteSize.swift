@@ -38,7 +38,9 @@ public struct ByteSize: Sendable, Hashable, Comparable, Codable, CustomStringCon
         var rounded = Decimal()
         var input = scaled
         NSDecimalRound(&rounded, &input, 0, .plain)
-        guard rounded == scaled, let bytes = UInt64(exactly: NSDecimalNumber(decimal: rounded).uint64Value), Decimal(bytes) == rounded else {
+        guard rounded == scaled, let bytes = UInt64(exactly: NSDecimalNumber(decimal: rounded).uint64Value),
+            Decimal(bytes) == rounded
+        else {
             return nil
         }
         return ByteSize(bytes: bytes)

@@ -42,9 +42,12 @@ public struct ErrorReport: Encodable, Sendable {
             }
             let positioned = diagnostics.first { $0.severity == .error }
             self.error = Body(
-                code: error.exitCode, kind: error.exitCode == 2 ? "invalid-input" : "runtime", message: error.description,
-                file: positioned?.location?.file, line: positioned?.location?.line, column: positioned?.location?.column,
-                keyPath: positioned.flatMap { $0.keyPath.isEmpty ? nil : $0.keyPath }, diagnostics: diagnostics.isEmpty ? nil : diagnostics)
+                code: error.exitCode, kind: error.exitCode == 2 ? "invalid-input" : "runtime",
+                message: error.description,
+                file: positioned?.location?.file, line: positioned?.location?.line,
+                column: positioned?.location?.column,
+                keyPath: positioned.flatMap { $0.keyPath.isEmpty ? nil : $0.keyPath },
+                diagnostics: diagnostics.isEmpty ? nil : diagnostics)
         }
     }
 

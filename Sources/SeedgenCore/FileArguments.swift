@@ -6,7 +6,8 @@ public enum FileArguments {
     public static func expand(_ arguments: [String]) throws(SeedgenError) -> [String] {
         var files: [String] = []
         for argument in arguments {
-            guard argument.contains(where: { "*?[".contains($0) }), !FileManager.default.fileExists(atPath: argument) else {
+            guard argument.contains(where: { "*?[".contains($0) }), !FileManager.default.fileExists(atPath: argument)
+            else {
                 files.append(argument)
                 continue
             }

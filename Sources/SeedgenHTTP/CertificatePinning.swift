@@ -22,7 +22,8 @@ public struct CertificateFingerprint: Sendable, Hashable, CustomStringConvertibl
         var index = hex.startIndex
         while index < hex.endIndex {
             let end = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex) ?? hex.endIndex
-            guard end != index, hex.distance(from: index, to: end) == 2, let byte = UInt8(hex[index..<end], radix: 16) else { bytes = []; break }
+            guard end != index, hex.distance(from: index, to: end) == 2, let byte = UInt8(hex[index..<end], radix: 16)
+            else { bytes = []; break }
             bytes.append(byte)
             index = end
         }
@@ -57,7 +58,9 @@ enum SingleRequestConnection {
         _ consume: @escaping @Sendable (HTTPResponseHead, HTTPResponseBody) async throws -> Result
     ) async throws -> Result {
         let url = request.url
-        guard let host = url.host, !host.isEmpty else { throw HTTPTransportError(.request, "\(url.absoluteString) has no host") }
+        guard let host = url.host, !host.isEmpty else {
+            throw HTTPTransportError(.request, "\(url.absoluteString) has no host")
+        }
         let pin: CertificateFingerprint?
         let proxy: HTTPProxy?
         let connectHost: String
@@ -90,17 +93,23 @@ enum SingleRequestConnection {
                         let pipeline = channel.pipeline.syncOperations
                         guard let pin else {
                             try pipeline.addHTTPClientHandlers()
-                            return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                            return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
+                                wrappingChannelSynchronously: channel)
                         }
-                        let tls = try NIOSSLClientHandler(context: context, serverHostname: serverName, customVerificationCallback: { certificates, promise in
-                            guard let leaf = certificates.first, let der = try? leaf.toDERBytes() else { return promise.succeed(.failed) }
-                            let fingerprint = CertificateFingerprint(der: der)
-                            presented.withLockedValue { $0 = fingerprint }
-                            promise.succeed(fingerprint == pin ? .certificateVerified : .failed)
-                        })
+                        let tls = try NIOSSLClientHandler(
+                            context: context, serverHostname: serverName,
+                            customVerificationCallback: { certificates, promise in
+                                guard let leaf = certificates.first, let der = try? leaf.toDERBytes() else {
+                                    return promise.succeed(.failed)
+                                }
+                                let fingerprint = CertificateFingerprint(der: der)
+                                presented.withLockedValue { $0 = fingerprint }
+                                promise.succeed(fingerprint == pin ? .certificateVerified : .failed)
+                            })
                         try pipeline.addHandler(tls)
                         try pipeline.addHTTPClientHandlers()
-                        return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                        return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
+                            wrappingChannelSynchronously: channel)
                     }
                 }
         } catch {
@@ -109,9 +118,12 @@ enum SingleRequestConnection {
         do {
             return try await channel.executeThenClose { inbound, outbound in
                 var head = HTTPRequestHead(
-                    version: .http1_1, method: HTTPMethod(rawValue: request.method), uri: proxy == nil ? target(of: url) : url.absoluteString)
+                    version: .http1_1, method: HTTPMethod(rawValue: request.method),
+                    uri: proxy == nil ? target(of: url) : url.absoluteString)
                 head.headers.add(name: "Host", value: url.port.map { "\(hostField(host)):\($0)" } ?? hostField(host))
-                for field in HTTPTransport.headerFields(request, userAgent: options.userAgent) { head.headers.add(name: field.name, value: field.value) }
+                for field in HTTPTransport.headerFields(request, userAgent: options.userAgent) {
+                    head.headers.add(name: field.name, value: field.value)
+                }
                 head.headers.add(name: "Connection", value: "close")
                 if let proxy, let user = proxy.username {
                     let credentials = Data("\(user):\(proxy.password ?? "")".utf8).base64EncodedString()
@@ -134,7 +146,10 @@ enum SingleRequestConnection {
                         }
                     }
                     guard sent == body.length else {
-                        throw HTTPTransportError(.request, "\(HTTPTransportError.redacted(url)): the request body was not the length it declared", cause: "\(sent) of \(body.length) bytes")
+                        throw HTTPTransportError(
+                            .request,
+                            "\(HTTPTransportError.redacted(url)): the request body was not the length it declared",
+                            cause: "\(sent) of \(body.length) bytes")
                     }
                 }
                 do {
@@ -150,13 +165,17 @@ enum SingleRequestConnection {
                     throw HTTPTransportError(.connection, "\(HTTPTransportError.redacted(url)): no response")
                 }
                 watch.consumerTookOver()
-                let response = HTTPResponseHead(status: Int(responseHead.status.code), headers: responseHead.headers.map { (name: $0.name, value: $0.value) }, url: url)
+                let response = HTTPResponseHead(
+                    status: Int(responseHead.status.code),
+                    headers: responseHead.headers.map { (name: $0.name, value: $0.value) }, url: url)
                 let body = HTTPResponseBody(
                     nextChunk: {
                         switch try await parts.next() {
                         case .body(let buffer): return buffer
                         case .end, nil: return nil
-                        case .head: throw HTTPTransportError(.connection, "\(HTTPTransportError.redacted(url)): a second response head")
+                        case .head:
+                            throw HTTPTransportError(
+                                .connection, "\(HTTPTransportError.redacted(url)): a second response head")
                         }
                     }, url: url, proxy: proxy, watch: watch)
                 return try await consume(response, body)
@@ -165,7 +184,9 @@ enum SingleRequestConnection {
             if let pin, let fingerprint = presented.withLockedValue({ $0 }), fingerprint != pin {
                 throw HTTPTransportError(
                     .tls, "\(host):\(port) presented a certificate whose fingerprint is not the pinned one",
-                    hint: "if the node's certificate was renewed, check the new one (`pvenode cert info` on the node) and pin it; otherwise something is between you and the node",
+                    hint:
+                        "if the node's certificate was renewed, check the new one (`pvenode cert info` on the node) "
+                        + "and pin it; otherwise something is between you and the node",
                     cause: "pinned SHA-256 \(pin), presented \(fingerprint)")
             }
             throw HTTPTransportError.classify(error, url: url, proxy: proxy)
@@ -187,8 +208,12 @@ extension HTTPTransport {
     /// The request's header fields with the transport's defaults (User-Agent, Content-Type).
     static func headerFields(_ request: HTTPRequest, userAgent: String) -> [(name: String, value: String)] {
         var fields: [(name: String, value: String)] = []
-        if !request.headers.contains(where: { $0.name.lowercased() == "user-agent" }) { fields.append(("User-Agent", userAgent)) }
-        if let type = request.body?.contentType, !request.headers.contains(where: { $0.name.lowercased() == "content-type" }) {
+        if !request.headers.contains(where: { $0.name.lowercased() == "user-agent" }) {
+            fields.append(("User-Agent", userAgent))
+        }
+        if let type = request.body?.contentType,
+            !request.headers.contains(where: { $0.name.lowercased() == "content-type" })
+        {
             fields.append(("Content-Type", type))
         }
         return fields + request.headers

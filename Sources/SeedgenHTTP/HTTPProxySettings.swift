@@ -23,16 +23,19 @@ public struct HTTPProxy: Sendable, Hashable {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let withScheme = trimmed.contains("://") ? trimmed : "http://" + trimmed
         guard let parts = URLComponents(string: withScheme), let host = parts.host, !host.isEmpty else {
-            throw HTTPTransportError(.proxy, "\(source) is not a proxy URL", hint: "use http://host:port", cause: "could not parse it")
+            throw HTTPTransportError(
+                .proxy, "\(source) is not a proxy URL", hint: "use http://host:port", cause: "could not parse it")
         }
         let scheme = parts.scheme?.lowercased() ?? "http"
         guard scheme == "http" else {
             throw HTTPTransportError(
-                .proxy, "\(source) names a \(scheme):// proxy, which seedgen does not support", hint: "use an HTTP proxy (http://host:port)")
+                .proxy, "\(source) names a \(scheme):// proxy, which seedgen does not support",
+                hint: "use an HTTP proxy (http://host:port)")
         }
         return HTTPProxy(
             host: host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host, port: parts.port ?? 1080,
-            username: parts.percentEncodedUser.flatMap { $0.removingPercentEncoding }, password: parts.percentEncodedPassword.flatMap { $0.removingPercentEncoding },
+            username: parts.percentEncodedUser.flatMap { $0.removingPercentEncoding },
+            password: parts.percentEncodedPassword.flatMap { $0.removingPercentEncoding },
             source: source)
     }
 }
@@ -55,10 +58,14 @@ public struct HTTPProxySettings: Sendable, Hashable {
 
     public static let direct = HTTPProxySettings()
 
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> HTTPProxySettings {
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> HTTPProxySettings
+    {
         func first(_ names: [String]) -> (name: String, value: String)? {
             for name in names {
-                if let value = environment[name], !value.trimmingCharacters(in: .whitespaces).isEmpty { return (name, value) }
+                if let value = environment[name], !value.trimmingCharacters(in: .whitespaces).isEmpty {
+                    return (name, value)
+                }
             }
             return nil
         }
@@ -75,7 +82,9 @@ public struct HTTPProxySettings: Sendable, Hashable {
     /// The proxy for `url`, or nil to connect directly.
     public func proxy(for url: URL) -> HTTPProxy? {
         let scheme = url.scheme?.lowercased()
-        guard let proxy = scheme == "https" ? https : (scheme == "http" ? http : nil), let host = url.host else { return nil }
+        guard let proxy = scheme == "https" ? https : (scheme == "http" ? http : nil), let host = url.host else {
+            return nil
+        }
         return Self.bypasses(host: host, noProxy) ? nil : proxy
     }
 
@@ -89,7 +98,9 @@ public struct HTTPProxySettings: Sendable, Hashable {
         for rawEntry in entries {
             var entry = rawEntry.lowercased()
             if entry == "*" { return true }
-            if entry.hasPrefix("[") , let close = entry.firstIndex(of: "]") { entry = String(entry[entry.index(after: entry.startIndex)..<close]) }
+            if entry.hasPrefix("["), let close = entry.firstIndex(of: "]") {
+                entry = String(entry[entry.index(after: entry.startIndex)..<close])
+            }
             if let address, let range = IPRange(entry) {
                 if range.contains(address) { return true }
                 continue

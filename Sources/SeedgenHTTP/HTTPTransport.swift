@@ -24,7 +24,8 @@ public struct HTTPTransportOptions: Sendable {
     public var userAgent: String
 
     public init(
-        caFile: String? = nil, pinnedFingerprint: String? = nil, proxies: HTTPProxySettings = .direct, stallTimeout: TimeInterval = 60,
+        caFile: String? = nil, pinnedFingerprint: String? = nil, proxies: HTTPProxySettings = .direct,
+        stallTimeout: TimeInterval = 60,
         connectTimeout: TimeInterval = 30, maximumRedirects: Int = 10, userAgent: String = "seedgen"
     ) {
         self.caFile = caFile
@@ -44,7 +45,9 @@ public struct HTTPRequest: Sendable {
     public var headers: [(name: String, value: String)]
     public var body: HTTPRequestBody?
 
-    public init(method: String = "GET", url: URL, headers: [(name: String, value: String)] = [], body: HTTPRequestBody? = nil) {
+    public init(
+        method: String = "GET", url: URL, headers: [(name: String, value: String)] = [], body: HTTPRequestBody? = nil
+    ) {
         self.method = method
         self.url = url
         self.headers = headers
@@ -69,7 +72,9 @@ public struct HTTPRequestBody: Sendable {
     }
 
     /// `next` returns the following piece, or nil at the end; the pieces must add up to `length`.
-    public static func stream(length: Int64, contentType: String? = nil, next: @escaping @Sendable () async throws -> Data?) -> HTTPRequestBody {
+    public static func stream(
+        length: Int64, contentType: String? = nil, next: @escaping @Sendable () async throws -> Data?
+    ) -> HTTPRequestBody {
         HTTPRequestBody(storage: .stream(length: length, next: next), contentType: contentType)
     }
 
@@ -105,8 +110,10 @@ private actor SegmentReader {
             switch segment {
             case .bytes(let data): total += Int64(data.count)
             case .file(let url):
-                guard let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber else {
-                    throw HTTPTransportError(.request, "cannot read \(url.path) to upload it", cause: String(cString: strerror(errno)))
+                guard let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber
+                else {
+                    throw HTTPTransportError(
+                        .request, "cannot read \(url.path) to upload it", cause: String(cString: strerror(errno)))
                 }
                 total += size.int64Value
             }
@@ -128,7 +135,8 @@ private actor SegmentReader {
             case .bytes(let data): if !data.isEmpty { return data }
             case .file(let url):
                 guard let handle = FileHandle(forReadingAtPath: url.path) else {
-                    throw HTTPTransportError(.request, "cannot read \(url.path) to upload it", cause: String(cString: strerror(errno)))
+                    throw HTTPTransportError(
+                        .request, "cannot read \(url.path) to upload it", cause: String(cString: strerror(errno)))
                 }
                 open = handle
             }
@@ -148,7 +156,9 @@ public struct HTTPResponseHead: Sendable {
         headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
     }
 
-    public var contentLength: Int64? { header("Content-Length").flatMap { Int64($0.trimmingCharacters(in: .whitespaces)) } }
+    public var contentLength: Int64? {
+        header("Content-Length").flatMap { Int64($0.trimmingCharacters(in: .whitespaces)) }
+    }
 }
 
 /// A piece of a response body: the buffer the bytes were received into, not a copy. It stays valid
@@ -185,7 +195,8 @@ public struct HTTPResponseBody: Sendable {
         var data = Data()
         while let chunk = try await next() {
             guard data.count + chunk.count <= limit else {
-                throw HTTPTransportError(.request, "\(HTTPTransportError.redacted(url)): the response is larger than \(limit) bytes")
+                throw HTTPTransportError(
+                    .request, "\(HTTPTransportError.redacted(url)): the response is larger than \(limit) bytes")
             }
             chunk.withUnsafeBytes { data.append(contentsOf: $0) }
         }
@@ -212,7 +223,8 @@ public final class HTTPTransport: Sendable {
                 tls.additionalTrustRoots = [.certificates(certificates)]
             } catch {
                 throw HTTPTransportError(
-                    .request, "cannot use the CA file \(caFile)", hint: "give a PEM file of CA certificates (--ca-file FILE or SEEDGEN_CA_FILE)",
+                    .request, "cannot use the CA file \(caFile)",
+                    hint: "give a PEM file of CA certificates (--ca-file FILE or SEEDGEN_CA_FILE)",
                     cause: (error as? HTTPTransportError)?.message ?? "\(error)")
             }
         }
@@ -234,24 +246,29 @@ public final class HTTPTransport: Sendable {
             let watch = StallWatch(timeout: options.stallTimeout)
             let stalled = { @Sendable in
                 HTTPTransportError(
-                    .timeout, "\(HTTPTransportError.redacted(target)): nothing arrived within the stall timeout", hint: "the server or the network stalled; try again")
+                    .timeout, "\(HTTPTransportError.redacted(target)): nothing arrived within the stall timeout",
+                    hint: "the server or the network stalled; try again")
             }
-            let outcome: Step<Result> = try await watch.run(stalled: stalled) { [current] in try await self.once(current, proxy: proxy, watch: watch) { head, body in
-                if head.status == 407, let proxy {
-                    throw HTTPTransportError(
-                        .proxy, "the proxy \(proxy.host):\(proxy.port) (from \(proxy.source)) wants credentials for \(HTTPTransportError.redacted(head.url))",
-                        hint: "put them in the proxy URL: http://user:password@proxy:port", cause: "HTTP 407")
+            let outcome: Step<Result> = try await watch.run(stalled: stalled) { [current] in
+                try await self.once(current, proxy: proxy, watch: watch) { head, body in
+                    if head.status == 407, let proxy {
+                        throw HTTPTransportError(
+                            .proxy,
+                            "the proxy \(proxy.host):\(proxy.port) (from \(proxy.source)) wants credentials for "
+                                + "\(HTTPTransportError.redacted(head.url))",
+                            hint: "put them in the proxy URL: http://user:password@proxy:port", cause: "HTTP 407")
+                    }
+                    if [301, 302, 303, 307, 308].contains(head.status), let location = head.header("Location") {
+                        _ = try? await body.collect(limit: 1 << 20)
+                        return .redirect(location, head.status)
+                    }
+                    if let accepted, !accepted.contains(head.status) {
+                        let text = (try? await body.collect(limit: 64 << 10)) ?? Data()
+                        throw HTTPTransportError.refusedStatus(head.status, url: head.url, body: text)
+                    }
+                    return .done(try await consume(head, body))
                 }
-                if [301, 302, 303, 307, 308].contains(head.status), let location = head.header("Location") {
-                    _ = try? await body.collect(limit: 1 << 20)
-                    return .redirect(location, head.status)
-                }
-                if let accepted, !accepted.contains(head.status) {
-                    let text = (try? await body.collect(limit: 64 << 10)) ?? Data()
-                    throw HTTPTransportError.refusedStatus(head.status, url: head.url, body: text)
-                }
-                return .done(try await consume(head, body))
-            } }
+            }
             switch outcome {
             case .done(let result): return result
             case .redirect(let location, let status):
@@ -261,13 +278,16 @@ public final class HTTPTransport: Sendable {
     }
 
     /// Sends `request` and returns the status, headers and body (at most `limit` bytes).
-    public func data(_ request: HTTPRequest, expecting accepted: Set<Int>? = [200], limit: Int = 16 << 20) async throws -> (HTTPResponseHead, Data) {
+    public func data(_ request: HTTPRequest, expecting accepted: Set<Int>? = [200], limit: Int = 16 << 20) async throws
+        -> (HTTPResponseHead, Data)
+    {
         try await send(request, expecting: accepted) { head, body in (head, try await body.collect(limit: limit)) }
     }
 
     /// A JSON request: `body` encoded as JSON (if any), the 2xx response decoded as `Response`.
     public func json<Response: Decodable & Sendable>(
-        _ method: String, _ url: URL, body: (any Encodable & Sendable)? = nil, headers: [(name: String, value: String)] = [],
+        _ method: String, _ url: URL, body: (any Encodable & Sendable)? = nil,
+        headers: [(name: String, value: String)] = [],
         as type: Response.Type = Response.self
     ) async throws -> Response {
         var fields = headers
@@ -277,17 +297,23 @@ public final class HTTPTransport: Sendable {
             do {
                 encoded = .bytes(try JSONOutput.canonicalData(body), contentType: "application/json")
             } catch {
-                throw HTTPTransportError(.request, "cannot encode the request to \(HTTPTransportError.redacted(url)) as JSON", cause: "\(error)")
+                throw HTTPTransportError(
+                    .request, "cannot encode the request to \(HTTPTransportError.redacted(url)) as JSON",
+                    cause: "\(error)")
             }
         } else {
             encoded = nil
         }
-        let (head, data) = try await self.data(HTTPRequest(method: method, url: url, headers: fields, body: encoded), expecting: Set(200..<300))
+        let (head, data) = try await self.data(
+            HTTPRequest(method: method, url: url, headers: fields, body: encoded), expecting: Set(200..<300))
         do {
             return try JSONDecoder().decode(Response.self, from: data)
         } catch {
             throw HTTPTransportError(
-                .request, "\(HTTPTransportError.redacted(head.url)) answered HTTP \(head.status) with JSON of an unexpected shape", cause: "\(error)")
+                .request,
+                "\(HTTPTransportError.redacted(head.url)) answered HTTP \(head.status) with JSON of an unexpected "
+                    + "shape",
+                cause: "\(error)")
         }
     }
 
@@ -296,21 +322,27 @@ public final class HTTPTransport: Sendable {
         case redirect(String, Int)
     }
 
-    private func redirected(_ request: HTTPRequest, to location: String, status: Int, count: inout Int) throws -> HTTPRequest {
+    private func redirected(_ request: HTTPRequest, to location: String, status: Int, count: inout Int) throws
+        -> HTTPRequest
+    {
         let from = HTTPTransportError.redacted(request.url)
-        guard let target = URL(string: location, relativeTo: request.url)?.absoluteURL, let scheme = target.scheme?.lowercased(),
+        guard let target = URL(string: location, relativeTo: request.url)?.absoluteURL,
+            let scheme = target.scheme?.lowercased(),
             scheme == "http" || scheme == "https"
         else {
             throw HTTPTransportError(.redirect, "\(from) redirects to \(location), which is not an http(s) URL")
         }
         if request.url.scheme?.lowercased() == "https" && scheme == "http" {
             throw HTTPTransportError(
-                .redirect, "\(from) redirects to \(HTTPTransportError.redacted(target)): from HTTPS to plain HTTP, which seedgen refuses",
+                .redirect,
+                "\(from) redirects to \(HTTPTransportError.redacted(target)): from HTTPS to plain HTTP, which seedgen "
+                    + "refuses",
                 hint: "use the plain http:// URL yourself if you trust the network path")
         }
         count += 1
         guard count <= options.maximumRedirects else {
-            throw HTTPTransportError(.redirect, "\(from): more than \(options.maximumRedirects) redirects", hint: "check the URL")
+            throw HTTPTransportError(
+                .redirect, "\(from): more than \(options.maximumRedirects) redirects", hint: "check the URL")
         }
         var next = request
         next.url = target
@@ -329,13 +361,20 @@ public final class HTTPTransport: Sendable {
         if let pin, scheme == "https" {
             if let proxy {
                 throw HTTPTransportError(
-                    .proxy, "\(HTTPTransportError.redacted(request.url)) is pinned by certificate fingerprint, and pinned connections do not go through a proxy",
-                    hint: "add \(request.url.host ?? "the host") to no_proxy (the proxy is \(proxy.host):\(proxy.port), from \(proxy.source))")
+                    .proxy,
+                    "\(HTTPTransportError.redacted(request.url)) is pinned by certificate fingerprint, and pinned "
+                        + "connections do not go through a proxy",
+                    hint:
+                        "add \(request.url.host ?? "the host") to no_proxy (the proxy is \(proxy.host):\(proxy.port), "
+                        + "from \(proxy.source))"
+                )
             }
-            return try await SingleRequestConnection.send(request, options: options, mode: .pinned(pin), watch: watch, consume)
+            return try await SingleRequestConnection.send(
+                request, options: options, mode: .pinned(pin), watch: watch, consume)
         }
         if let proxy, scheme == "http" {
-            return try await SingleRequestConnection.send(request, options: options, mode: .forwardProxy(proxy), watch: watch, consume)
+            return try await SingleRequestConnection.send(
+                request, options: options, mode: .forwardProxy(proxy), watch: watch, consume)
         }
         let client = ClientPool.client(proxy: proxy, connectTimeout: options.connectTimeout)
         var outgoing = HTTPClientRequest(url: request.url.absoluteString)
@@ -359,10 +398,14 @@ public final class HTTPTransport: Sendable {
         } catch {
             throw HTTPTransportError.classify(error, url: request.url, proxy: proxy)
         }
-        let head = HTTPResponseHead(status: Int(response.status.code), headers: response.headers.map { (name: $0.name, value: $0.value) }, url: request.url)
+        let head = HTTPResponseHead(
+            status: Int(response.status.code), headers: response.headers.map { (name: $0.name, value: $0.value) },
+            url: request.url)
         watch.consumerTookOver()
         let iterator = BodyIterator(response.body.makeAsyncIterator())
-        return try await consume(head, HTTPResponseBody(nextChunk: { try await iterator.next() }, url: request.url, proxy: proxy, watch: watch))
+        return try await consume(
+            head,
+            HTTPResponseBody(nextChunk: { try await iterator.next() }, url: request.url, proxy: proxy, watch: watch))
     }
 
     func headers(for request: HTTPRequest) -> HTTPHeaders {
@@ -413,7 +456,9 @@ enum ClientPool {
                 decompression: .disabled)
             configuration.httpVersion = .http1Only
             if let proxy {
-                let authorization = proxy.username.map { HTTPClient.Authorization.basic(username: $0, password: proxy.password ?? "") }
+                let authorization = proxy.username.map {
+                    HTTPClient.Authorization.basic(username: $0, password: proxy.password ?? "")
+                }
                 configuration.proxy = .server(host: proxy.host, port: proxy.port, authorization: authorization)
             }
             let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)

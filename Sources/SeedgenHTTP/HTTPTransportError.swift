@@ -65,50 +65,70 @@ public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
         default: hint = "the server refused the request"
         }
         return HTTPTransportError(
-            .status, "\(redacted(url)) answered HTTP \(code)", hint: hint, cause: firstLine.flatMap { $0.isEmpty ? nil : $0 }, status: code)
+            .status, "\(redacted(url)) answered HTTP \(code)", hint: hint,
+            cause: firstLine.flatMap { $0.isEmpty ? nil : $0 }, status: code)
     }
 
     /// Classifies an error from NIO, NIOSSL or async-http-client (an `HTTPTransportError` stays as it is).
     public static func classify(_ error: any Error, url: URL, proxy: HTTPProxy?) -> HTTPTransportError {
         if let error = error as? HTTPTransportError { return error }
         let target = redacted(url)
-        let proxyHint = proxy.map { "check the proxy \($0.host):\($0.port) (from \($0.source)), or list \(url.host ?? "the host") in no_proxy" }
+        let proxyHint = proxy.map {
+            "check the proxy \($0.host):\($0.port) (from \($0.source)), or list \(url.host ?? "the host") in no_proxy"
+        }
         if let connection = error as? NIOConnectionError {
             let throughProxy = proxy.map { connection.host == $0.host && connection.port == $0.port } ?? false
-            let place = throughProxy ? "the proxy \(connection.host):\(connection.port)" : "\(connection.host):\(connection.port)"
+            let place =
+                throughProxy
+                ? "the proxy \(connection.host):\(connection.port)" : "\(connection.host):\(connection.port)"
             if connection.connectionErrors.isEmpty {
                 let cause = [connection.dnsAError, connection.dnsAAAAError].compactMap { $0.map { "\($0)" } }.first
                 return HTTPTransportError(
                     throughProxy ? .proxy : .dns, "cannot resolve \(connection.host) (for \(target))",
-                    hint: throughProxy ? proxyHint : "check the host name and the DNS configuration (/etc/resolv.conf)", cause: cause)
+                    hint: throughProxy ? proxyHint : "check the host name and the DNS configuration (/etc/resolv.conf)",
+                    cause: cause)
             }
             let refused = connection.connectionErrors.contains { ($0.error as? IOError)?.errnoCode == ECONNREFUSED }
             let cause = connection.connectionErrors.map { "\($0.target): \($0.error)" }.joined(separator: "; ")
             if throughProxy {
-                return HTTPTransportError(.proxy, "cannot connect to \(place) for \(target)", hint: proxyHint, cause: cause)
+                return HTTPTransportError(
+                    .proxy, "cannot connect to \(place) for \(target)", hint: proxyHint, cause: cause)
             }
             return HTTPTransportError(
-                refused ? .refused : .connection, refused ? "connection to \(place) refused" : "cannot connect to \(place)",
-                hint: refused ? "nothing listens there: check the host and port, and that the service runs" : "check the network path to the host",
+                refused ? .refused : .connection,
+                refused ? "connection to \(place) refused" : "cannot connect to \(place)",
+                hint: refused
+                    ? "nothing listens there: check the host and port, and that the service runs"
+                    : "check the network path to the host",
                 cause: cause)
         }
         if let client = error as? HTTPClientError {
             switch client {
             case .readTimeout, .writeTimeout:
-                return HTTPTransportError(.timeout, "\(target): nothing arrived within the stall timeout", hint: "the server or the network stalled; try again", cause: "\(client)")
+                return HTTPTransportError(
+                    .timeout, "\(target): nothing arrived within the stall timeout",
+                    hint: "the server or the network stalled; try again", cause: "\(client)")
             case .connectTimeout:
-                return HTTPTransportError(.connection, "\(target): connecting timed out", hint: proxyHint ?? "check the network path to the host", cause: "\(client)")
+                return HTTPTransportError(
+                    .connection, "\(target): connecting timed out",
+                    hint: proxyHint ?? "check the network path to the host", cause: "\(client)")
             case .invalidProxyResponse, .httpProxyHandshakeTimeout, .socksHandshakeTimeout:
-                return HTTPTransportError(.proxy, "the proxy did not open a tunnel to \(target)", hint: proxyHint, cause: "\(client)")
+                return HTTPTransportError(
+                    .proxy, "the proxy did not open a tunnel to \(target)", hint: proxyHint, cause: "\(client)")
             case .proxyAuthenticationRequired:
                 return HTTPTransportError(
-                    .proxy, "the proxy wants credentials for \(target)", hint: "put them in the proxy URL: http://user:password@proxy:port", cause: "HTTP 407")
+                    .proxy, "the proxy wants credentials for \(target)",
+                    hint: "put them in the proxy URL: http://user:password@proxy:port", cause: "HTTP 407")
             case .tlsHandshakeTimeout:
-                return HTTPTransportError(.tls, "\(target): the TLS handshake timed out", hint: "is this an HTTPS port?", cause: "\(client)")
+                return HTTPTransportError(
+                    .tls, "\(target): the TLS handshake timed out", hint: "is this an HTTPS port?", cause: "\(client)")
             case .remoteConnectionClosed:
-                return HTTPTransportError(.connection, "\(target): the server closed the connection early", hint: "try again", cause: "\(client)")
+                return HTTPTransportError(
+                    .connection, "\(target): the server closed the connection early", hint: "try again",
+                    cause: "\(client)")
             case .bodyLengthMismatch:
-                return HTTPTransportError(.request, "\(target): the request body was not the length it declared", cause: "\(client)")
+                return HTTPTransportError(
+                    .request, "\(target): the request body was not the length it declared", cause: "\(client)")
             default:
                 return HTTPTransportError(.connection, "request to \(target) failed", cause: "\(client)")
             }
@@ -126,12 +146,16 @@ public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
         }
         if let io = error as? IOError {
             if io.errnoCode == ECONNREFUSED {
-                return HTTPTransportError(.refused, "connection to \(target) refused", hint: "nothing listens there: check the host and port", cause: "\(io)")
+                return HTTPTransportError(
+                    .refused, "connection to \(target) refused", hint: "nothing listens there: check the host and port",
+                    cause: "\(io)")
             }
-            return HTTPTransportError(.connection, "\(target): the connection failed", hint: "try again", cause: "\(io)")
+            return HTTPTransportError(
+                .connection, "\(target): the connection failed", hint: "try again", cause: "\(io)")
         }
         if error is ChannelError {
-            return HTTPTransportError(.connection, "\(target): the connection failed", hint: "try again", cause: "\(error)")
+            return HTTPTransportError(
+                .connection, "\(target): the connection failed", hint: "try again", cause: "\(error)")
         }
         if error is CancellationError {
             return HTTPTransportError(.connection, "\(target): cancelled", cause: "cancelled")
@@ -142,13 +166,17 @@ public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
     private static func tlsFailure(target: String, cause: String) -> HTTPTransportError {
         HTTPTransportError(
             .tls, "\(target): TLS failed (the certificate is not trusted, or the handshake broke)",
-            hint: "if the server uses a private CA, pass it with --ca-file FILE (or SEEDGEN_CA_FILE); for a self-signed server, pin its SHA-256 fingerprint",
+            hint:
+                "if the server uses a private CA, pass it with --ca-file FILE (or SEEDGEN_CA_FILE); for a self-signed "
+                + "server, pin its SHA-256 fingerprint",
             cause: cause)
     }
 
     /// The URL without user name or password, for messages.
     static func redacted(_ url: URL) -> String {
-        guard url.user != nil || url.password != nil, var parts = URLComponents(url: url, resolvingAgainstBaseURL: false) else {
+        guard url.user != nil || url.password != nil,
+            var parts = URLComponents(url: url, resolvingAgainstBaseURL: false)
+        else {
             return url.absoluteString
         }
         parts.user = nil

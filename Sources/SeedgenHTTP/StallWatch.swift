@@ -69,7 +69,8 @@ final class StallWatch: Sendable {
 
     /// Runs `operation` under the watch: a stall cancels it and throws `stalled`.
     func run<Result: Sendable>(
-        stalled: @escaping @Sendable () -> HTTPTransportError, _ operation: @escaping @Sendable () async throws -> Result
+        stalled: @escaping @Sendable () -> HTTPTransportError,
+        _ operation: @escaping @Sendable () async throws -> Result
     ) async throws -> Result {
         try await withThrowingTaskGroup(of: Result?.self) { group in
             group.addTask { try await operation() }

@@ -36,7 +36,8 @@ enum LibisofsSession {
     /// libisofs' text for a (negative) return code.
     static func message(for code: Int32) -> String {
         guard let text = iso_error_to_msg(code) else { return "libisofs error \(code)" }
-        return "\(String(cString: text)) (libisofs code 0x\(String(UInt32(bitPattern: code), radix: 16, uppercase: true)))"
+        return
+            "\(String(cString: text)) (libisofs code 0x\(String(UInt32(bitPattern: code), radix: 16, uppercase: true)))"
     }
 
     /// Throws a runtime error when `code` is a libisofs failure (negative); returns it otherwise.

@@ -26,7 +26,8 @@ public enum SeedISO {
     public static func image(files: [SeedFile], volumeID: String = defaultVolumeID, epoch: Int64) throws -> Data {
         try validate(files: files, volumeID: volumeID, epoch: epoch)
         var image = Data()
-        try generate(files: files, volumeID: volumeID, epoch: epoch, expecting: { image.reserveCapacity($0) }) { chunk in
+        try generate(files: files, volumeID: volumeID, epoch: epoch, expecting: { image.reserveCapacity($0) }) {
+            chunk in
             image.append(chunk.assumingMemoryBound(to: UInt8.self))
         }
         return image
@@ -78,7 +79,9 @@ public enum SeedISO {
             iso_image_set_application_id(image, "seedgen")
 
             let timestamp = time_t(epoch)
-            guard let root = iso_image_get_root(image) else { throw SeedgenError.runtime(message: "libisofs image has no root") }
+            guard let root = iso_image_get_root(image) else {
+                throw SeedgenError.runtime(message: "libisofs image has no root")
+            }
             stamp(root, mode: directoryMode, timestamp: timestamp)
             for file in files {
                 let node = try addFile(file, to: root, of: image)
@@ -97,7 +100,9 @@ public enum SeedISO {
         }
     }
 
-    private static func addFile(_ file: SeedFile, to root: OpaquePointer, of image: OpaquePointer) throws -> OpaquePointer {
+    private static func addFile(_ file: SeedFile, to root: OpaquePointer, of image: OpaquePointer) throws
+        -> OpaquePointer
+    {
         // The memory stream takes ownership of a malloc'd buffer and free()s it with the stream.
         let count = file.data.count
         guard let buffer = malloc(max(count, 1)) else {
@@ -132,10 +137,14 @@ public enum SeedISO {
         iso_node_set_ctime(node, timestamp)
     }
 
-    private static func makeBurnSource(_ image: OpaquePointer, timestamp: time_t) throws -> UnsafeMutablePointer<burn_source> {
+    private static func makeBurnSource(_ image: OpaquePointer, timestamp: time_t) throws -> UnsafeMutablePointer<
+        burn_source
+    > {
         var optionsHandle: OpaquePointer?
         try LibisofsSession.check(iso_write_opts_new(&optionsHandle, 0), "cannot create ISO write options")
-        guard let options = optionsHandle else { throw SeedgenError.runtime(message: "libisofs returned no write options") }
+        guard let options = optionsHandle else {
+            throw SeedgenError.runtime(message: "libisofs returned no write options")
+        }
         defer { iso_write_opts_free(options) }
         let settings: [(String, Int32)] = [
             ("ISO level", iso_write_opts_set_iso_level(options, 3)),
@@ -169,7 +178,8 @@ public enum SeedISO {
         try LibisofsSession.check(pvdResult, "cannot set the ISO volume times")
 
         var sourceHandle: UnsafeMutablePointer<burn_source>?
-        try LibisofsSession.check(iso_image_create_burn_source(image, options, &sourceHandle), "cannot start writing the ISO image")
+        try LibisofsSession.check(
+            iso_image_create_burn_source(image, options, &sourceHandle), "cannot start writing the ISO image")
         guard let source = sourceHandle else { throw SeedgenError.runtime(message: "libisofs returned no burn source") }
         return source
     }
@@ -184,13 +194,15 @@ public enum SeedISO {
             let text = String(value)
             return String(repeating: "0", count: max(0, width - text.count)) + text
         }
-        let text = digits(parts.tm_year + 1900, 4) + digits(parts.tm_mon + 1, 2) + digits(parts.tm_mday, 2)
+        let text =
+            digits(parts.tm_year + 1900, 4) + digits(parts.tm_mon + 1, 2) + digits(parts.tm_mday, 2)
             + digits(parts.tm_hour, 2) + digits(parts.tm_min, 2) + digits(parts.tm_sec, 2) + "00"
         return Array(text.utf8CString)
     }
 
     private static func drain(
-        _ source: UnsafeMutablePointer<burn_source>, expecting: (Int) -> Void, into sink: (UnsafeRawBufferPointer) throws -> Void
+        _ source: UnsafeMutablePointer<burn_source>, expecting: (Int) -> Void,
+        into sink: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
         let total = Int64(source.pointee.get_size(source))
         guard total > 0 else { throw SeedgenError.runtime(message: "libisofs computed an empty ISO image") }

@@ -32,7 +32,9 @@ package final class SeedISOMemorySink: SeedISOFileSink {
     private let completion: (Data) -> Void
 
     package init(_ completion: @escaping (Data) -> Void) { self.completion = completion }
-    package func append(_ chunk: UnsafeRawBufferPointer) throws { data.append(chunk.assumingMemoryBound(to: UInt8.self)) }
+    package func append(_ chunk: UnsafeRawBufferPointer) throws {
+        data.append(chunk.assumingMemoryBound(to: UInt8.self))
+    }
     package func finish() throws { completion(data) }
     package func abandon() {}
 }
@@ -66,7 +68,8 @@ public enum ISOImageReader {
         _ = try read(url) { entry, _ in
             let target = directory.appendingPathComponent(entry.path)
             do {
-                try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
             } catch {
                 throw SeedgenError.wrap(error, "cannot create \(target.deletingLastPathComponent().path)")
             }
@@ -152,7 +155,9 @@ public enum ISOImageReader {
 
         var optionsHandle: OpaquePointer?
         try LibisofsSession.check(iso_read_opts_new(&optionsHandle, 0), "cannot create ISO read options")
-        guard let options = optionsHandle else { throw SeedgenError.runtime(message: "libisofs returned no read options") }
+        guard let options = optionsHandle else {
+            throw SeedgenError.runtime(message: "libisofs returned no read options")
+        }
         defer { iso_read_opts_free(options) }
         if tree == .joliet {
             iso_read_opts_set_no_rockridge(options, 1)
@@ -167,7 +172,8 @@ public enum ISOImageReader {
         var featuresHandle: OpaquePointer?
         try LibisofsSession.check(
             iso_image_import(image, source, options, &featuresHandle), "\(url.path) is not a readable ISO 9660 image",
-            hint: "seedgen inspect reads ISO 9660 images such as those made by seedgen iso, cloud-localds or genisoimage")
+            hint:
+                "seedgen inspect reads ISO 9660 images such as those made by seedgen iso, cloud-localds or genisoimage")
         defer { if let featuresHandle { iso_read_image_features_destroy(featuresHandle) } }
         let rockRidge = featuresHandle.map { iso_read_image_features_has_rockridge($0) == 1 } ?? false
         let joliet = featuresHandle.map { iso_read_image_features_has_joliet($0) == 1 } ?? false
@@ -184,7 +190,9 @@ public enum ISOImageReader {
         var children: [(OpaquePointer, String)] = []
         var nodeHandle: OpaquePointer?
         while iso_dir_iter_next(iterator, &nodeHandle) == 1 {
-            guard let node = nodeHandle, let name = iso_node_get_name(node).map({ String(cString: $0) }) else { continue }
+            guard let node = nodeHandle, let name = iso_node_get_name(node).map({ String(cString: $0) }) else {
+                continue
+            }
             children.append((node, name))
         }
         for (node, name) in children.sorted(by: { $0.1 < $1.1 }) where name != "." && name != ".." {
@@ -197,8 +205,12 @@ public enum ISOImageReader {
         }
     }
 
-    private static func readFile(_ file: OpaquePointer, path: String, into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
-        guard let stream = iso_file_get_stream(file) else { throw SeedgenError.runtime(message: "\(path): no data stream in the ISO") }
+    private static func readFile(
+        _ file: OpaquePointer, path: String, into sink: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        guard let stream = iso_file_get_stream(file) else {
+            throw SeedgenError.runtime(message: "\(path): no data stream in the ISO")
+        }
         try LibisofsSession.check(iso_stream_open(stream), "cannot read \(path) from the ISO image")
         defer { iso_stream_close(stream) }
         var buffer = [UInt8](repeating: 0, count: 64 << 10)

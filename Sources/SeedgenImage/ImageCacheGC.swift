@@ -26,7 +26,9 @@ extension ImageStore {
             var referenced = Set<String>()
             for record in index.images {
                 referenced.insert(record.blobPath)
-                for file in [record.checksumList, record.signature, record.keyring].compactMap({ $0 }) { referenced.insert(file.file) }
+                for file in [record.checksumList, record.signature, record.keyring].compactMap({ $0 }) {
+                    referenced.insert(file.file)
+                }
             }
             return referenced
         }
@@ -34,7 +36,9 @@ extension ImageStore {
         if !remove.isEmpty {
             let before = index.images.count
             index.images.removeAll { record in
-                remove.contains { $0 == record.name || $0 == record.source || $0 == record.fileName || $0 == record.sha256 }
+                remove.contains {
+                    $0 == record.name || $0 == record.source || $0 == record.fileName || $0 == record.sha256
+                }
             }
             report.removedRecords = before - index.images.count
             if report.removedRecords > 0 { try ImageCacheIndexStore.write(index, to: self.index.url) }
@@ -42,7 +46,10 @@ extension ImageStore {
         let referenced = referencedFiles()
         let fileManager = FileManager.default
         for folder in ["sha256", "lists", "keyrings"] {
-            for name in ((try? fileManager.contentsOfDirectory(atPath: directory.appendingPathComponent(folder).path)) ?? []).sorted() {
+            for name
+                in ((try? fileManager.contentsOfDirectory(atPath: directory.appendingPathComponent(folder).path)) ?? [])
+                .sorted()
+            {
                 let relative = "\(folder)/\(name)"
                 if referenced.contains(relative) { continue }
                 if referencedBefore.contains(relative) || removeUnindexed {

@@ -8,7 +8,9 @@ public struct ImageCacheLocation {
 
     public static func defaultDirectory(environment: [String: String]) -> URL {
         if let explicit = environment["SEEDGEN_CACHE"], !explicit.isEmpty { return URL(fileURLWithPath: explicit) }
-        if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty { return URL(fileURLWithPath: xdg).appendingPathComponent("seedgen") }
+        if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty {
+            return URL(fileURLWithPath: xdg).appendingPathComponent("seedgen")
+        }
         return URL(fileURLWithPath: environment["HOME"] ?? NSHomeDirectory()).appendingPathComponent(".cache/seedgen")
     }
 }
@@ -86,7 +88,9 @@ struct ImageCacheIndexFile: Codable {
         }
         if version > currentVersion {
             throw SeedgenError.runtime(
-                message: "the image cache index \(url.path) is version \(version), written by a newer seedgen; this one reads version \(currentVersion) and changed nothing",
+                message:
+                    "the image cache index \(url.path) is version \(version), written by a newer seedgen; this one "
+                    + "reads version \(currentVersion) and changed nothing",
                 hint: "use the newer seedgen with this cache, or give this one another cache with --cache DIR")
         }
         guard version >= 1 else { throw damaged(url, "its version \(version) is not one seedgen ever wrote") }
@@ -102,7 +106,8 @@ struct ImageCacheIndexFile: Codable {
         return .runtime(
             message: "the image cache index \(url.path) is damaged: \(reason); nothing in the cache was changed",
             hint: "restore index.json from a backup; or move it aside (mv \(url.path) \(url.path).damaged) and run "
-                + "`seedgen image fetch NAME` or `seedgen image import DIR` again: the verified images in \(directory)/sha256/ "
+                + "`seedgen image fetch NAME` or `seedgen image import DIR` again: the verified images in "
+                + "\(directory)/sha256/ "
                 + "stay, and `seedgen image gc` keeps files the index does not name unless given --remove-unindexed")
     }
 }
@@ -118,7 +123,9 @@ final class ImageFileLock: @unchecked Sendable {
     static func acquireBlocking(_ url: URL) throws -> ImageFileLock {
         let descriptor = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
-            throw SeedgenError.runtime(message: "cannot open lock file \(url.path)", hint: "check that the cache directory is writable", cause: String(cString: strerror(errno)))
+            throw SeedgenError.runtime(
+                message: "cannot open lock file \(url.path)", hint: "check that the cache directory is writable",
+                cause: String(cString: strerror(errno)))
         }
         while flock(descriptor, LOCK_EX) != 0 {
             if errno == EINTR { continue }

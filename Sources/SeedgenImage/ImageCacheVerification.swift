@@ -32,7 +32,10 @@ extension ImageStore {
             return finding
         }
         if digests.sha256 != record.sha256 || digests.size != record.size {
-            finding.problems.append("\(record.blobPath) is corrupt: sha256 \(digests.sha256), \(digests.size) bytes (expected \(record.sha256), \(record.size) bytes)")
+            finding.problems.append(
+                "\(record.blobPath) is corrupt: sha256 \(digests.sha256), \(digests.size) bytes (expected "
+                    + "\(record.sha256), \(record.size) bytes)"
+            )
             return finding
         }
         finding.checks.append("sha256 ok")
@@ -44,7 +47,9 @@ extension ImageStore {
             return finding
         }
         let listURL = base.appendingPathComponent(listFile.file)
-        guard let raw = try? Data(contentsOf: listURL), Digest.sha256Hex(raw) == listFile.file.split(separator: "/").last.map(String.init) else {
+        guard let raw = try? Data(contentsOf: listURL),
+            Digest.sha256Hex(raw) == listFile.file.split(separator: "/").last.map(String.init)
+        else {
             finding.problems.append("checksum list \(listFile.file) is missing or altered")
             return finding
         }
@@ -55,7 +60,9 @@ extension ImageStore {
             // under a signing publisher's tree, never from the export.
             let publisherPins = URL(string: record.source).flatMap { catalog.publisher(covering: $0) }
                 .flatMap { $0.signatureStyle == .none ? nil : $0.fingerprints }
-            let pinned = record.name.flatMap { catalog.entry(named: $0)?.fingerprints } ?? publisherPins ?? record.fingerprints ?? []
+            let pinned =
+                record.name.flatMap { catalog.entry(named: $0)?.fingerprints } ?? publisherPins ?? record.fingerprints
+                ?? []
             let keyringPath = record.keyring.map { base.appendingPathComponent($0.file) }
             var signature: Data?
             if let signatureFile = record.signature {
@@ -65,12 +72,17 @@ extension ImageStore {
             if let keyringPath, finding.problems.isEmpty {
                 do {
                     let verdict = try ImageSignatureVerifier.verify(
-                        content: raw, signature: signature, style: style, keyring: keyringPath, pinned: pinned, scratch: temporaryDirectory,
+                        content: raw, signature: signature, style: style, keyring: keyringPath, pinned: pinned,
+                        scratch: temporaryDirectory,
                         what: URL(string: listFile.source)?.lastPathComponent ?? listFile.source)
                     listText = String(decoding: verdict.signedContent, as: UTF8.self)
                     finding.checks.append("signed (VALIDSIG \(verdict.fingerprint))")
                 } catch let error as SeedgenError {
-                    if case .runtime(let message, _, _) = error { finding.problems.append(message) } else { finding.problems.append(error.description) }
+                    if case .runtime(let message, _, _) = error {
+                        finding.problems.append(message)
+                    } else {
+                        finding.problems.append(error.description)
+                    }
                 } catch {
                     finding.problems.append("\(error)")
                 }
@@ -83,7 +95,8 @@ extension ImageStore {
         guard finding.problems.isEmpty else { return finding }
         let listed = ImageChecksumList(parsing: listText).digest(for: record.fileName, algorithm: algorithm)
         if listed == nil || listed != digests.hex(algorithm) {
-            finding.problems.append("the checksum list does not list \(record.fileName) with this \(algorithm.rawValue)")
+            finding.problems.append(
+                "the checksum list does not list \(record.fileName) with this \(algorithm.rawValue)")
         } else {
             finding.checks.append("listed \(algorithm.rawValue) ok")
         }

@@ -33,7 +33,8 @@ public enum ImageSignatureStyle: String, Sendable, Hashable, Codable {
 public enum ImageLatestResolution: Sendable, Hashable, Codable {
     /// A directory index lists dated serial directories; the newest serial matching `serialPattern`
     /// wins and `{serial}` in the templates is replaced by it.
-    case serialDirectory(indexURL: String, serialPattern: String, imageURL: String, checksumsURL: String, signatureURL: String?)
+    case serialDirectory(
+        indexURL: String, serialPattern: String, imageURL: String, checksumsURL: String, signatureURL: String?)
     /// The checksum list names the same bytes under a dated file name too (AlmaLinux `…-latest…`):
     /// the entry with the same digest whose name matches `datedNamePattern` is used.
     case sameDigestInList(datedNamePattern: String)
@@ -63,7 +64,8 @@ public struct ImageCatalogEntry: Sendable, Hashable, Codable {
     public init(
         name: String, description: String, url: String, checksums: String?, checksumFormat: ChecksumListFormat,
         digestAlgorithm: ImageDigestAlgorithm, signatureStyle: ImageSignatureStyle, signature: String? = nil,
-        keyring: String? = nil, fingerprints: [String] = [], keyringHint: String? = nil, latest: ImageLatestResolution? = nil
+        keyring: String? = nil, fingerprints: [String] = [], keyringHint: String? = nil,
+        latest: ImageLatestResolution? = nil
     ) {
         self.name = name
         self.description = description
@@ -85,7 +87,9 @@ public struct ImageCatalogEntry: Sendable, Hashable, Codable {
         case .none: return "\(checksums ?? "-") (\(checksumFormat.rawValue), \(digestAlgorithm.rawValue)), unsigned"
         case .detached, .clearsigned:
             let keys = fingerprints.map { String($0.suffix(16)) }.joined(separator: ",")
-            return "\(checksums ?? "-") (\(checksumFormat.rawValue), \(digestAlgorithm.rawValue)), \(signatureStyle.rawValue) signature by \(keys)"
+            return
+                "\(checksums ?? "-") (\(checksumFormat.rawValue), \(digestAlgorithm.rawValue)), "
+                + "\(signatureStyle.rawValue) signature by \(keys)"
         }
     }
 }
@@ -102,7 +106,9 @@ public struct ImageCatalog: Sendable, Hashable {
         self.publishers = publishers
     }
 
-    public static func builtIn() -> ImageCatalog { ImageCatalog(entries: ImageCatalogData.entries, publishers: ImageCatalogData.publishers) }
+    public static func builtIn() -> ImageCatalog {
+        ImageCatalog(entries: ImageCatalogData.entries, publishers: ImageCatalogData.publishers)
+    }
 
     /// Names of the built-in catalog; cheap (no I/O), for vm.yaml validation.
     public static let knownNames: [String] = ImageCatalogData.entries.map(\.name)
@@ -115,7 +121,9 @@ public struct ImageCatalog: Sendable, Hashable {
     public func suggestion(for name: String) -> String? { NameSuggestion.closest(to: name, in: names) }
 
     /// The user catalog seedgen reads when no `--catalog` is given.
-    public static func defaultUserCatalogFile(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+    public static func defaultUserCatalogFile(environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> URL
+    {
         let base: URL
         if let config = environment["XDG_CONFIG_HOME"], !config.isEmpty {
             base = URL(fileURLWithPath: config)
@@ -172,7 +180,9 @@ public struct ImageCatalog: Sendable, Hashable {
     ///     keyring: ~/.config/seedgen/keyrings/example.gpg
     ///     fingerprints: [0123…]
     /// ```
-    public static func parseUserCatalog(at file: URL) throws -> [ImageCatalogEntry] { try parseUserCatalogFile(at: file).entries }
+    public static func parseUserCatalog(at file: URL) throws -> [ImageCatalogEntry] {
+        try parseUserCatalogFile(at: file).entries
+    }
 
     /// Parses a user catalog file: `images:` as above, and `publishers:` whose image directories
     /// are trusted the way the built-in publishers are (a name of a built-in one replaces it):
@@ -187,32 +197,44 @@ public struct ImageCatalog: Sendable, Hashable {
     ///     keyring: /usr/share/keyrings/ubuntu-cloudimage-keyring.gpg
     ///     fingerprints: [D2EB…7C81]
     /// ```
-    public static func parseUserCatalogFile(at file: URL) throws -> (entries: [ImageCatalogEntry], publishers: [ImagePublisher]) {
+    public static func parseUserCatalogFile(at file: URL) throws -> (
+        entries: [ImageCatalogEntry], publishers: [ImagePublisher]
+    ) {
         let text: String
         do {
             text = try String(contentsOf: file, encoding: .utf8)
         } catch {
-            throw SeedgenError.runtime(message: "cannot read image catalog \(file.path)", hint: "check the --catalog path", cause: "\(error)")
+            throw SeedgenError.runtime(
+                message: "cannot read image catalog \(file.path)", hint: "check the --catalog path", cause: "\(error)")
         }
         let node: YAMLNode?
         do {
             node = try YAMLReader.read(text)
         } catch {
-            throw SeedgenError.invalidInput(error.problems.map {
-                Diagnostic(
-                    at: SourceLocation(file: file.path, line: $0.mark.line, column: $0.mark.column), keyPath: $0.key ?? "",
-                    message: $0.message, allowed: $0.hint)
-            })
+            throw SeedgenError.invalidInput(
+                error.problems.map {
+                    Diagnostic(
+                        at: SourceLocation(file: file.path, line: $0.mark.line, column: $0.mark.column),
+                        keyPath: $0.key ?? "",
+                        message: $0.message, allowed: $0.hint)
+                })
         }
         var diagnostics = DiagnosticCollector()
         func location(_ node: YAMLNode) -> SourceLocation {
             SourceLocation(file: file.path, line: node.mark.line, column: node.mark.column)
         }
         guard node?.pairs != nil, node?["images"] != nil || node?["publishers"] != nil else {
-            throw SeedgenError.invalidInput([Diagnostic(at: SourceLocation(file: file.path, line: 1, column: 1), keyPath: "images", message: "missing `images:` map", allowed: "images: { NAME: { url: …, … } }")])
+            throw SeedgenError.invalidInput([
+                Diagnostic(
+                    at: SourceLocation(file: file.path, line: 1, column: 1), keyPath: "images",
+                    message: "missing `images:` map", allowed: "images: { NAME: { url: …, … } }")
+            ])
         }
         let images = node?["images"]?.pairs ?? []
-        let allowedKeys = ["url", "description", "checksums", "checksum_format", "digest", "signature", "signature_url", "keyring", "fingerprints"]
+        let allowedKeys = [
+            "url", "description", "checksums", "checksum_format", "digest", "signature", "signature_url", "keyring",
+            "fingerprints",
+        ]
         var entries: [ImageCatalogEntry] = []
         for image in images {
             guard let name = image.key.scalar?.text else { continue }
@@ -226,7 +248,9 @@ public struct ImageCatalog: Sendable, Hashable {
                 let key = entry.key.scalar?.text ?? ""
                 if !allowedKeys.contains(key) {
                     let hint = NameSuggestion.closest(to: key, in: allowedKeys).map { "did you mean `\($0)`?" }
-                    diagnostics.error("unknown key `\(key)`", at: location(entry.key), keyPath: "\(path).\(key)", allowed: hint ?? allowedKeys.joined(separator: ", "))
+                    diagnostics.error(
+                        "unknown key `\(key)`", at: location(entry.key), keyPath: "\(path).\(key)",
+                        allowed: hint ?? allowedKeys.joined(separator: ", "))
                 }
             }
             // Scalars by their text: a fingerprint of digits only is still a fingerprint.
@@ -237,59 +261,88 @@ public struct ImageCatalog: Sendable, Hashable {
             }
             let format = string("checksum_format").map { ChecksumListFormat(rawValue: $0) } ?? .gnu
             let digest = string("digest").map { ImageDigestAlgorithm(rawValue: $0) } ?? .sha256
-            let style = string("signature").map { ImageSignatureStyle(rawValue: $0) } ?? (string("signature_url") == nil ? ImageSignatureStyle.none : .detached)
+            let style =
+                string("signature").map { ImageSignatureStyle(rawValue: $0) }
+                ?? (string("signature_url") == nil ? ImageSignatureStyle.none : .detached)
             guard let format, let digest, let style else {
-                diagnostics.error("bad checksum_format, digest or signature value", at: location(valueNode), keyPath: path, allowed: "checksum_format: gnu|bsd, digest: sha256|sha512, signature: detached|clearsigned|none")
+                diagnostics.error(
+                    "bad checksum_format, digest or signature value", at: location(valueNode), keyPath: path,
+                    allowed: "checksum_format: gnu|bsd, digest: sha256|sha512, signature: detached|clearsigned|none")
                 continue
             }
             let fingerprints = valueNode["fingerprints"]?.items?.compactMap(\.scalar?.text) ?? []
             if style != .none && fingerprints.isEmpty {
-                diagnostics.error("a signed entry needs pinned `fingerprints`", at: location(valueNode), keyPath: "\(path).fingerprints", allowed: "a list of 40-hex-digit OpenPGP fingerprints")
+                diagnostics.error(
+                    "a signed entry needs pinned `fingerprints`", at: location(valueNode),
+                    keyPath: "\(path).fingerprints", allowed: "a list of 40-hex-digit OpenPGP fingerprints")
             }
             if style != .none && string("checksums") == nil {
-                diagnostics.error("a signed entry needs `checksums`", at: location(valueNode), keyPath: "\(path).checksums")
+                diagnostics.error(
+                    "a signed entry needs `checksums`", at: location(valueNode), keyPath: "\(path).checksums")
             }
-            entries.append(ImageCatalogEntry(
-                name: name, description: string("description") ?? "user catalog", url: url, checksums: string("checksums"),
-                checksumFormat: format, digestAlgorithm: digest, signatureStyle: style, signature: string("signature_url"),
-                keyring: string("keyring"), fingerprints: fingerprints))
+            entries.append(
+                ImageCatalogEntry(
+                    name: name, description: string("description") ?? "user catalog", url: url,
+                    checksums: string("checksums"),
+                    checksumFormat: format, digestAlgorithm: digest, signatureStyle: style,
+                    signature: string("signature_url"),
+                    keyring: string("keyring"), fingerprints: fingerprints))
         }
         var publishers: [ImagePublisher] = []
-        let publisherKeys = ["root", "checksums", "checksum_format", "digest", "signature", "signature_url", "keyring", "fingerprints"]
+        let publisherKeys = [
+            "root", "checksums", "checksum_format", "digest", "signature", "signature_url", "keyring", "fingerprints",
+        ]
         for publisher in node?["publishers"]?.pairs ?? [] {
             guard let name = publisher.key.scalar?.text else { continue }
             let valueNode = publisher.value
             let path = "publishers.\(name)"
             guard let map = valueNode.pairs else {
-                diagnostics.error("must be a map", at: location(valueNode), keyPath: path, allowed: "root, checksums, …")
+                diagnostics.error(
+                    "must be a map", at: location(valueNode), keyPath: path, allowed: "root, checksums, …")
                 continue
             }
             for entry in map where !publisherKeys.contains(entry.key.scalar?.text ?? "") {
                 let key = entry.key.scalar?.text ?? ""
-                diagnostics.error("unknown key `\(key)`", at: location(entry.key), keyPath: "\(path).\(key)", allowed: publisherKeys.joined(separator: ", "))
+                diagnostics.error(
+                    "unknown key `\(key)`", at: location(entry.key), keyPath: "\(path).\(key)",
+                    allowed: publisherKeys.joined(separator: ", "))
             }
             func string(_ key: String) -> String? { valueNode[key]?.scalar?.text }
-            guard let rootURL = string("root"), let parsed = URL(string: rootURL), parsed.scheme != nil, parsed.host != nil, let checksums = string("checksums") else {
-                diagnostics.error("a publisher needs `root` (a URL) and `checksums` (the list's file name)", at: location(valueNode), keyPath: path)
+            guard let rootURL = string("root"), let parsed = URL(string: rootURL), parsed.scheme != nil,
+                parsed.host != nil, let checksums = string("checksums")
+            else {
+                diagnostics.error(
+                    "a publisher needs `root` (a URL) and `checksums` (the list's file name)", at: location(valueNode),
+                    keyPath: path)
                 continue
             }
             let format = string("checksum_format").map { ChecksumListFormat(rawValue: $0) } ?? .gnu
             let digest = string("digest").map { ImageDigestAlgorithm(rawValue: $0) } ?? .sha256
-            let style = string("signature").map { ImageSignatureStyle(rawValue: $0) } ?? (string("signature_url") == nil ? ImageSignatureStyle.none : .detached)
+            let style =
+                string("signature").map { ImageSignatureStyle(rawValue: $0) }
+                ?? (string("signature_url") == nil ? ImageSignatureStyle.none : .detached)
             guard let format, let digest, let style else {
-                diagnostics.error("bad checksum_format, digest or signature value", at: location(valueNode), keyPath: path, allowed: "checksum_format: gnu|bsd, digest: sha256|sha512, signature: detached|clearsigned|none")
+                diagnostics.error(
+                    "bad checksum_format, digest or signature value", at: location(valueNode), keyPath: path,
+                    allowed: "checksum_format: gnu|bsd, digest: sha256|sha512, signature: detached|clearsigned|none")
                 continue
             }
             let fingerprints = valueNode["fingerprints"]?.items?.compactMap(\.scalar?.text) ?? []
             if style != .none && (fingerprints.isEmpty || string("keyring") == nil) {
-                diagnostics.error("a signed publisher needs `keyring` and pinned `fingerprints`", at: location(valueNode), keyPath: "\(path).fingerprints", allowed: "a list of 40-hex-digit OpenPGP fingerprints")
+                diagnostics.error(
+                    "a signed publisher needs `keyring` and pinned `fingerprints`", at: location(valueNode),
+                    keyPath: "\(path).fingerprints", allowed: "a list of 40-hex-digit OpenPGP fingerprints")
             }
             if style == .detached && string("signature_url") == nil {
-                diagnostics.error("a detached signature needs `signature_url` (the file name beside the list)", at: location(valueNode), keyPath: "\(path).signature_url")
+                diagnostics.error(
+                    "a detached signature needs `signature_url` (the file name beside the list)",
+                    at: location(valueNode), keyPath: "\(path).signature_url")
             }
-            publishers.append(ImagePublisher(
-                name: name, root: rootURL, checksums: checksums, checksumFormat: format, digestAlgorithm: digest, signatureStyle: style,
-                signature: string("signature_url"), keyring: string("keyring"), fingerprints: fingerprints))
+            publishers.append(
+                ImagePublisher(
+                    name: name, root: rootURL, checksums: checksums, checksumFormat: format, digestAlgorithm: digest,
+                    signatureStyle: style,
+                    signature: string("signature_url"), keyring: string("keyring"), fingerprints: fingerprints))
         }
         try diagnostics.throwIfErrors()
         return (entries, publishers)

@@ -17,9 +17,14 @@
 enum ImageCatalogData {
     static let ubuntuFingerprint = "D2EB44626FDDC30B513D5BB71A5D6C4C7DB87C81"
     static let ubuntuKeyring = "/usr/share/keyrings/ubuntu-cloudimage-keyring.gpg"
-    static let ubuntuKeyringHint = "install the package `ubuntu-keyring` (Ubuntu, Debian 13; Debian 12: from bookworm-backports), or export the key D2EB44626FDDC30B513D5BB71A5D6C4C7DB87C81 with `gpg --export` into that path"
+    static let ubuntuKeyringHint =
+        "install the package `ubuntu-keyring` (Ubuntu, Debian 13; Debian 12: from bookworm-backports), or export the "
+        + "key D2EB44626FDDC30B513D5BB71A5D6C4C7DB87C81 with `gpg --export` into that path"
     static let almaFingerprint = "BF18AC2876178908D6E71267D36CB86CB86B3716"
-    static let almaKeyringHint = "AlmaLinux ships no Debian keyring: `gpg --export \(almaFingerprint) > ~/.config/seedgen/keyrings/almalinux-9.gpg` after importing RPM-GPG-KEY-AlmaLinux-9 and checking its fingerprint"
+    static let almaKeyringHint =
+        "AlmaLinux ships no Debian keyring: `gpg --export \(almaFingerprint) > "
+        + "~/.config/seedgen/keyrings/almalinux-9.gpg` after importing RPM-GPG-KEY-AlmaLinux-9 and checking its "
+        + "fingerprint"
 
     static func ubuntu(version: String, codename: String) -> ImageCatalogEntry {
         let base = "https://cloud-images.ubuntu.com/\(codename)"
@@ -27,7 +32,8 @@ enum ImageCatalogData {
         return ImageCatalogEntry(
             name: "ubuntu-\(version)", description: "Ubuntu \(version) LTS (\(codename)) server cloud image, amd64",
             url: "\(base)/current/\(file)", checksums: "SHA256SUMS", checksumFormat: .gnu, digestAlgorithm: .sha256,
-            signatureStyle: .detached, signature: "SHA256SUMS.gpg", keyring: ubuntuKeyring, fingerprints: [ubuntuFingerprint],
+            signatureStyle: .detached, signature: "SHA256SUMS.gpg", keyring: ubuntuKeyring,
+            fingerprints: [ubuntuFingerprint],
             keyringHint: ubuntuKeyringHint,
             latest: .serialDirectory(
                 indexURL: "\(base)/", serialPattern: "^[0-9]{8}(\\.[0-9]+)?$", imageURL: "\(base)/{serial}/\(file)",
@@ -38,7 +44,8 @@ enum ImageCatalogData {
         let base = "https://cloud.debian.org/images/cloud/\(codename)"
         return ImageCatalogEntry(
             name: "debian-\(version)", description: "Debian \(version) (\(codename)) genericcloud, amd64",
-            url: "\(base)/latest/debian-\(version)-genericcloud-amd64.qcow2", checksums: "SHA512SUMS", checksumFormat: .gnu,
+            url: "\(base)/latest/debian-\(version)-genericcloud-amd64.qcow2", checksums: "SHA512SUMS",
+            checksumFormat: .gnu,
             digestAlgorithm: .sha512, signatureStyle: .none,
             latest: .serialDirectory(
                 indexURL: "\(base)/", serialPattern: "^[0-9]{8}-[0-9]+$",
@@ -55,10 +62,13 @@ enum ImageCatalogData {
         debian(version: "11", codename: "bullseye"),
         ImageCatalogEntry(
             name: "almalinux-9", description: "AlmaLinux OS 9 GenericCloud, x86_64",
-            url: "https://repo.almalinux.org/almalinux/9/cloud/x86_64/images/AlmaLinux-9-GenericCloud-latest.x86_64.qcow2",
+            url:
+                "https://repo.almalinux.org/almalinux/9/cloud/x86_64/images/AlmaLinux-9-GenericCloud-latest.x86_64.qcow2",
             checksums: "CHECKSUM", checksumFormat: .bsd, digestAlgorithm: .sha256, signatureStyle: .detached,
-            signature: "CHECKSUM.asc", keyring: "~/.config/seedgen/keyrings/almalinux-9.gpg", fingerprints: [almaFingerprint],
+            signature: "CHECKSUM.asc", keyring: "~/.config/seedgen/keyrings/almalinux-9.gpg",
+            fingerprints: [almaFingerprint],
             keyringHint: almaKeyringHint,
-            latest: .sameDigestInList(datedNamePattern: "^AlmaLinux-9-GenericCloud-9\\.[0-9]+-[0-9]{8}(\\.[0-9]+)?\\.x86_64\\.qcow2$")),
+            latest: .sameDigestInList(
+                datedNamePattern: "^AlmaLinux-9-GenericCloud-9\\.[0-9]+-[0-9]{8}(\\.[0-9]+)?\\.x86_64\\.qcow2$")),
     ]
 }

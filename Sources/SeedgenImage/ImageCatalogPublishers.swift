@@ -21,8 +21,10 @@ public struct ImagePublisher: Sendable, Hashable, Codable {
     public var keyringHint: String?
 
     public init(
-        name: String, root: String, checksums: String, checksumFormat: ChecksumListFormat, digestAlgorithm: ImageDigestAlgorithm,
-        signatureStyle: ImageSignatureStyle, signature: String? = nil, keyring: String? = nil, fingerprints: [String] = [],
+        name: String, root: String, checksums: String, checksumFormat: ChecksumListFormat,
+        digestAlgorithm: ImageDigestAlgorithm,
+        signatureStyle: ImageSignatureStyle, signature: String? = nil, keyring: String? = nil,
+        fingerprints: [String] = [],
         keyringHint: String? = nil
     ) {
         self.name = name
@@ -43,7 +45,9 @@ public struct ImagePublisher: Sendable, Hashable, Codable {
         switch signatureStyle {
         case .none: return "\(list), unsigned"
         case .detached, .clearsigned:
-            return "\(list), \(signatureStyle.rawValue) signature by \(fingerprints.map { String($0.suffix(16)) }.joined(separator: ","))"
+            return
+                "\(list), \(signatureStyle.rawValue) signature by "
+                + "\(fingerprints.map { String($0.suffix(16)) }.joined(separator: ","))"
         }
     }
 
@@ -55,15 +59,19 @@ public struct ImagePublisher: Sendable, Hashable, Codable {
         guard text.hasPrefix(root), url.query == nil, url.fragment == nil else { return false }
         let rest = text.dropFirst(root.count)
         let segments = rest.split(separator: "/", omittingEmptySubsequences: false)
-        guard let last = segments.last, !last.isEmpty, !segments.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) else { return false }
+        guard let last = segments.last, !last.isEmpty,
+            !segments.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty })
+        else { return false }
         return String(last) != checksums && String(last) != signature
     }
 }
 
 extension ImageCatalogData {
     static let ubuntuPublisher = ImagePublisher(
-        name: "ubuntu", root: "https://cloud-images.ubuntu.com/", checksums: "SHA256SUMS", checksumFormat: .gnu, digestAlgorithm: .sha256,
-        signatureStyle: .detached, signature: "SHA256SUMS.gpg", keyring: ubuntuKeyring, fingerprints: [ubuntuFingerprint],
+        name: "ubuntu", root: "https://cloud-images.ubuntu.com/", checksums: "SHA256SUMS", checksumFormat: .gnu,
+        digestAlgorithm: .sha256,
+        signatureStyle: .detached, signature: "SHA256SUMS.gpg", keyring: ubuntuKeyring,
+        fingerprints: [ubuntuFingerprint],
         keyringHint: ubuntuKeyringHint)
 
     static let debianPublisher = ImagePublisher(
@@ -72,8 +80,10 @@ extension ImageCatalogData {
 
     /// AlmaLinux signs each major release with its own key, so only the release 9 tree is covered.
     static let almaPublisher = ImagePublisher(
-        name: "almalinux-9", root: "https://repo.almalinux.org/almalinux/9/cloud/", checksums: "CHECKSUM", checksumFormat: .bsd,
-        digestAlgorithm: .sha256, signatureStyle: .detached, signature: "CHECKSUM.asc", keyring: "~/.config/seedgen/keyrings/almalinux-9.gpg",
+        name: "almalinux-9", root: "https://repo.almalinux.org/almalinux/9/cloud/", checksums: "CHECKSUM",
+        checksumFormat: .bsd,
+        digestAlgorithm: .sha256, signatureStyle: .detached, signature: "CHECKSUM.asc",
+        keyring: "~/.config/seedgen/keyrings/almalinux-9.gpg",
         fingerprints: [almaFingerprint], keyringHint: almaKeyringHint)
 
     static let publishers = [ubuntuPublisher, debianPublisher, almaPublisher]
@@ -90,8 +100,12 @@ public enum AnsibleRoleImages {
     }
 
     public static let images: [Image] = [
-        Image(name: "ubuntu-24.04", publisher: "ubuntu", path: "releases/24.04/release/ubuntu-24.04-server-cloudimg-amd64.img"),
-        Image(name: "ubuntu-22.04", publisher: "ubuntu", path: "releases/22.04/release/ubuntu-22.04-server-cloudimg-amd64.img"),
+        Image(
+            name: "ubuntu-24.04", publisher: "ubuntu",
+            path: "releases/24.04/release/ubuntu-24.04-server-cloudimg-amd64.img"),
+        Image(
+            name: "ubuntu-22.04", publisher: "ubuntu",
+            path: "releases/22.04/release/ubuntu-22.04-server-cloudimg-amd64.img"),
         Image(name: "debian-12", publisher: "debian", path: "bookworm/latest/debian-12-generic-amd64.qcow2"),
         Image(name: "debian-11", publisher: "debian", path: "bullseye/latest/debian-11-generic-amd64.qcow2"),
     ]
@@ -112,7 +126,9 @@ extension ImageCatalog {
     /// The URL the Ansible role's `proxmox_cloud_image_urls[name]` names, under this catalog's
     /// publisher of that image; nil when `name` is not one of the role's keys.
     public func ansibleRoleImageURL(named name: String) -> URL? {
-        guard let image = AnsibleRoleImages.images.first(where: { $0.name == name }), let publisher = publisher(named: image.publisher) else {
+        guard let image = AnsibleRoleImages.images.first(where: { $0.name == name }),
+            let publisher = publisher(named: image.publisher)
+        else {
             return nil
         }
         return URL(string: publisher.root + image.path)

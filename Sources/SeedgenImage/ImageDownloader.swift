@@ -2,8 +2,9 @@ import CXattr
 import Foundation
 import SeedgenCore
 import SeedgenHTTP
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Retry, timeout and back-off settings for network fetches.
@@ -26,7 +27,9 @@ public struct ImageFetchPolicy: Sendable, Hashable {
 
     /// Defaults, overridden by `SEEDGEN_FETCH_ATTEMPTS`, `SEEDGEN_FETCH_TIMEOUT`, `SEEDGEN_FETCH_BACKOFF`
     /// and `SEEDGEN_CA_FILE`.
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> ImageFetchPolicy {
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> ImageFetchPolicy
+    {
         var policy = ImageFetchPolicy()
         if let value = environment["SEEDGEN_CA_FILE"], !value.isEmpty { policy.caFile = value }
         if let value = environment["SEEDGEN_FETCH_ATTEMPTS"].flatMap(Int.init) { policy.attempts = max(1, value) }
@@ -51,7 +54,8 @@ public final class ImageDownloader: Sendable {
             transport = .success(
                 try HTTPTransport(
                     options: HTTPTransportOptions(
-                        caFile: policy.caFile, proxies: try HTTPProxySettings.fromEnvironment(environment), stallTimeout: policy.stallTimeout,
+                        caFile: policy.caFile, proxies: try HTTPProxySettings.fromEnvironment(environment),
+                        stallTimeout: policy.stallTimeout,
                         userAgent: "seedgen/\(SeedgenVersion.current)")))
         } catch {
             transport = .failure(SeedgenError.wrap(error, "cannot set up downloads"))
@@ -61,18 +65,24 @@ public final class ImageDownloader: Sendable {
     /// Downloads `url` into `part` (resuming what is already there) and returns the digests of the
     /// whole file. Throws after the last failed attempt; the `.part` is kept for a later resume
     /// unless the failure says its content is wrong.
-    public func download(_ url: URL, to part: URL, includeSHA512: Bool, progress: ImageProgressReporter) async throws -> ImageDigests {
+    public func download(_ url: URL, to part: URL, includeSHA512: Bool, progress: ImageProgressReporter) async throws
+        -> ImageDigests
+    {
         if url.isFileURL { return try copyLocal(url, to: part, includeSHA512: includeSHA512, progress: progress) }
         let transport = try self.transport.get()
         var lastError: SeedgenError?
         for attempt in 1...policy.attempts {
             if attempt > 1 {
                 let delay = policy.backoff * pow(2, Double(attempt - 2))
-                progress.note("retrying \(url.lastPathComponent) in \(String(format: "%.1f", delay)) s (attempt \(attempt) of \(policy.attempts)): \(lastError.map(Self.shortReason) ?? "")")
+                progress.note(
+                    "retrying \(url.lastPathComponent) in \(String(format: "%.1f", delay)) s (attempt \(attempt) of "
+                        + "\(policy.attempts)): \(lastError.map(Self.shortReason) ?? "")"
+                )
                 try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
             }
             do {
-                return try await attemptDownload(url, to: part, includeSHA512: includeSHA512, progress: progress, transport: transport)
+                return try await attemptDownload(
+                    url, to: part, includeSHA512: includeSHA512, progress: progress, transport: transport)
             } catch let failure as DownloadFailure {
                 switch failure {
                 case .permanent(let error): throw error
@@ -92,7 +102,8 @@ public final class ImageDownloader: Sendable {
         }
         let part = scratch.appendingPathComponent("small-\(UUID().uuidString).part")
         defer { try? FileManager.default.removeItem(at: part) }
-        _ = try await download(url, to: part, includeSHA512: false, progress: ImageProgressReporter(mode: .none, label: ""))
+        _ = try await download(
+            url, to: part, includeSHA512: false, progress: ImageProgressReporter(mode: .none, label: ""))
         return try Data(contentsOf: part)
     }
 
@@ -112,7 +123,8 @@ public final class ImageDownloader: Sendable {
         let fileManager = FileManager.default
         if !fileManager.fileExists(atPath: part.path) {
             guard fileManager.createFile(atPath: part.path, contents: nil) else {
-                throw DownloadFailure.permanent(.runtime(message: "cannot create \(part.path)", cause: String(cString: strerror(errno))))
+                throw DownloadFailure.permanent(
+                    .runtime(message: "cannot create \(part.path)", cause: String(cString: strerror(errno))))
             }
         }
         var digester = ImageDigester(includeSHA512: includeSHA512)
@@ -159,14 +171,19 @@ public final class ImageDownloader: Sendable {
         case .failure(let error as HTTPResponseRefusal):
             switch error {
             case .status(let status): throw Self.statusFailure(status, name: name, part: part)
-            case .wrongResumeOffset(let message): throw DownloadFailure.permanent(.runtime(message: "cannot write \(part.path)", hint: "check free space in the cache", cause: message))
+            case .wrongResumeOffset(let message):
+                throw DownloadFailure.permanent(
+                    .runtime(
+                        message: "cannot write \(part.path)", hint: "check free space in the cache", cause: message))
             }
         case .failure(let error):
             throw Self.failure(downloading: url, error)
         }
         let digests = sink.finalize()
         if let expectedTotal, digests.size != expectedTotal {
-            throw DownloadFailure.retryable(.runtime(message: "\(name): transfer ended early", cause: "got \(digests.size) of \(expectedTotal) bytes"))
+            throw DownloadFailure.retryable(
+                .runtime(
+                    message: "\(name): transfer ended early", cause: "got \(digests.size) of \(expectedTotal) bytes"))
         }
         progress.update(digests.size)
         return digests
@@ -174,16 +191,20 @@ public final class ImageDownloader: Sendable {
 
     /// Streams one response into the part; returns the file's expected total size when known.
     private static func receive(
-        _ head: HTTPResponseHead, _ body: HTTPResponseBody, into sink: PartFileWriter, resumeOffset: UInt64, part: URL, progress: ImageProgressReporter
+        _ head: HTTPResponseHead, _ body: HTTPResponseBody, into sink: PartFileWriter, resumeOffset: UInt64, part: URL,
+        progress: ImageProgressReporter
     ) async throws -> UInt64? {
         let length = head.contentLength.map { UInt64(max(0, $0)) }
         let expectedTotal: UInt64?
         switch head.status {
         case 206:
             // "bytes START-END/TOTAL": the server must continue exactly where the part ends.
-            let numbers = (head.header("Content-Range") ?? "").split(whereSeparator: { !$0.isNumber }).compactMap { UInt64($0) }
+            let numbers = (head.header("Content-Range") ?? "").split(whereSeparator: { !$0.isNumber }).compactMap {
+                UInt64($0)
+            }
             if numbers.count >= 1, numbers[0] != resumeOffset {
-                throw HTTPResponseRefusal.wrongResumeOffset("server resumed at byte \(numbers[0]) instead of \(resumeOffset)")
+                throw HTTPResponseRefusal.wrongResumeOffset(
+                    "server resumed at byte \(numbers[0]) instead of \(resumeOffset)")
             }
             expectedTotal = numbers.count >= 3 ? numbers[2] : length.map { resumeOffset + $0 }
         case 200:
@@ -210,7 +231,8 @@ public final class ImageDownloader: Sendable {
         if let error = error as? SeedgenError { return .permanent(error) }
         let transportError = HTTPTransportError.classify(error, url: url, proxy: nil)
         let seedgenError = SeedgenError.runtime(
-            message: "download of \(url.absoluteString) failed", hint: transportError.hint ?? "rerun to resume; the partial file is kept",
+            message: "download of \(url.absoluteString) failed",
+            hint: transportError.hint ?? "rerun to resume; the partial file is kept",
             cause: [transportError.message, transportError.cause].compactMap { $0 }.joined(separator: ": "))
         switch transportError.kind {
         case .dns, .tls, .request, .redirect: return .permanent(seedgenError)
@@ -225,7 +247,10 @@ public final class ImageDownloader: Sendable {
             try? FileManager.default.removeItem(at: part)
             return .retryable(.runtime(message: "\(name): server refused the resume range", cause: "HTTP 416"))
         case 404, 410:
-            return .permanent(.runtime(message: "\(name) was not found (HTTP \(status))", hint: "check the URL or the catalog entry; for a catalog image, the publisher may have moved it"))
+            return .permanent(
+                .runtime(
+                    message: "\(name) was not found (HTTP \(status))",
+                    hint: "check the URL or the catalog entry; for a catalog image, the publisher may have moved it"))
         case 408, 429, 500...599:
             return .retryable(.runtime(message: "\(name): server error", cause: "HTTP \(status)"))
         default:
@@ -233,13 +258,17 @@ public final class ImageDownloader: Sendable {
         }
     }
 
-    private func copyLocal(_ url: URL, to part: URL, includeSHA512: Bool, progress: ImageProgressReporter) throws -> ImageDigests {
+    private func copyLocal(_ url: URL, to part: URL, includeSHA512: Bool, progress: ImageProgressReporter) throws
+        -> ImageDigests
+    {
         guard let input = FileHandle(forReadingAtPath: url.path) else {
             throw SeedgenError.runtime(message: "cannot read \(url.path)", cause: String(cString: strerror(errno)))
         }
         defer { try? input.close() }
         try? FileManager.default.removeItem(at: part)
-        guard FileManager.default.createFile(atPath: part.path, contents: nil), let output = FileHandle(forWritingAtPath: part.path) else {
+        guard FileManager.default.createFile(atPath: part.path, contents: nil),
+            let output = FileHandle(forWritingAtPath: part.path)
+        else {
             throw SeedgenError.runtime(message: "cannot create \(part.path)", cause: String(cString: strerror(errno)))
         }
         defer { try? output.close() }

@@ -13,7 +13,8 @@ public struct ImageFetchRequest: Sendable, Hashable {
     public var fingerprints: [String]
 
     public init(
-        image: String, sha256: String? = nil, sha512: String? = nil, checksumsURL: String? = nil, signatureURL: String? = nil,
+        image: String, sha256: String? = nil, sha512: String? = nil, checksumsURL: String? = nil,
+        signatureURL: String? = nil,
         keyring: String? = nil, fingerprints: [String] = []
     ) {
         self.image = image
@@ -48,7 +49,8 @@ extension ImageSourcePlan {
             url = URL(fileURLWithPath: image).standardizedFileURL
         } else {
             let hint = catalog.suggestion(for: image).map { " (did you mean \($0)?)" } ?? ""
-            throw SeedgenError.usage("\(image) is neither a catalog name\(hint), a URL, nor an existing file; see `seedgen image list`")
+            throw SeedgenError.usage(
+                "\(image) is neither a catalog name\(hint), a URL, nor an existing file; see `seedgen image list`")
         }
         func parse(_ text: String?) throws -> URL? {
             guard let text else { return nil }
@@ -64,6 +66,7 @@ extension ImageSourcePlan {
         self = try ImageSourcePlan(
             url: url, sha256: request.sha256, sha512: request.sha512, checksumsURL: try parse(request.checksumsURL),
             signatureURL: try parse(request.signatureURL),
-            keyring: request.keyring.map { URL(fileURLWithPath: $0).standardizedFileURL.path }, fingerprints: request.fingerprints)
+            keyring: request.keyring.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+            fingerprints: request.fingerprints)
     }
 }

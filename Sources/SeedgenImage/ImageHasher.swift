@@ -23,7 +23,8 @@ public struct ImageDigester: Sendable {
     }
 
     public func finalize() -> ImageDigests {
-        ImageDigests(sha256: sha256.finalize().hexString, sha512: sha512.map { $0.finalize().hexString }, size: byteCount)
+        ImageDigests(
+            sha256: sha256.finalize().hexString, sha512: sha512.map { $0.finalize().hexString }, size: byteCount)
     }
 }
 
@@ -39,21 +40,24 @@ public struct ImageDigests: Sendable, Hashable, Codable {
 public enum ImageFileHasher {
     public static let chunkSize = 1 << 20
 
-    public static func digests(of file: URL, includeSHA512: Bool, progress: ((UInt64) -> Void)? = nil) throws -> ImageDigests {
+    public static func digests(of file: URL, includeSHA512: Bool, progress: ((UInt64) -> Void)? = nil) throws
+        -> ImageDigests
+    {
         var digester = ImageDigester(includeSHA512: includeSHA512)
         try feed(file, into: &digester, progress: progress)
         return digester.finalize()
     }
 
     /// Hashes `file` into `digester` (used to resume a partial download).
-    public static func feed(_ file: URL, into digester: inout ImageDigester, progress: ((UInt64) -> Void)? = nil) throws {
+    public static func feed(_ file: URL, into digester: inout ImageDigester, progress: ((UInt64) -> Void)? = nil) throws
+    {
         let descriptor = open(file.path, O_RDONLY)
         guard descriptor >= 0 else {
             throw SeedgenError.runtime(message: "cannot read \(file.path)", cause: String(cString: strerror(errno)))
         }
         defer { close(descriptor) }
         #if os(Linux)
-        _ = posix_fadvise(descriptor, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
+            _ = posix_fadvise(descriptor, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
         #endif
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 4096)
         defer { buffer.deallocate() }

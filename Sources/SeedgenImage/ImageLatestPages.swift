@@ -16,7 +16,8 @@ public enum ImageLatestPages {
     }
 
     static func links(in html: String) -> [String] {
-        guard let expression = try? NSRegularExpression(pattern: "href=\"([^\"?#]+)\"", options: [.caseInsensitive]) else { return [] }
+        guard let expression = try? NSRegularExpression(pattern: "href=\"([^\"?#]+)\"", options: [.caseInsensitive])
+        else { return [] }
         return expression.matches(in: html, range: NSRange(html.startIndex..., in: html)).compactMap { match in
             Range(match.range(at: 1), in: html).map { String(html[$0]).replacingOccurrences(of: "./", with: "") }
         }

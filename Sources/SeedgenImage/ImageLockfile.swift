@@ -14,7 +14,8 @@ public struct ImageLockEntry: Sendable, Hashable, Codable {
     /// (`seedgen image lock --trust-on-first-use`); absent for publisher-verified or pinned images.
     public var trust: String?
 
-    public init(url: String, fileName: String, sha256: String, size: UInt64, verification: String, trust: String? = nil) {
+    public init(url: String, fileName: String, sha256: String, size: UInt64, verification: String, trust: String? = nil)
+    {
         self.url = url
         self.fileName = fileName
         self.sha256 = sha256
@@ -49,7 +50,8 @@ public struct ImageLockfile: Sendable, Hashable, Codable {
         do {
             return try JSONDecoder().decode(ImageLockfile.self, from: Data(contentsOf: url))
         } catch {
-            throw SeedgenError.runtime(message: "cannot read \(url.path)", hint: "regenerate it with `seedgen image lock`", cause: "\(error)")
+            throw SeedgenError.runtime(
+                message: "cannot read \(url.path)", hint: "regenerate it with `seedgen image lock`", cause: "\(error)")
         }
     }
 

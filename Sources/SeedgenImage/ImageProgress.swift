@@ -95,7 +95,9 @@ public final class ImageProgressReporter: @unchecked Sendable {
         let filled = min(width, Int(bytes * UInt64(width) / total))
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
         let remaining = speed > 0 ? Double(total &- min(bytes, total)) / speed : 0
-        return "\(label) [\(bar)] \(bytes * 100 / total)% \(ByteSize.readable(bytes))/\(ByteSize.readable(total)) \(ByteSize.readable(UInt64(speed)))/s ETA \(Self.formatDuration(remaining))"
+        return
+            "\(label) [\(bar)] \(bytes * 100 / total)% \(ByteSize.readable(bytes))/\(ByteSize.readable(total)) "
+            + "\(ByteSize.readable(UInt64(speed)))/s ETA \(Self.formatDuration(remaining))"
     }
 
     static func seconds(_ duration: Duration) -> Double {

@@ -46,23 +46,29 @@ public enum ImageSignatureVerifier {
         }
         let result = try ImageProcess.run("gpgv", arguments)
         if result.exitCode == 127 {
-            throw SeedgenError.runtime(message: "gpgv is not installed", hint: "install the Debian package gpgv (scripts/install-deps.sh)")
+            throw SeedgenError.runtime(
+                message: "gpgv is not installed", hint: "install the Debian package gpgv (scripts/install-deps.sh)")
         }
         let status = parseStatus(result.stdout)
         let pinnedSet = Set(pinned.map(ImageCatalog.normalizedFingerprint))
         if status.revoked {
-            throw SeedgenError.runtime(message: "bad signature on \(what): the signing key is revoked", hint: "the download was discarded")
+            throw SeedgenError.runtime(
+                message: "bad signature on \(what): the signing key is revoked", hint: "the download was discarded")
         }
         // A list may carry several signatures (Ubuntu's SHA256SUMS.gpg is reported to carry two); gpgv
         // exits 2 when one of them is by a key outside the keyring. Such a signature proves nothing
         // either way, so it does not void a VALIDSIG by a pinned key, as long as none is BADSIG.
         let onlyUnknownSignersBeside = result.exitCode == 2 && status.missingKey && !status.badSignature
         guard result.exitCode == 0 || onlyUnknownSignersBeside, !status.validSignatures.isEmpty else {
-            let reason = status.badSignature ? "the signature does not match the list (BADSIG)"
-                : status.missingKey ? "it was made by a key that is not in \(keyring.path) (NO_PUBKEY)"
-                : "gpgv exited \(result.exitCode)"
+            let reason =
+                status.badSignature
+                ? "the signature does not match the list (BADSIG)"
+                : status.missingKey
+                    ? "it was made by a key that is not in \(keyring.path) (NO_PUBKEY)"
+                    : "gpgv exited \(result.exitCode)"
             throw SeedgenError.runtime(
-                message: "bad signature on \(what): \(reason)", hint: "nothing was cached; check the publisher's keyring and the URLs",
+                message: "bad signature on \(what): \(reason)",
+                hint: "nothing was cached; check the publisher's keyring and the URLs",
                 cause: result.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         let match = status.validSignatures.lazy.compactMap { signature -> String? in
@@ -94,7 +100,8 @@ public enum ImageSignatureVerifier {
             guard fields.count >= 2, fields[0] == "[GNUPG:]" else { continue }
             switch fields[1] {
             case "VALIDSIG" where fields.count >= 3:
-                status.validSignatures.append((fields[2].uppercased(), fields.count >= 12 ? fields[11].uppercased() : nil))
+                status.validSignatures.append(
+                    (fields[2].uppercased(), fields.count >= 12 ? fields[11].uppercased() : nil))
             case "BADSIG": status.badSignature = true
             case "NO_PUBKEY", "ERRSIG": status.missingKey = true
             case "REVKEYSIG": status.revoked = true
@@ -106,12 +113,15 @@ public enum ImageSignatureVerifier {
 
     /// gpgv wants binary keyrings; publishers often ship ASCII-armored keys.
     static func dearmoredIfNeeded(_ data: Data) -> Data {
-        guard let text = String(data: data, encoding: .utf8), text.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----") else { return data }
+        guard let text = String(data: data, encoding: .utf8), text.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+        else { return data }
         var output = Data()
         var inBlock = false
         var inBody = false
         var body = ""
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false).map({ $0.trimmingCharacters(in: .whitespaces) }) {
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).map({
+            $0.trimmingCharacters(in: .whitespaces)
+        }) {
             if line.hasPrefix("-----BEGIN PGP PUBLIC KEY BLOCK") {
                 inBlock = true
                 inBody = false

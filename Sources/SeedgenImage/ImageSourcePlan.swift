@@ -60,7 +60,10 @@ public struct ImageSourcePlan: Sendable, Hashable {
     }
 
     /// The plan for a direct URL with optional pins and list.
-    public init(url: URL, sha256: String? = nil, sha512: String? = nil, checksumsURL: URL? = nil, signatureURL: URL? = nil, keyring: String? = nil, fingerprints: [String] = []) throws {
+    public init(
+        url: URL, sha256: String? = nil, sha512: String? = nil, checksumsURL: URL? = nil, signatureURL: URL? = nil,
+        keyring: String? = nil, fingerprints: [String] = []
+    ) throws {
         key = url.absoluteString
         imageURL = url
         fileName = url.lastPathComponent
@@ -88,7 +91,8 @@ public struct ImageSourcePlan: Sendable, Hashable {
         if let name = spec.catalogName {
             guard let entry = catalog.entry(named: name) else {
                 let hint = catalog.suggestion(for: name).map { "did you mean \($0)? " } ?? ""
-                throw SeedgenError.runtime(message: "unknown catalog image \(name)", hint: "\(hint)see `seedgen image list`")
+                throw SeedgenError.runtime(
+                    message: "unknown catalog image \(name)", hint: "\(hint)see `seedgen image list`")
             }
             try self.init(entry: entry)
             if let sha256 = spec.sha256 {
@@ -101,18 +105,24 @@ public struct ImageSourcePlan: Sendable, Hashable {
         guard let url = spec.url else {
             throw SeedgenError.usage("image needs a catalog name, a url or a path")
         }
-        if spec.sha256 == nil, spec.sha512 == nil, spec.checksumsURL == nil, let publisher = catalog.publisher(covering: url) {
+        if spec.sha256 == nil, spec.sha512 == nil, spec.checksumsURL == nil,
+            let publisher = catalog.publisher(covering: url)
+        {
             try self.init(url: url, publisher: publisher)
             return
         }
         try self.init(
-            url: url, sha256: spec.sha256, sha512: spec.sha512, checksumsURL: spec.checksumsURL, signatureURL: spec.signatureURL,
-            keyring: spec.keyring ?? (spec.signatureURL == nil ? nil : ImageCatalogData.ubuntuKeyring), fingerprints: spec.fingerprints)
+            url: url, sha256: spec.sha256, sha512: spec.sha512, checksumsURL: spec.checksumsURL,
+            signatureURL: spec.signatureURL,
+            keyring: spec.keyring ?? (spec.signatureURL == nil ? nil : ImageCatalogData.ubuntuKeyring),
+            fingerprints: spec.fingerprints)
     }
 
     /// This plan pinned to a lockfile entry.
     package func locked(to entry: ImageLockEntry) throws -> ImageSourcePlan {
-        guard let url = URL(string: entry.url) else { throw SeedgenError.runtime(message: "seedgen.lock has a bad URL for \(key): \(entry.url)") }
+        guard let url = URL(string: entry.url) else {
+            throw SeedgenError.runtime(message: "seedgen.lock has a bad URL for \(key): \(entry.url)")
+        }
         var plan = self
         plan.imageURL = url
         plan.fileName = entry.fileName
@@ -129,7 +139,8 @@ public struct ImageSourcePlan: Sendable, Hashable {
 
     static func checkHex(_ text: String, _ algorithm: ImageDigestAlgorithm) throws {
         guard text.count == algorithm.hexLength, text.allSatisfy(\.isHexDigit) else {
-            throw SeedgenError.usage("\(algorithm.rawValue) must be \(algorithm.hexLength) hexadecimal digits, got \(text.count) characters")
+            throw SeedgenError.usage(
+                "\(algorithm.rawValue) must be \(algorithm.hexLength) hexadecimal digits, got \(text.count) characters")
         }
     }
 }

@@ -43,9 +43,12 @@ public final class ImageStore: Sendable {
         downloader = ImageDownloader(policy: policy)
         for folder in ["sha256", "lists", "keyrings", "locks", "tmp"] {
             do {
-                try FileManager.default.createDirectory(at: directory.appendingPathComponent(folder), withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    at: directory.appendingPathComponent(folder), withIntermediateDirectories: true)
             } catch {
-                throw SeedgenError.runtime(message: "cannot create the image cache \(directory.path)", hint: "choose another one with --cache DIR or SEEDGEN_CACHE", cause: "\(error)")
+                throw SeedgenError.runtime(
+                    message: "cannot create the image cache \(directory.path)",
+                    hint: "choose another one with --cache DIR or SEEDGEN_CACHE", cause: "\(error)")
             }
         }
     }
@@ -78,9 +81,13 @@ public final class ImageStore: Sendable {
         if offline && !plan.imageURL.isFileURL {
             throw SeedgenError.runtime(
                 message: "image \(plan.key) is not in the cache \(directory.path), and --offline forbids downloading",
-                hint: "on a connected machine run `\(plan.fetchCommand)` and `seedgen image export DIR`, carry DIR here, then run `seedgen image import DIR`")
+                hint:
+                    "on a connected machine run `\(plan.fetchCommand)` and `seedgen image export DIR`, carry DIR here, "
+                    + "then run `seedgen image import DIR`"
+            )
         }
-        let lock = try await ImageFileLock.acquire(directory.appendingPathComponent("locks/\(Self.shortHash(plan.imageURL.absoluteString)).lock"))
+        let lock = try await ImageFileLock.acquire(
+            directory.appendingPathComponent("locks/\(Self.shortHash(plan.imageURL.absoluteString)).lock"))
         defer { lock.release() }
         // Another process may have fetched it while this one waited for the lock.
         if !refresh, let record = try cachedRecord(for: plan) { return resolved(record, plan: plan) }
@@ -96,7 +103,8 @@ public final class ImageStore: Sendable {
             verification = "sha256 pinned by seedgen.lock (\(lockedFrom))"
         }
         return ResolvedImage(
-            path: directory.appendingPathComponent(record.blobPath), fileName: record.fileName, sha256: record.sha256, size: record.size,
+            path: directory.appendingPathComponent(record.blobPath), fileName: record.fileName, sha256: record.sha256,
+            size: record.size,
             format: record.format, virtualSize: record.virtualSize, source: record.source, verification: verification)
     }
 
@@ -109,7 +117,8 @@ public final class ImageStore: Sendable {
     package static func cachedRecord(for plan: ImageSourcePlan, in directory: URL) throws -> ImageCacheRecord? {
         let records = try ImageCacheIndexStore(directory: directory).read().images.filter { record in
             let blob = directory.appendingPathComponent(record.blobPath).path
-            return (try? FileManager.default.attributesOfItem(atPath: blob)[.size] as? NSNumber)?.uint64Value == record.size
+            return (try? FileManager.default.attributesOfItem(atPath: blob)[.size] as? NSNumber)?.uint64Value
+                == record.size
         }
         if let pinned = plan.pinnedHex {
             return records.last { plan.pinnedAlgorithm == .sha512 ? $0.sha512 == pinned : $0.sha256 == pinned }
@@ -130,20 +139,24 @@ public final class ImageStore: Sendable {
     /// The header of a local image: its format and virtual size, or why Proxmox could not import it.
     package static func inspectLocal(path: String) throws -> ImageFileInfo {
         guard FileManager.default.isReadableFile(atPath: path) else {
-            throw SeedgenError.runtime(message: "image file \(path) is missing or unreadable", hint: "check image.path in vm.yaml")
+            throw SeedgenError.runtime(
+                message: "image file \(path) is missing or unreadable", hint: "check image.path in vm.yaml")
         }
         return try ImageInspector.inspect(URL(fileURLWithPath: path))
     }
 
     /// Hashes a local image and checks the digests `spec` pins.
-    package static func checkLocalDigests(path: String, spec: ImageSpec) throws -> (ImageDigests, verification: String) {
+    package static func checkLocalDigests(path: String, spec: ImageSpec) throws -> (ImageDigests, verification: String)
+    {
         let digests = try ImageFileHasher.digests(of: URL(fileURLWithPath: path), includeSHA512: spec.sha512 != nil)
         var verification = "local file, unverified (sha256 recorded)"
         for (algorithm, expected) in [(ImageDigestAlgorithm.sha256, spec.sha256), (.sha512, spec.sha512)] {
             guard let expected else { continue }
             guard digests.hex(algorithm) == expected.lowercased() else {
                 throw SeedgenError.runtime(
-                    message: "\(algorithm.rawValue) mismatch for \(path): expected \(expected.lowercased()), got \(digests.hex(algorithm) ?? "-")",
+                    message:
+                        "\(algorithm.rawValue) mismatch for \(path): expected \(expected.lowercased()), got "
+                        + "\(digests.hex(algorithm) ?? "-")",
                     hint: "the file is not the image vm.yaml pins; replace it or fix image.\(algorithm.rawValue)")
             }
             verification = "\(algorithm.rawValue) pinned"
@@ -167,10 +180,14 @@ public final class ImageStore: Sendable {
         let listName = checksumsURL.lastPathComponent
         switch plan.signatureStyle {
         case .none:
-            return VerifiedList(list: ImageChecksumList(parsing: String(decoding: raw, as: UTF8.self)), raw: raw, signature: nil, verification: "digest-pinned, unsigned", signer: nil)
+            return VerifiedList(
+                list: ImageChecksumList(parsing: String(decoding: raw, as: UTF8.self)), raw: raw, signature: nil,
+                verification: "digest-pinned, unsigned", signer: nil)
         case .detached, .clearsigned:
             guard let keyring = plan.keyring else {
-                throw SeedgenError.runtime(message: "no keyring to check the signature of \(listName)", hint: "name one with image.keyring / --keyring")
+                throw SeedgenError.runtime(
+                    message: "no keyring to check the signature of \(listName)",
+                    hint: "name one with image.keyring / --keyring")
             }
             if !FileManager.default.isReadableFile(atPath: keyring) {
                 throw SeedgenError.runtime(
@@ -186,9 +203,11 @@ public final class ImageStore: Sendable {
             }
             let verdict = try ImageSignatureVerifier.verify(
                 content: raw, signature: signature, style: plan.signatureStyle, keyring: URL(fileURLWithPath: keyring),
-                pinned: plan.fingerprints, scratch: temporaryDirectory, what: "\(listName) (\(checksumsURL.absoluteString))")
+                pinned: plan.fingerprints, scratch: temporaryDirectory,
+                what: "\(listName) (\(checksumsURL.absoluteString))")
             return VerifiedList(
-                list: ImageChecksumList(parsing: String(decoding: verdict.signedContent, as: UTF8.self)), raw: raw, signature: signature,
+                list: ImageChecksumList(parsing: String(decoding: verdict.signedContent, as: UTF8.self)), raw: raw,
+                signature: signature,
                 verification: "signed (VALIDSIG \(verdict.fingerprint))", signer: verdict.fingerprint)
         }
     }
@@ -201,11 +220,16 @@ public final class ImageStore: Sendable {
         let reporter = ImageProgressReporter(mode: progress, label: plan.fileName)
         if let checksumsURL = plan.checksumsURL {
             let verified = try await verifiedChecksumList(plan, checksumsURL: checksumsURL)
-            let algorithm = plan.listAlgorithm ?? (verified.list.digest(for: plan.fileName, algorithm: .sha256) != nil ? .sha256 : .sha512)
+            let algorithm =
+                plan.listAlgorithm
+                ?? (verified.list.digest(for: plan.fileName, algorithm: .sha256) != nil ? .sha256 : .sha512)
             guard let hex = verified.list.digest(for: plan.fileName, algorithm: algorithm) else {
                 throw SeedgenError.runtime(
                     message: "\(checksumsURL.lastPathComponent) has no \(algorithm.rawValue) line for \(plan.fileName)",
-                    hint: "the digest is looked up by the exact file name; check the image URL (\(plan.imageURL.absoluteString))")
+                    hint:
+                        "the digest is looked up by the exact file name; check the image URL "
+                        + "(\(plan.imageURL.absoluteString))"
+                )
             }
             expectations.append((algorithm, hex, checksumsURL.lastPathComponent))
             verification = verified.verification
@@ -215,25 +239,42 @@ public final class ImageStore: Sendable {
             verification = "unverified (sha256 recorded)"
         }
         if let pinnedHex = plan.pinnedHex, let pinnedAlgorithm = plan.pinnedAlgorithm {
-            expectations.append((pinnedAlgorithm, pinnedHex, plan.lockedFrom == nil ? "the pinned \(pinnedAlgorithm.rawValue)" : "seedgen.lock"))
+            expectations.append(
+                (
+                    pinnedAlgorithm, pinnedHex,
+                    plan.lockedFrom == nil ? "the pinned \(pinnedAlgorithm.rawValue)" : "seedgen.lock"
+                ))
             if verifiedList == nil { verification = "\(pinnedAlgorithm.rawValue) pinned" }
         }
         if plan.firstUseTrust {
             verification = ImageLockEntry.firstUseVerification
             if expectations.isEmpty {
-                reporter.note("note: trusting \(plan.imageURL.absoluteString) on first use: nothing but this download vouches for it; its sha256 goes into seedgen.lock and every later build demands it")
+                reporter.note(
+                    "note: trusting \(plan.imageURL.absoluteString) on first use: nothing but this download vouches "
+                        + "for it; its sha256 goes into seedgen.lock and every later build demands it"
+                )
             }
         } else if expectations.isEmpty {
-            reporter.note("warning: \(plan.imageURL.absoluteString) has no checksum or checksum list; its sha256 is recorded but nothing verifies it (pass --sha256, or pin it in a VM file with `seedgen image lock FILE --trust-on-first-use`)")
+            reporter.note(
+                "warning: \(plan.imageURL.absoluteString) has no checksum or checksum list; its sha256 is recorded but "
+                    + "nothing verifies it (pass --sha256, or pin it in a VM file with `seedgen image lock FILE "
+                    + "--trust-on-first-use`)"
+            )
         }
         let part = temporaryDirectory.appendingPathComponent("\(Self.shortHash(plan.imageURL.absoluteString)).part")
         let digests = try await downloader.download(
-            plan.imageURL, to: part, includeSHA512: expectations.contains { $0.algorithm == .sha512 }, progress: reporter)
+            plan.imageURL, to: part, includeSHA512: expectations.contains { $0.algorithm == .sha512 },
+            progress: reporter)
         for expectation in expectations where digests.hex(expectation.algorithm) != expectation.hex {
             try? FileManager.default.removeItem(at: part)
             throw SeedgenError.runtime(
-                message: "\(expectation.algorithm.rawValue) mismatch for \(plan.fileName): expected \(expectation.hex) (from \(expectation.origin)), got \(digests.hex(expectation.algorithm) ?? "-")",
-                hint: "the download was deleted and nothing was cached; retry later or check the source \(plan.imageURL.absoluteString)")
+                message:
+                    "\(expectation.algorithm.rawValue) mismatch for \(plan.fileName): expected \(expectation.hex) "
+                    + "(from \(expectation.origin)), got \(digests.hex(expectation.algorithm) ?? "-")",
+                hint:
+                    "the download was deleted and nothing was cached; retry later or check the source "
+                    + "\(plan.imageURL.absoluteString)"
+            )
         }
         let info: ImageFileInfo
         do {
@@ -250,7 +291,8 @@ public final class ImageStore: Sendable {
             try AtomicFile.replace(part, with: blob)
         }
         var record = ImageCacheRecord(
-            name: plan.catalogName, source: plan.imageURL.absoluteString, fileName: plan.fileName, sha256: digests.sha256,
+            name: plan.catalogName, source: plan.imageURL.absoluteString, fileName: plan.fileName,
+            sha256: digests.sha256,
             sha512: digests.sha512, size: digests.size, format: info.format, virtualSize: info.virtualSize,
             fetchedAt: ISO8601DateFormatter().string(from: Date()), verification: verification)
         if let verifiedList, let checksumsURL = plan.checksumsURL {
@@ -261,13 +303,15 @@ public final class ImageStore: Sendable {
                 record.signature = try storeSmall(signature, folder: "lists", source: signatureURL.absoluteString)
             }
             if plan.signatureStyle != .none, let keyring = plan.keyring {
-                record.keyring = try storeSmall(try Data(contentsOf: URL(fileURLWithPath: keyring)), folder: "keyrings", source: keyring)
+                record.keyring = try storeSmall(
+                    try Data(contentsOf: URL(fileURLWithPath: keyring)), folder: "keyrings", source: keyring)
                 record.fingerprints = plan.fingerprints
                 record.signer = verifiedList.signer
             }
         }
         try index.add(record)
-        reporter.finish("\(plan.fileName): \(ByteSize.readable(digests.size)), sha256 \(digests.sha256), \(verification)")
+        reporter.finish(
+            "\(plan.fileName): \(ByteSize.readable(digests.size)), sha256 \(digests.sha256), \(verification)")
         return record
     }
 

@@ -1,8 +1,9 @@
 import Foundation
 import SeedgenCore
 import SeedgenHTTP
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The `.part` being written, by a thread of its own: the download's task hands it each received
@@ -33,7 +34,9 @@ final class PartFileWriter: @unchecked Sendable {
 
     init(part: URL, digester: ImageDigester, includeSHA512: Bool) throws {
         descriptor = open(part.path, O_WRONLY | O_APPEND | O_CLOEXEC)
-        guard descriptor >= 0 else { throw SeedgenError.runtime(message: "cannot write \(part.path)", cause: String(cString: strerror(errno))) }
+        guard descriptor >= 0 else {
+            throw SeedgenError.runtime(message: "cannot write \(part.path)", cause: String(cString: strerror(errno)))
+        }
         self.part = part
         self.digester = digester
         self.includeSHA512 = includeSHA512
@@ -99,7 +102,8 @@ final class PartFileWriter: @unchecked Sendable {
         try condition.withLock {
             precondition(queue.isEmpty && writing == 0, "restart with pieces in flight")
             guard ftruncate(descriptor, 0) == 0 else {
-                throw SeedgenError.runtime(message: "cannot write \(part.path)", cause: String(cString: strerror(errno)))
+                throw SeedgenError.runtime(
+                    message: "cannot write \(part.path)", cause: String(cString: strerror(errno)))
             }
             digester = ImageDigester(includeSHA512: includeSHA512)
             received = 0
@@ -174,7 +178,9 @@ final class PartFileWriter: @unchecked Sendable {
                     let count = Glibc.write(descriptor, bytes.baseAddress! + written, bytes.count - written)
                     if count < 0 {
                         if errno == EINTR { continue }
-                        return SeedgenError.runtime(message: "cannot write \(part.path)", hint: "check free space in the cache", cause: String(cString: strerror(errno)))
+                        return SeedgenError.runtime(
+                            message: "cannot write \(part.path)", hint: "check free space in the cache",
+                            cause: String(cString: strerror(errno)))
                     }
                     written += count
                 }

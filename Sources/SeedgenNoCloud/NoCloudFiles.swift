@@ -44,13 +44,16 @@ extension SeedFile {
 /// packed by SeedgenISO.
 public enum NoCloudSeed {
     /// The ISO image bytes; `invalidInput` for files cloud-init could not use.
-    public static func image(files: [SeedFile], volumeID: String = SeedISO.defaultVolumeID, epoch: Int64) throws -> Data {
+    public static func image(files: [SeedFile], volumeID: String = SeedISO.defaultVolumeID, epoch: Int64) throws -> Data
+    {
         try validate(files)
         return try SeedISO.image(files: files, volumeID: volumeID, epoch: epoch)
     }
 
     /// Same, written atomically to `url`.
-    public static func write(files: [SeedFile], volumeID: String = SeedISO.defaultVolumeID, epoch: Int64, to url: URL) throws {
+    public static func write(files: [SeedFile], volumeID: String = SeedISO.defaultVolumeID, epoch: Int64, to url: URL)
+        throws
+    {
         try validate(files)
         try SeedISO.write(files: files, volumeID: volumeID, epoch: epoch, to: url)
     }

@@ -26,16 +26,21 @@ public enum SeedISOInspector {
 
     public static func inspect(_ url: URL) throws -> SeedISOInspection {
         var checkedContents: [String: Data] = [:]
-        let (volumeID, rockRidge, joliet, entries, jolietRootNames) = try ISOImageReader.read(url) { entry, isRootFile in
-            guard isRootFile, NoCloudFileName.all.contains(entry.path), entry.size <= contentCheckLimit else { return nil }
+        let (volumeID, rockRidge, joliet, entries, jolietRootNames) = try ISOImageReader.read(url) {
+            entry, isRootFile in
+            guard isRootFile, NoCloudFileName.all.contains(entry.path), entry.size <= contentCheckLimit else {
+                return nil
+            }
             return SeedISOMemorySink { data in checkedContents[entry.path] = data }
         }
         var status = stat()
         let imageSize = stat(url.path, &status) == 0 ? Int64(status.st_size) : 0
         var inspection = SeedISOInspection(
-            path: url.path, imageSize: imageSize, volumeID: volumeID, rockRidge: rockRidge, joliet: joliet, files: entries,
+            path: url.path, imageSize: imageSize, volumeID: volumeID, rockRidge: rockRidge, joliet: joliet,
+            files: entries,
             instanceID: nil, warnings: [])
-        inspection.instanceID = applyChecks(to: &inspection, contents: checkedContents, jolietRootNames: jolietRootNames)
+        inspection.instanceID = applyChecks(
+            to: &inspection, contents: checkedContents, jolietRootNames: jolietRootNames)
         return inspection
     }
 
@@ -48,10 +53,13 @@ public enum SeedISOInspector {
         var warnings: [String] = []
         if !SeedISO.acceptedVolumeIDs.contains(inspection.volumeID) {
             warnings.append(
-                "volume id is '\(inspection.volumeID)', not 'cidata': cloud-init's NoCloud datasource will not find this seed")
+                "volume id is '\(inspection.volumeID)', not 'cidata': cloud-init's NoCloud datasource will not find "
+                    + "this seed"
+            )
         }
         if !inspection.rockRidge {
-            warnings.append("no Rock Ridge extension: Linux guests see ISO 9660 names and modes, not the exact file names")
+            warnings.append(
+                "no Rock Ridge extension: Linux guests see ISO 9660 names and modes, not the exact file names")
         }
         if !inspection.joliet {
             warnings.append("no Joliet extension: Windows and cloudbase-init readers see upper-case ISO 9660 names")
@@ -60,7 +68,8 @@ public enum SeedISOInspector {
         if let jolietRootNames {
             for name in rootNames.sorted() where NoCloudFileName.all.contains(name) && !jolietRootNames.contains(name) {
                 let found = jolietRootNames.first { $0.lowercased().hasPrefix(name) }.map { "'\($0)'" } ?? "missing"
-                warnings.append("the Joliet name of \(name) is \(found): Windows and cloudbase-init readers will not find it")
+                warnings.append(
+                    "the Joliet name of \(name) is \(found): Windows and cloudbase-init readers will not find it")
             }
         }
         for name in rootNames.sorted() where name != name.lowercased() {
@@ -86,9 +95,12 @@ public enum SeedISOInspector {
                 case .success(let id?): instanceID = id
                 case .success(nil):
                     warnings.append(
-                        "meta-data has no instance-id: cloud-init falls back to 'nocloud', so every VM shares one instance")
+                        "meta-data has no instance-id: cloud-init falls back to 'nocloud', so every VM shares one "
+                            + "instance"
+                    )
                 case .failure(let reason):
-                    warnings.append("meta-data is not valid YAML (\(reason)): cloud-init ignores it and uses instance-id 'nocloud'")
+                    warnings.append(
+                        "meta-data is not valid YAML (\(reason)): cloud-init ignores it and uses instance-id 'nocloud'")
                 }
             }
         }
@@ -96,7 +108,9 @@ public enum SeedISOInspector {
         let total = seedFiles.reduce(Int64(0)) { $0 + $1.size }
         if total > Int64(SeedSizeLimit.proxmoxTotalBytes) {
             warnings.append(
-                "the NoCloud files total \(total) bytes, more than Proxmox's \(SeedSizeLimit.proxmoxTotalBytes >> 20) MiB cloud-init limit")
+                "the NoCloud files total \(total) bytes, more than Proxmox's \(SeedSizeLimit.proxmoxTotalBytes >> 20) "
+                    + "MiB cloud-init limit"
+            )
         }
         inspection.warnings = warnings
         return instanceID
@@ -116,7 +130,9 @@ public enum SeedISOInspector {
     }
 
     static func metaDataInstanceID(_ data: Data) -> Result<String?, YAMLFailure> {
-        guard let text = String(data: data, encoding: .utf8) else { return .failure(YAMLFailure(description: "not UTF-8")) }
+        guard let text = String(data: data, encoding: .utf8) else {
+            return .failure(YAMLFailure(description: "not UTF-8"))
+        }
         do {
             guard let node = try YAMLReader.read(text) else { return .success(nil) }
             // By its text: an instance-id of digits only is still the id.

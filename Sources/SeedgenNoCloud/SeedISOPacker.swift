@@ -79,10 +79,13 @@ public enum SeedISOPacker {
             image = try Data(contentsOf: url)
         }
         return SeedISOPackResult(
-            output: request.output, size: image.count, sha256: Digest.sha256Hex(image), volumeID: request.volumeID, epoch: epoch,
+            output: request.output, size: image.count, sha256: Digest.sha256Hex(image), volumeID: request.volumeID,
+            epoch: epoch,
             instanceID: instanceID,
             files: files.map {
-                .init(name: $0.name, size: $0.data.count, sha256: Digest.sha256Hex($0.data), source: sources[$0.name] ?? "generated")
+                .init(
+                    name: $0.name, size: $0.data.count, sha256: Digest.sha256Hex($0.data),
+                    source: sources[$0.name] ?? "generated")
             },
             warnings: warnings)
     }
@@ -91,7 +94,8 @@ public enum SeedISOPacker {
     /// from the other files' content: it changes exactly when the seed's content changes, so
     /// cloud-init reruns its per-instance modules then and only then.
     public static func generatedMetaData(
-        for files: [SeedFile], instanceID: String? = nil, hostname: String? = nil, dsmode: String? = nil, interfaces: String? = nil
+        for files: [SeedFile], instanceID: String? = nil, hostname: String? = nil, dsmode: String? = nil,
+        interfaces: String? = nil
     ) -> Data {
         var content = Data()
         for file in files.sorted(by: { $0.name < $1.name }) where file.name != NoCloudFileName.metaData {
@@ -108,7 +112,10 @@ public enum SeedISOPacker {
     }
 
     /// Headers cloud-init recognises at the start of user-data.
-    static let userDataHeaders = ["#cloud-config", "#!", "#include", "#cloud-boothook", "#part-handler", "#upstart-job", "## template:", "Content-Type:", "MIME-Version:"]
+    static let userDataHeaders = [
+        "#cloud-config", "#!", "#include", "#cloud-boothook", "#part-handler", "#upstart-job", "## template:",
+        "Content-Type:", "MIME-Version:",
+    ]
 
     /// Warnings about user-data's header and meta-data's instance-id, and that instance-id.
     static func contentWarnings(_ files: [SeedFile]) -> (warnings: [String], instanceID: String?) {
@@ -122,16 +129,20 @@ public enum SeedISOPacker {
                 let head = String(decoding: userData.prefix(32), as: UTF8.self)
                 if !userDataHeaders.contains(where: { head.hasPrefix($0) }) {
                     warnings.append(
-                        "user-data does not start with '#cloud-config' or another cloud-init header ('#!', '#include', 'Content-Type:'): cloud-init will ignore it")
+                        "user-data does not start with '#cloud-config' or another cloud-init header ('#!', '#include', "
+                            + "'Content-Type:'): cloud-init will ignore it"
+                    )
                 }
             }
         }
         if let metaData = files.first(where: { $0.name == NoCloudFileName.metaData })?.data {
             switch SeedISOInspector.metaDataInstanceID(metaData) {
             case .success(nil):
-                warnings.append("meta-data has no instance-id: cloud-init falls back to 'nocloud', so every VM shares one instance")
+                warnings.append(
+                    "meta-data has no instance-id: cloud-init falls back to 'nocloud', so every VM shares one instance")
             case .failure(let reason):
-                warnings.append("meta-data is not valid YAML (\(reason)): cloud-init ignores it and uses instance-id 'nocloud'")
+                warnings.append(
+                    "meta-data is not valid YAML (\(reason)): cloud-init ignores it and uses instance-id 'nocloud'")
             case .success(let id):
                 instanceID = id
             }
@@ -146,7 +157,9 @@ public enum SeedISOPacker {
     /// Reads a whole input file, failing with the system's reason (no such file, permission denied, is a directory).
     static func readInput(_ path: String) throws -> Data {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw InputFailure(reason: "cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            throw InputFailure(reason: "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
         defer { close(descriptor) }
         var status = stat()
         if fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR {

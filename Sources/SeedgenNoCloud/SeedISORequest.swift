@@ -42,11 +42,15 @@ public struct SeedISORequest: Sendable, Hashable {
     public static func resolve(_ arguments: SeedISOArguments) throws -> SeedISORequest {
         if let filesystem = arguments.filesystem, !["iso9660", "iso"].contains(filesystem) {
             throw SeedgenError.usage(
-                "--filesystem \(filesystem) is not supported: seedgen writes ISO 9660 seeds only (use cloud-localds for vfat or tar)")
+                "--filesystem \(filesystem) is not supported: seedgen writes ISO 9660 seeds only (use cloud-localds "
+                    + "for vfat or tar)"
+            )
         }
         if let diskFormat = arguments.diskFormat, diskFormat != "raw" {
             throw SeedgenError.usage(
-                "--disk-format \(diskFormat) is not supported: seedgen writes raw ISO images only (convert with qemu-img if needed)")
+                "--disk-format \(diskFormat) is not supported: seedgen writes raw ISO images only (convert with "
+                    + "qemu-img if needed)"
+            )
         }
         var positionals = arguments.positionals
         var explicit: [String: String] = [:]
@@ -69,14 +73,16 @@ public struct SeedISORequest: Sendable, Hashable {
             output = positionals.removeFirst()
         }
         guard positionals.count <= 2 else {
-            throw SeedgenError.usage("too many arguments: \(positionals.joined(separator: " ")) (expected user-data [meta-data])")
+            throw SeedgenError.usage(
+                "too many arguments: \(positionals.joined(separator: " ")) (expected user-data [meta-data])")
         }
         for (name, path) in zip([NoCloudFileName.userData, NoCloudFileName.metaData], positionals) {
             explicit[name] = path
         }
         let options: [(String, String?)] = [
             (NoCloudFileName.userData, arguments.userData), (NoCloudFileName.metaData, arguments.metaData),
-            (NoCloudFileName.networkConfig, arguments.networkConfig), (NoCloudFileName.vendorData, arguments.vendorData),
+            (NoCloudFileName.networkConfig, arguments.networkConfig),
+            (NoCloudFileName.vendorData, arguments.vendorData),
         ]
         for case (let name, let path?) in options {
             if let other = explicit[name], other != path {
@@ -101,15 +107,22 @@ public struct SeedISORequest: Sendable, Hashable {
         for (name, path) in inputs where path == "-" && name != NoCloudFileName.userData {
             throw SeedgenError.usage("only user-data may be read from standard input, not \(name)")
         }
-        if inputs[NoCloudFileName.metaData] != nil, arguments.hostname != nil || arguments.dsmode != nil || arguments.interfaces != nil {
-            throw SeedgenError.usage("a meta-data file is incompatible with --hostname, --dsmode and --interfaces (put them in the file)")
+        if inputs[NoCloudFileName.metaData] != nil,
+            arguments.hostname != nil || arguments.dsmode != nil || arguments.interfaces != nil
+        {
+            throw SeedgenError.usage(
+                "a meta-data file is incompatible with --hostname, --dsmode and --interfaces (put them in the file)")
         }
         if inputs[NoCloudFileName.metaData] != nil, arguments.instanceID != nil {
-            throw SeedgenError.usage("a meta-data file is incompatible with --instance-id (put instance-id in the file)")
+            throw SeedgenError.usage(
+                "a meta-data file is incompatible with --instance-id (put instance-id in the file)")
         }
         if inputs[NoCloudFileName.userData] == nil {
             let hint = directory.map { " (\($0) has no user-data)" } ?? ""
-            throw SeedgenError.usage("no user-data given\(hint): --user-data FILE, a directory holding user-data, or seedgen iso seed.iso user-data")
+            throw SeedgenError.usage(
+                "no user-data given\(hint): --user-data FILE, a directory holding user-data, or seedgen iso seed.iso "
+                    + "user-data"
+            )
         }
         return SeedISORequest(
             output: output, inputs: inputs, volumeID: arguments.volumeID, instanceID: arguments.instanceID,

@@ -66,8 +66,9 @@ enum RenderContextBuilder {
     static func textContent(of file: WriteFileSpec) -> String? {
         guard !file.binary, let text = String(data: file.content, encoding: .utf8) else { return nil }
         let carriesAsText = text.unicodeScalars.allSatisfy { scalar in
-            scalar == "\n" || scalar == "\t" || (scalar.value >= 0x20 && scalar.value != 0x7F
-                && !(0x80...0x9F).contains(scalar.value) && scalar.value != 0xFEFF)
+            scalar == "\n" || scalar == "\t"
+                || (scalar.value >= 0x20 && scalar.value != 0x7F
+                    && !(0x80...0x9F).contains(scalar.value) && scalar.value != 0xFEFF)
         }
         return carriesAsText ? text : nil
     }

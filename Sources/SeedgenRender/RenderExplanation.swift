@@ -19,7 +19,8 @@ extension SeedRenderer {
         "hostname": ["name"], "fqdn": ["name"], "users": ["cloud_init.users", "cloud_init.keep_default_user"],
         "ssh_pwauth": ["cloud_init.ssh_pwauth"], "timezone": ["cloud_init.timezone"], "locale": ["cloud_init.locale"],
         "package_update": ["cloud_init.package_update"], "package_upgrade": ["cloud_init.package_upgrade"],
-        "packages": ["cloud_init.packages"], "write_files": ["cloud_init.write_files"], "bootcmd": ["cloud_init.bootcmd"],
+        "packages": ["cloud_init.packages"], "write_files": ["cloud_init.write_files"],
+        "bootcmd": ["cloud_init.bootcmd"],
         "runcmd": ["cloud_init.runcmd"],
     ]
 
@@ -30,12 +31,18 @@ extension SeedRenderer {
             var sources: [String] = []
             let name = pair.key.keyText
             if sets(layers.builtin, pair.key) {
-                let given = (structuredFields[name] ?? []).compactMap { path in spec.locations[path].map { "`\(path)` (\($0))" } }
+                let given = (structuredFields[name] ?? []).compactMap { path in
+                    spec.locations[path].map { "`\(path)` (\($0))" }
+                }
                 sources.append(
-                    given.isEmpty ? "built-in template" : "structured field " + given.joined(separator: ", ") + ", through the built-in template")
+                    given.isEmpty
+                        ? "built-in template"
+                        : "structured field " + given.joined(separator: ", ") + ", through the built-in template")
             }
             if sets(layers.userTemplate, pair.key), let template = spec.cloudInit.templates.userData {
-                sources.append("your template \(template.path)" + (sources.isEmpty ? "" : pair.value.pairs != nil ? ", merged over it" : ", replacing it"))
+                sources.append(
+                    "your template \(template.path)"
+                        + (sources.isEmpty ? "" : pair.value.pairs != nil ? ", merged over it" : ", replacing it"))
             }
             if sets(layers.extra, pair.key) {
                 // The key's own line in the file that gave `extra`.
@@ -43,8 +50,9 @@ extension SeedRenderer {
                 let location = spec.locations["cloud_init.extra"].map { extra in
                     key.map { SourceLocation(file: extra.file, line: $0.mark.line, column: $0.mark.column) } ?? extra
                 }
-                sources.append("`cloud_init.extra`" + (location.map { " (\($0))" } ?? "")
-                    + (sources.isEmpty ? "" : pair.value.pairs != nil ? ", merged over it" : ", replacing it"))
+                sources.append(
+                    "`cloud_init.extra`" + (location.map { " (\($0))" } ?? "")
+                        + (sources.isEmpty ? "" : pair.value.pairs != nil ? ", merged over it" : ", replacing it"))
             }
             return UserDataKeyOrigin(key: name, sources: sources)
         }
@@ -60,7 +68,9 @@ extension SeedRenderer {
             text += "\(padded)  \(origin.sources.joined(separator: "; then "))\n"
         }
         if !spec.cloudInit.parts.isEmpty {
-            text += "# and \(spec.cloudInit.parts.count) MIME part(s) from cloud_init.parts, joined as multipart user-data\n"
+            text +=
+                "# and \(spec.cloudInit.parts.count) MIME part(s) from cloud_init.parts, joined as multipart "
+                + "user-data\n"
         }
         return text
     }

@@ -12,7 +12,8 @@ enum RenderMultipart {
     }
 
     static func compose(cloudConfig: Data, parts: [MIMEPartSpec]) -> Data {
-        let allParts = [Part(type: "text/cloud-config", filename: "cloud-config.yaml", content: cloudConfig)]
+        let allParts =
+            [Part(type: "text/cloud-config", filename: "cloud-config.yaml", content: cloudConfig)]
             + parts.map { Part(type: $0.type, filename: $0.filename, content: $0.content) }
         let boundary = boundary(for: allParts)
         var text = "Content-Type: multipart/mixed; boundary=\"\(boundary)\"\nMIME-Version: 1.0\n\n"
@@ -64,10 +65,11 @@ enum RenderMultipart {
     }
 
     private static func headerSafe(_ filename: String) -> String {
-        String(filename.unicodeScalars.map { scalar -> Character in
-            scalar.isASCII && scalar.value >= 0x20 && scalar != "\"" && scalar != "\\" && scalar.value != 0x7F
-                ? Character(scalar) : "_"
-        })
+        String(
+            filename.unicodeScalars.map { scalar -> Character in
+                scalar.isASCII && scalar.value >= 0x20 && scalar != "\"" && scalar != "\\" && scalar.value != 0x7F
+                    ? Character(scalar) : "_"
+            })
     }
 
     /// A MIME type as `type/subtype` with token characters only (RFC 2045), so it cannot break the header.

@@ -57,7 +57,8 @@ enum RenderTemplateEngine {
         do {
             return .success(try RenderYAML.parse(rendered).droppingNullEntries())
         } catch {
-            return .failure(.invalidInput(error.problems.map { yamlDiagnostic($0, template: template, rendered: rendered) }))
+            return .failure(
+                .invalidInput(error.problems.map { yamlDiagnostic($0, template: template, rendered: rendered) }))
         }
     }
 
@@ -67,29 +68,34 @@ enum RenderTemplateEngine {
         // The built-in templates are checked once by their tests, not on every render.
         if !template.isBuiltin, template.text.contains("CONTENT_TYPE") {
             let line = lineNumber(ofFirst: "CONTENT_TYPE", in: template.text)
-            return .failure(.invalidInput([
-                Diagnostic(
-                    at: SourceLocation(file: template.displayPath, line: line, column: 1), keyPath: template.keyPath,
-                    message: "templates may not change the content type: seedgen quotes every value for YAML",
-                    allowed: "remove the CONTENT_TYPE pragma")
-            ]))
+            return .failure(
+                .invalidInput([
+                    Diagnostic(
+                        at: SourceLocation(file: template.displayPath, line: line, column: 1),
+                        keyPath: template.keyPath,
+                        message: "templates may not change the content type: seedgen quotes every value for YAML",
+                        allowed: "remove the CONTENT_TYPE pragma")
+                ]))
         }
         if !template.isBuiltin, RenderValueSplicer.containsMarkers(template.text) {
-            return .failure(.invalidInput([
-                Diagnostic(
-                    at: SourceLocation(file: template.displayPath, line: 1, column: 1), keyPath: template.keyPath,
-                    message: "template contains the noncharacters U+FDD0/U+FDD1, which seedgen reserves",
-                    allowed: "remove them")
-            ]))
+            return .failure(
+                .invalidInput([
+                    Diagnostic(
+                        at: SourceLocation(file: template.displayPath, line: 1, column: 1), keyPath: template.keyPath,
+                        message: "template contains the noncharacters U+FDD0/U+FDD1, which seedgen reserves",
+                        allowed: "remove them")
+                ]))
         }
         do {
-            let mustache = try template.isBuiltin
+            let mustache =
+                try template.isBuiltin
                 ? (parsedBuiltins[template.displayPath] ?? MustacheTemplate(string: pragmaLine + template.text))
                 : MustacheTemplate(string: pragmaLine + template.text)
             return .success(RenderValueSplicer.splice(mustache.render(context)))
         } catch let error as MustacheTemplate.ParserError {
             var location = SourceLocation(
-                file: template.displayPath, line: max(1, error.context.lineNumber - 1), column: error.context.columnNumber)
+                file: template.displayPath, line: max(1, error.context.lineNumber - 1),
+                column: error.context.columnNumber)
             var message = "template syntax: \(describe(error.error))"
             let near = error.context.line.trimmingCharacters(in: .whitespaces)
             if case .expectedSectionEnd = error.error as? MustacheTemplate.Error,
@@ -102,23 +108,27 @@ enum RenderTemplateEngine {
             } else if !near.isEmpty {
                 message += " near `\(near)`"
             }
-            return .failure(.invalidInput([
-                Diagnostic(
-                    at: location, keyPath: template.keyPath, message: message,
-                    allowed: "Mustache tags: {{name}}, {{#list}}…{{/list}}, {{^flag}}…{{/flag}}, {{! comment }}")
-            ]))
+            return .failure(
+                .invalidInput([
+                    Diagnostic(
+                        at: location, keyPath: template.keyPath, message: message,
+                        allowed: "Mustache tags: {{name}}, {{#list}}…{{/list}}, {{^flag}}…{{/flag}}, {{! comment }}")
+                ]))
         } catch {
-            return .failure(.invalidInput([
-                Diagnostic(
-                    at: SourceLocation(file: template.displayPath, line: 1, column: 1), keyPath: template.keyPath,
-                    message: "template cannot be parsed: \(error)")
-            ]))
+            return .failure(
+                .invalidInput([
+                    Diagnostic(
+                        at: SourceLocation(file: template.displayPath, line: 1, column: 1), keyPath: template.keyPath,
+                        message: "template cannot be parsed: \(error)")
+                ]))
         }
     }
 
     /// The innermost section opened and never closed (default delimiters), with its position.
     static func unclosedSection(in text: String) -> (name: String, line: Int, column: Int)? {
-        guard let pattern = try? NSRegularExpression(pattern: "\\{\\{\\s*([#^/])\\s*([^}\\s]+)\\s*\\}\\}") else { return nil }
+        guard let pattern = try? NSRegularExpression(pattern: "\\{\\{\\s*([#^/])\\s*([^}\\s]+)\\s*\\}\\}") else {
+            return nil
+        }
         var open: [(name: String, offset: Int)] = []
         let nsText = text as NSString
         for match in pattern.matches(in: text, range: NSRange(location: 0, length: nsText.length)) {
@@ -164,8 +174,10 @@ enum RenderTemplateEngine {
         return Diagnostic(
             at: SourceLocation(file: template.displayPath, line: position.line, column: position.column),
             keyPath: template.keyPath,
-            message: "\(what) renders invalid YAML: \(problem.message) (rendered line \(renderedLine): `\(offendingLine)`)",
-            allowed: problem.hint ?? "a {{value}} may stand alone, inside plain text, inside double quotes or in a | block")
+            message:
+                "\(what) renders invalid YAML: \(problem.message) (rendered line \(renderedLine): `\(offendingLine)`)",
+            allowed: problem.hint
+                ?? "a {{value}} may stand alone, inside plain text, inside double quotes or in a | block")
     }
 
     private static func lineNumber(ofFirst needle: String, in text: String) -> Int {

@@ -84,7 +84,8 @@ enum RenderValueSplicer {
             case "-" where isBlank(index + 1), "?" where isBlank(index + 1):
                 output.append(scalar)
                 index += 1
-            case ":" where isBlank(index + 1) || (flowDepth > 0 && index + 1 < count && isFlowIndicator(line[index + 1])):
+            case ":"
+            where isBlank(index + 1) || (flowDepth > 0 && index + 1 < count && isFlowIndicator(line[index + 1])):
                 output.append(scalar)
                 index += 1
             case "[", "{":
@@ -157,7 +158,9 @@ enum RenderValueSplicer {
                 continue
             }
             let next = index + 1 < line.count ? line[index + 1] : " "
-            if scalar == ":" && (next == " " || next == "\t" || (flowDepth > 0 && "[]{},".unicodeScalars.contains(next))) {
+            if scalar == ":"
+                && (next == " " || next == "\t" || (flowDepth > 0 && "[]{},".unicodeScalars.contains(next)))
+            {
                 break
             }
             if scalar == "#" && index > start && (line[index - 1] == " " || line[index - 1] == "\t") { break }
@@ -260,7 +263,8 @@ enum RenderValueSplicer {
     private static func spliceBlockLine(_ line: [Unicode.Scalar], indentation: Int) -> String {
         let continuation = "\n" + String(repeating: " ", count: indentation)
         let spliced = replacingMarkers(line[...]) { value in
-            canStandInBlock(value) ? value.replacingOccurrences(of: "\n", with: continuation) : RenderYAMLQuoting.doubleQuoted(value)
+            canStandInBlock(value)
+                ? value.replacingOccurrences(of: "\n", with: continuation) : RenderYAMLQuoting.doubleQuoted(value)
         }
         return String(String.UnicodeScalarView(spliced))
     }
@@ -275,7 +279,8 @@ enum RenderValueSplicer {
             switch scalar.value {
             case 0x2028, 0x2029:
                 return false  // YAML line breaks: they would end the block's line
-            case 0x0A, 0x20...0x7E, 0xA0...0xD7FF, 0xE000...0xFDCF, 0xFDF0...0xFEFE, 0xFF00...0xFFFD, 0x10000...0x10FFFF:
+            case 0x0A, 0x20...0x7E, 0xA0...0xD7FF, 0xE000...0xFDCF, 0xFDF0...0xFEFE, 0xFF00...0xFFFD,
+                0x10000...0x10FFFF:
                 return true
             default:
                 return false

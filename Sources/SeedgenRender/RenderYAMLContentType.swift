@@ -33,7 +33,8 @@ enum RenderYAMLQuoting {
                 quoted.unicodeScalars.append(scalar)
             default:
                 // C0/C1 controls, DEL, the byte-order mark and non-characters.
-                quoted += scalar.value <= 0xFF
+                quoted +=
+                    scalar.value <= 0xFF
                     ? "\\x" + hex(scalar.value, width: 2)
                     : scalar.value <= 0xFFFF ? "\\u" + hex(scalar.value, width: 4) : "\\U" + hex(scalar.value, width: 8)
             }

@@ -23,8 +23,10 @@ public struct RenderedSeed: Sendable, Hashable {
 
     /// The files in NoCloud naming and order: user-data, meta-data, network-config, [vendor-data].
     public var files: [(name: String, data: Data)] {
-        var files = [(name: "user-data", data: userData), (name: "meta-data", data: metaData),
-                     (name: "network-config", data: networkConfig)]
+        var files = [
+            (name: "user-data", data: userData), (name: "meta-data", data: metaData),
+            (name: "network-config", data: networkConfig),
+        ]
         if let vendorData { files.append((name: "vendor-data", data: vendorData)) }
         return files
     }
@@ -61,7 +63,8 @@ public enum SeedRenderer {
         try diagnostics.throwIfErrors()
 
         let cloudConfig = Data(("#cloud-config\n" + (try emitVerified(userTree, document: "user-data"))).utf8)
-        let userData = cloudInit.parts.isEmpty
+        let userData =
+            cloudInit.parts.isEmpty
             ? cloudConfig : RenderMultipart.compose(cloudConfig: cloudConfig, parts: cloudInit.parts)
         let networkConfig = Data(try emitVerified(networkTree, document: "network-config").utf8)
         let instanceID = "iid-\(spec.vmid)-" + Digest.sha256Hex(userData + networkConfig).prefix(12)
@@ -71,7 +74,8 @@ public enum SeedRenderer {
             builtin: "meta-data", override: cloudInit.templates.metaData, keyPath: "cloud_init.templates.meta_data",
             context: context, extra: nil, spec: spec, diagnostics: &diagnostics)
         try diagnostics.throwIfErrors()
-        let metaData = Data(try emitVerified(metaTree.settingFirst("instance-id", to: .string(instanceID)), document: "meta-data").utf8)
+        let metaData = Data(
+            try emitVerified(metaTree.settingFirst("instance-id", to: .string(instanceID)), document: "meta-data").utf8)
 
         return RenderedSeed(
             userData: userData, metaData: metaData, networkConfig: networkConfig, vendorData: cloudInit.vendorData,
@@ -90,8 +94,10 @@ public enum SeedRenderer {
         var diagnostics = DiagnosticCollector()
         var layers = Layers()
         let tree = mergedTree(
-            builtin: "user-data", override: spec.cloudInit.templates.userData, keyPath: "cloud_init.templates.user_data",
-            context: RenderContextBuilder.context(for: spec), extra: spec.cloudInit.extra, spec: spec, diagnostics: &diagnostics,
+            builtin: "user-data", override: spec.cloudInit.templates.userData,
+            keyPath: "cloud_init.templates.user_data",
+            context: RenderContextBuilder.context(for: spec), extra: spec.cloudInit.extra, spec: spec,
+            diagnostics: &diagnostics,
             layers: &layers)
         try diagnostics.throwIfErrors()
         return (tree, layers)
@@ -113,7 +119,8 @@ public enum SeedRenderer {
         spec: VMSpec, diagnostics: inout DiagnosticCollector, layers: inout Layers
     ) -> YAMLNode {
         let document = builtin.hasPrefix("network-config") ? "network-config" : builtin
-        var tree = tree(of: .builtin(builtin, keyPath: keyPath), document: document, context: context, diagnostics: &diagnostics)
+        var tree = tree(
+            of: .builtin(builtin, keyPath: keyPath), document: document, context: context, diagnostics: &diagnostics)
         layers.builtin = tree.pairs?.map(\.key) ?? []
         if let override {
             let template = RenderTemplate.user(override, keyPath: keyPath)
@@ -147,7 +154,8 @@ public enum SeedRenderer {
                 return .map([])
             default:
                 diagnostics.error(
-                    "\(template.isBuiltin ? "built-in template" : "template") must render a YAML mapping for \(document)",
+                    "\(template.isBuiltin ? "built-in template" : "template") must render a YAML mapping for "
+                        + "\(document)",
                     at: SourceLocation(file: template.displayPath, line: 1, column: 1), keyPath: template.keyPath,
                     allowed: "top-level `key: value` lines")
                 return .map([])
@@ -172,7 +180,8 @@ public enum SeedRenderer {
             let keyPath = "cloud_init.parts[\(index)]"
             if !RenderMultipart.isValidType(part.type) {
                 diagnostics.error(
-                    "`\(part.type)` is not a MIME type", at: spec.location(of: "\(keyPath).type"), keyPath: "\(keyPath).type",
+                    "`\(part.type)` is not a MIME type", at: spec.location(of: "\(keyPath).type"),
+                    keyPath: "\(keyPath).type",
                     allowed: "type/subtype, e.g. text/x-shellscript, text/cloud-config, text/cloud-boothook")
             }
             if part.type == "text/cloud-config" {
@@ -202,7 +211,8 @@ public enum SeedRenderer {
         guard let entries = tree["users"]?.items else { return }
         let fromExtra = spec.cloudInit.extra?["users"] != nil
         let keyPath = fromExtra ? "cloud_init.extra.users" : "cloud_init.users"
-        let location = fromExtra
+        let location =
+            fromExtra
             ? spec.location(of: keyPath)
             : spec.cloudInit.templates.userData.map { SourceLocation(file: $0.path, line: 1, column: 1) }
                 ?? spec.location(of: keyPath)
@@ -210,16 +220,19 @@ public enum SeedRenderer {
             guard let pairs = entry.pairs else { continue }
             let entryPath = "\(keyPath)[\(index)]"
             if entry["name"] == nil && entry["snapuser"] == nil {
-                diagnostics.error("a user entry needs a name", at: location, keyPath: entryPath, allowed: "name: <login>")
+                diagnostics.error(
+                    "a user entry needs a name", at: location, keyPath: entryPath, allowed: "name: <login>")
             }
             for pair in pairs {
                 let key = pair.key.keyText
                 if pair.key.string == nil || !userEntryKeys.contains(key) {
                     let suggestion = key.replacingOccurrences(of: "-", with: "_")
                     diagnostics.error(
-                        "cloud-init does not accept `\(key)` in a user entry", at: location, keyPath: "\(entryPath).\(key)",
+                        "cloud-init does not accept `\(key)` in a user entry", at: location,
+                        keyPath: "\(entryPath).\(key)",
                         allowed: userEntryKeys.contains(suggestion)
-                            ? "did you mean `\(suggestion)`?" : "one of \(userEntryKeys.sorted().joined(separator: ", "))")
+                            ? "did you mean `\(suggestion)`?"
+                            : "one of \(userEntryKeys.sorted().joined(separator: ", "))")
                 }
                 if key == "groups", pair.value.items?.isEmpty == true {
                     diagnostics.error(
@@ -245,7 +258,8 @@ public enum SeedRenderer {
             reread = try RenderYAML.parse(text)
         } catch {
             throw SeedgenError.runtime(
-                message: "the \(document) seedgen wrote does not parse back", hint: "this is a seedgen bug; please report it",
+                message: "the \(document) seedgen wrote does not parse back",
+                hint: "this is a seedgen bug; please report it",
                 cause: String(describing: error))
         }
         guard reread.isIdentical(to: tree) else {

@@ -83,7 +83,9 @@ public enum AddressRules {
 
     static func isDNSLabel<S: StringProtocol>(_ label: S) -> Bool {
         guard (1...63).contains(label.count), let first = label.first, let last = label.last else { return false }
-        guard first.isASCII, first.isLetter || first.isNumber, last.isASCII, last.isLetter || last.isNumber else { return false }
+        guard first.isASCII, first.isLetter || first.isNumber, last.isASCII, last.isLetter || last.isNumber else {
+            return false
+        }
         return label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
     }
 }

@@ -13,13 +13,18 @@ enum AnsiblePlaybook {
 
     static let roleName = "proxmox"
     static let roleKeys = [
-        "include_role", "import_role", "ansible.builtin.include_role", "ansible.builtin.import_role", "ansible.legacy.include_role",
+        "include_role", "import_role", "ansible.builtin.include_role", "ansible.builtin.import_role",
+        "ansible.legacy.include_role",
         "ansible.legacy.import_role",
     ]
-    static let playKeys: Set<String> = ["hosts", "tasks", "pre_tasks", "post_tasks", "roles", "handlers", "import_playbook", "ansible.builtin.import_playbook"]
+    static let playKeys: Set<String> = [
+        "hosts", "tasks", "pre_tasks", "post_tasks", "roles", "handlers", "import_playbook",
+        "ansible.builtin.import_playbook",
+    ]
     static let taskListKeys = ["block", "rescue", "always"]
     static let taskFileKeys: Set<String> = [
-        "include_tasks", "import_tasks", "ansible.builtin.include_tasks", "ansible.builtin.import_tasks", "include", "ansible.builtin.include",
+        "include_tasks", "import_tasks", "ansible.builtin.include_tasks", "ansible.builtin.import_tasks", "include",
+        "ansible.builtin.include",
     ]
 
     /// A playbook or task file is a YAML list; a variables file and vm.yaml are maps.
@@ -54,7 +59,9 @@ enum AnsiblePlaybook {
             }
             if let files = play["vars_files"] {
                 let names = (files.kind.listItems ?? [files]).compactMap(\.kind.scalarText).joined(separator: ", ")
-                note(at: files, "not read: vars_files \(names) (put the proxmox_* variables in the play's or the task's vars:)")
+                note(
+                    at: files,
+                    "not read: vars_files \(names) (put the proxmox_* variables in the play's or the task's vars:)")
             }
             let variables = Self.variables(of: play, keepingOnly: "proxmox_")
             for item in play["pre_tasks"]?.kind.listItems ?? [] { task(item, inherited: variables) }
@@ -110,7 +117,11 @@ enum AnsiblePlaybook {
             // the order the user reads them in).
             var merged: [SpecNode.Entry] = []
             for entry in variables {
-                if let index = merged.firstIndex(where: { $0.key == entry.key }) { merged[index] = entry } else { merged.append(entry) }
+                if let index = merged.firstIndex(where: { $0.key == entry.key }) {
+                    merged[index] = entry
+                } else {
+                    merged.append(entry)
+                }
             }
             tasks.append(RoleTask(variables: SpecNode(kind: .map(merged), location: node.location)))
         }
@@ -126,7 +137,9 @@ enum AnsiblePlaybook {
             switch value.kind {
             case .map: return value["name"]?.kind.scalarText
             case .scalar(let text, _):
-                for word in text.split(separator: " ") where word.hasPrefix("name=") { return String(word.dropFirst(5)) }
+                for word in text.split(separator: " ") where word.hasPrefix("name=") {
+                    return String(word.dropFirst(5))
+                }
                 return nil
             case .list: return nil
             }
@@ -139,11 +152,16 @@ enum AnsiblePlaybook {
 
         /// The `vars:` of a play, block or task. A play's and a block's variables also serve other
         /// tasks, so only the role's (`proxmox_*`) are taken; the role task's own are all its.
-        static func variables(of node: SpecNode, keepingOnly prefix: String?, warn: inout [Diagnostic]) -> [SpecNode.Entry] {
+        static func variables(of node: SpecNode, keepingOnly prefix: String?, warn: inout [Diagnostic]) -> [SpecNode
+            .Entry]
+        {
             guard let entries = node["vars"]?.entries else { return [] }
             if let prefix { return entries.filter { $0.key.hasPrefix(prefix) } }
             for entry in entries where !entry.key.hasPrefix("proxmox_") {
-                warn.append(Diagnostic(.warning, at: entry.keyLocation, keyPath: entry.key, message: "ignored: not a variable of the proxmox role"))
+                warn.append(
+                    Diagnostic(
+                        .warning, at: entry.keyLocation, keyPath: entry.key,
+                        message: "ignored: not a variable of the proxmox role"))
             }
             return entries.filter { $0.key.hasPrefix("proxmox_") }
         }

@@ -8,7 +8,8 @@ import SeedgenImage
 enum AnsibleVariables {
     static func looksLikeAnsible(_ tree: SpecNode) -> Bool {
         guard let entries = tree.entries, !entries.isEmpty else { return false }
-        return entries.contains { $0.key.hasPrefix("proxmox_") } && !entries.contains { VMSpecDecoding.topLevelKeys.contains($0.key) }
+        return entries.contains { $0.key.hasPrefix("proxmox_") }
+            && !entries.contains { VMSpecDecoding.topLevelKeys.contains($0.key) }
     }
 
     /// Variables with a direct place in vm.yaml.
@@ -54,20 +55,25 @@ enum AnsibleVariables {
     /// The only operation of the role seedgen does.
     static let createOperation = "create_vm"
 
-    static func convert(_ tree: SpecNode, catalog: ImageCatalog = .builtIn()) throws(SeedgenError) -> (tree: SpecNode, warnings: [Diagnostic]) {
+    static func convert(_ tree: SpecNode, catalog: ImageCatalog = .builtIn()) throws(SeedgenError) -> (
+        tree: SpecNode, warnings: [Diagnostic]
+    ) {
         var problems: [Diagnostic] = []
         var root = SpecNode(kind: .map([]), location: tree.location)
         for entry in tree.entries ?? [] {
             let value = entry.value
             switch entry.key {
             case "proxmox_vm_cloud_image_url" where AnsibleJinja.containsJinja(value):
-                convertImageExpression(value, into: &root, keyLocation: entry.keyLocation, catalog: catalog, problems: &problems)
+                convertImageExpression(
+                    value, into: &root, keyLocation: entry.keyLocation, catalog: catalog, problems: &problems)
                 continue
             case "proxmox_vm_cloud_init_ssh_keys":
                 // Without proxmox_vm_cloud_init_user the role (through Proxmox's sshkeys) gave the
                 // keys to the image's default user: cloud-config's top-level ssh_authorized_keys.
-                let target = tree["proxmox_vm_cloud_init_user"] == nil
-                    ? ["cloud_init", "extra", "ssh_authorized_keys"] : ["cloud_init", "users", "0", "ssh_authorized_keys"]
+                let target =
+                    tree["proxmox_vm_cloud_init_user"] == nil
+                    ? ["cloud_init", "extra", "ssh_authorized_keys"]
+                    : ["cloud_init", "users", "0", "ssh_authorized_keys"]
                 convertSSHKeys(value, into: &root, at: target, keyLocation: entry.keyLocation, problems: &problems)
                 continue
             default:
@@ -81,7 +87,8 @@ enum AnsibleVariables {
                 continue
             }
             if let reason = ignored[entry.key] {
-                problems.append(Diagnostic(.warning, at: entry.keyLocation, keyPath: entry.key, message: "ignored: \(reason)"))
+                problems.append(
+                    Diagnostic(.warning, at: entry.keyLocation, keyPath: entry.key, message: "ignored: \(reason)"))
                 continue
             }
             switch entry.key {
@@ -91,32 +98,46 @@ enum AnsibleVariables {
                 if case .scalar(let text, _) = value.kind, PasswordHash.scheme(of: text) != nil {
                     root.set(["cloud_init", "users", "0", "password_hash"], value, keyLocation: entry.keyLocation)
                 } else {
-                    problems.append(Diagnostic(
-                        at: value.location, keyPath: entry.key, message: "plaintext password inline is not allowed",
-                        allowed: "put it in a file and use cloud_init.users[0].password_file, or pass a crypt hash"))
+                    problems.append(
+                        Diagnostic(
+                            at: value.location, keyPath: entry.key, message: "plaintext password inline is not allowed",
+                            allowed: "put it in a file and use cloud_init.users[0].password_file, or pass a crypt hash")
+                    )
                 }
             case "proxmox_operation":
                 if case .scalar(let text, .string) = value.kind, text == createOperation { break }
                 let shown = (value.kind.scalarText).map { "'\($0)'" } ?? value.typeName
-                problems.append(Diagnostic(
-                    at: value.location, keyPath: entry.key, message: "seedgen only creates VMs; operation \(shown) is not one it does",
-                    allowed: "proxmox_operation: create_vm (start, stop or delete VMs with qm or the Proxmox API)"))
+                problems.append(
+                    Diagnostic(
+                        at: value.location, keyPath: entry.key,
+                        message: "seedgen only creates VMs; operation \(shown) is not one it does",
+                        allowed: "proxmox_operation: create_vm (start, stop or delete VMs with qm or the Proxmox API)"))
             case "proxmox_vm_cloud_init_dns":
                 root.set(["network", "nameservers"], splitList(value), keyLocation: entry.keyLocation)
             case "proxmox_vm_cloud_init_domain":
                 root.set(["network", "search"], splitList(value), keyLocation: entry.keyLocation)
             case "proxmox_vm_import_disk_size_increase":
-                problems.append(Diagnostic(
-                    .warning, at: value.location, keyPath: entry.key, message: "not converted: seedgen sets the boot disk's final size",
-                    allowed: "set hardware.disk.size to the image's size plus this increase"))
+                problems.append(
+                    Diagnostic(
+                        .warning, at: value.location, keyPath: entry.key,
+                        message: "not converted: seedgen sets the boot disk's final size",
+                        allowed: "set hardware.disk.size to the image's size plus this increase"))
             case "proxmox_vm_cloud_init_enabled":
                 if case .scalar(let text, .bool) = value.kind, !["true", "yes", "on", "y"].contains(text.lowercased()) {
-                    problems.append(Diagnostic(at: value.location, keyPath: entry.key, message: "seedgen always provisions with cloud-init", allowed: "remove this variable or set it to true"))
+                    problems.append(
+                        Diagnostic(
+                            at: value.location, keyPath: entry.key,
+                            message: "seedgen always provisions with cloud-init",
+                            allowed: "remove this variable or set it to true"))
                 }
             default:
                 var hint = "a proxmox_vm_* variable seedgen knows (see README, Ansible migration)"
-                if let suggestion = NameSuggestion.closest(to: entry.key, in: knownNames) { hint = "did you mean '\(suggestion)'?" }
-                problems.append(Diagnostic(at: entry.keyLocation, keyPath: entry.key, message: "unknown Ansible variable", allowed: hint))
+                if let suggestion = NameSuggestion.closest(to: entry.key, in: knownNames) {
+                    hint = "did you mean '\(suggestion)'?"
+                }
+                problems.append(
+                    Diagnostic(
+                        at: entry.keyLocation, keyPath: entry.key, message: "unknown Ansible variable", allowed: hint))
             }
         }
         if problems.contains(where: { $0.severity == .error }) { throw .invalidInput(problems) }
@@ -126,7 +147,8 @@ enum AnsibleVariables {
     /// `{{ proxmox_cloud_image_urls['NAME'] }}`: one of the role's names is the URL the role gives
     /// for it (verified by its publisher's checksum list); any other catalog name is that image.
     private static func convertImageExpression(
-        _ value: SpecNode, into root: inout SpecNode, keyLocation: SourceLocation, catalog: ImageCatalog, problems: inout [Diagnostic]
+        _ value: SpecNode, into root: inout SpecNode, keyLocation: SourceLocation, catalog: ImageCatalog,
+        problems: inout [Diagnostic]
     ) {
         let key = "proxmox_vm_cloud_image_url"
         guard case .scalar(let text, _) = value.kind, let name = AnsibleJinja.imageName(in: text) else {
@@ -134,26 +156,41 @@ enum AnsibleVariables {
             return
         }
         if let url = catalog.ansibleRoleImageURL(named: name) {
-            root.set(["image", "url"], SpecNode(kind: .scalar(text: url.absoluteString, type: .string), location: value.location), keyLocation: keyLocation)
+            root.set(
+                ["image", "url"],
+                SpecNode(kind: .scalar(text: url.absoluteString, type: .string), location: value.location),
+                keyLocation: keyLocation)
         } else if catalog.entry(named: name) != nil {
-            root.set(["image"], SpecNode(kind: .scalar(text: name, type: .string), location: value.location), keyLocation: keyLocation)
+            root.set(
+                ["image"], SpecNode(kind: .scalar(text: name, type: .string), location: value.location),
+                keyLocation: keyLocation)
         } else {
             let known = AnsibleRoleImages.names + catalog.names.filter { !AnsibleRoleImages.names.contains($0) }
             var hint = "one of \(known.joined(separator: ", "))"
-            if let suggestion = NameSuggestion.closest(to: name, in: known) { hint = "did you mean '\(suggestion)'? " + hint }
-            problems.append(Diagnostic(at: value.location, keyPath: key, message: "proxmox_cloud_image_urls has no image '\(name)'", allowed: hint))
+            if let suggestion = NameSuggestion.closest(to: name, in: known) {
+                hint = "did you mean '\(suggestion)'? " + hint
+            }
+            problems.append(
+                Diagnostic(
+                    at: value.location, keyPath: key, message: "proxmox_cloud_image_urls has no image '\(name)'",
+                    allowed: hint))
         }
     }
 
     /// The role took one string with newline-separated keys, or a list; either may be
     /// `{{ lookup('file', 'PATH') }}`, whose file is read here (relative to the file naming it).
-    private static func convertSSHKeys(_ value: SpecNode, into root: inout SpecNode, at target: [String], keyLocation: SourceLocation, problems: inout [Diagnostic]) {
+    private static func convertSSHKeys(
+        _ value: SpecNode, into root: inout SpecNode, at target: [String], keyLocation: SourceLocation,
+        problems: inout [Diagnostic]
+    ) {
         let key = "proxmox_vm_cloud_init_ssh_keys"
         var items: [SpecNode]
         switch value.kind {
         case .scalar where AnsibleJinja.containsJinja(value): items = [value]
         case .scalar(let text, _):
-            items = text.split(separator: "\n").map { SpecNode(kind: .scalar(text: String($0), type: .string), location: value.location) }
+            items = text.split(separator: "\n").map {
+                SpecNode(kind: .scalar(text: String($0), type: .string), location: value.location)
+            }
         case .list(let list): items = list
         case .map: items = [value]
         }
@@ -162,7 +199,10 @@ enum AnsibleVariables {
             guard let jinja = AnsibleJinja.firstJinjaNode(in: item) else {
                 // Checked here too: keys for the default user go to `extra`, which is not checked later.
                 if case .scalar(let text, _) = item.kind, let problem = SSHPublicKey.problem(with: text) {
-                    problems.append(Diagnostic(at: item.location, keyPath: key, message: "invalid OpenSSH public key: \(problem)", allowed: "a line like 'ssh-ed25519 AAAA… comment'"))
+                    problems.append(
+                        Diagnostic(
+                            at: item.location, keyPath: key, message: "invalid OpenSSH public key: \(problem)",
+                            allowed: "a line like 'ssh-ed25519 AAAA… comment'"))
                 }
                 keys.append(item)
                 continue
@@ -172,19 +212,30 @@ enum AnsibleVariables {
                 continue
             }
             let resolved = SpecPaths.resolve(path, relativeTo: item.location.file)
-            guard let data = FileManager.default.contents(atPath: resolved), let content = String(data: data, encoding: .utf8) else {
-                let reason = FileManager.default.fileExists(atPath: resolved) ? "cannot read the key file" : "key file not found"
-                problems.append(Diagnostic(at: item.location, keyPath: key, message: "\(reason): \(resolved)", allowed: "lookup('file', PATH) reads PATH relative to this file; ~ is your home"))
+            guard let data = FileManager.default.contents(atPath: resolved),
+                let content = String(data: data, encoding: .utf8)
+            else {
+                let reason =
+                    FileManager.default.fileExists(atPath: resolved) ? "cannot read the key file" : "key file not found"
+                problems.append(
+                    Diagnostic(
+                        at: item.location, keyPath: key, message: "\(reason): \(resolved)",
+                        allowed: "lookup('file', PATH) reads PATH relative to this file; ~ is your home"))
                 continue
             }
             let lines = content.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
                 .filter { !$0.isEmpty && !$0.hasPrefix("#") }
             if lines.isEmpty {
-                problems.append(Diagnostic(at: item.location, keyPath: key, message: "key file \(resolved) holds no key"))
+                problems.append(
+                    Diagnostic(at: item.location, keyPath: key, message: "key file \(resolved) holds no key"))
             }
             for line in lines {
                 if let problem = SSHPublicKey.problem(with: line) {
-                    problems.append(Diagnostic(at: item.location, keyPath: key, message: "invalid OpenSSH public key in \(resolved): \(problem)", allowed: "a line like 'ssh-ed25519 AAAA… comment'"))
+                    problems.append(
+                        Diagnostic(
+                            at: item.location, keyPath: key,
+                            message: "invalid OpenSSH public key in \(resolved): \(problem)",
+                            allowed: "a line like 'ssh-ed25519 AAAA… comment'"))
                 }
                 keys.append(SpecNode(kind: .scalar(text: line, type: .string), location: item.location))
             }
@@ -194,9 +245,13 @@ enum AnsibleVariables {
 
     /// Ansible's `get_url` checksum forms: `sha256:HEX`, `sha512:HEX`, `sha256:URL` (a checksum
     /// list), or a bare digest.
-    private static func convertChecksum(_ value: SpecNode, into root: inout SpecNode, keyLocation: SourceLocation, problems: inout [Diagnostic]) {
+    private static func convertChecksum(
+        _ value: SpecNode, into root: inout SpecNode, keyLocation: SourceLocation, problems: inout [Diagnostic]
+    ) {
         guard case .scalar(let text, _) = value.kind else {
-            problems.append(Diagnostic(at: value.location, keyPath: "proxmox_vm_cloud_image_checksum", message: "expected a string"))
+            problems.append(
+                Diagnostic(at: value.location, keyPath: "proxmox_vm_cloud_image_checksum", message: "expected a string")
+            )
             return
         }
         var algorithm = ""
@@ -205,7 +260,9 @@ enum AnsibleVariables {
             algorithm = text[..<colon].lowercased()
             digest = String(text[text.index(after: colon)...])
         }
-        func scalar(_ text: String) -> SpecNode { SpecNode(kind: .scalar(text: text, type: .string), location: value.location) }
+        func scalar(_ text: String) -> SpecNode {
+            SpecNode(kind: .scalar(text: text, type: .string), location: value.location)
+        }
         if digest.hasPrefix("http://") || digest.hasPrefix("https://") {
             root.set(["image", "checksums_url"], scalar(digest), keyLocation: keyLocation)
         } else if algorithm == "sha512" || (algorithm.isEmpty && digest.count == 128) {
@@ -213,7 +270,11 @@ enum AnsibleVariables {
         } else if algorithm == "sha256" || (algorithm.isEmpty && digest.count == 64) {
             root.set(["image", "sha256"], scalar(digest), keyLocation: keyLocation)
         } else {
-            problems.append(Diagnostic(at: value.location, keyPath: "proxmox_vm_cloud_image_checksum", message: "unsupported checksum '\(text)'", allowed: "sha256:HEX, sha512:HEX or sha256:URL-of-a-checksum-list"))
+            problems.append(
+                Diagnostic(
+                    at: value.location, keyPath: "proxmox_vm_cloud_image_checksum",
+                    message: "unsupported checksum '\(text)'",
+                    allowed: "sha256:HEX, sha512:HEX or sha256:URL-of-a-checksum-list"))
         }
     }
 
@@ -229,7 +290,9 @@ enum AnsibleVariables {
 /// The two Jinja forms the role's users write everywhere; every other expression is an error
 /// that names them.
 enum AnsibleJinja {
-    static let understood = "seedgen reads only {{ proxmox_cloud_image_urls['NAME'] }} in proxmox_vm_cloud_image_url and {{ lookup('file', 'PATH') }} in proxmox_vm_cloud_init_ssh_keys; write any other value out"
+    static let understood =
+        "seedgen reads only {{ proxmox_cloud_image_urls['NAME'] }} in proxmox_vm_cloud_image_url and {{ lookup('file', "
+        + "'PATH') }} in proxmox_vm_cloud_init_ssh_keys; write any other value out"
 
     static func containsJinja(_ node: SpecNode) -> Bool { firstJinjaNode(in: node) != nil }
 
@@ -240,7 +303,9 @@ enum AnsibleJinja {
         case .list(let items): return items.lazy.compactMap(firstJinjaNode).first
         case .map(let entries):
             for entry in entries {
-                if entry.key.contains("{{") || entry.key.contains("{%") { return SpecNode(kind: .scalar(text: entry.key, type: .string), location: entry.keyLocation) }
+                if entry.key.contains("{{") || entry.key.contains("{%") {
+                    return SpecNode(kind: .scalar(text: entry.key, type: .string), location: entry.keyLocation)
+                }
                 if let found = firstJinjaNode(in: entry.value) { return found }
             }
             return nil
@@ -248,17 +313,23 @@ enum AnsibleJinja {
     }
 
     static func unsupported(at node: SpecNode, keyPath: String) -> Diagnostic {
-        Diagnostic(at: node.location, keyPath: keyPath, message: "Jinja expressions are not evaluated by seedgen", allowed: understood)
+        Diagnostic(
+            at: node.location, keyPath: keyPath, message: "Jinja expressions are not evaluated by seedgen",
+            allowed: understood)
     }
 
     /// NAME of `{{ proxmox_cloud_image_urls['NAME'] }}`, `["NAME"]` or `.NAME`.
     static func imageName(in text: String) -> String? {
-        capture(#"^\s*\{\{\s*proxmox_cloud_image_urls\s*(?:\[\s*'([^'"]+)'\s*\]|\[\s*"([^'"]+)"\s*\]|\.([A-Za-z0-9_.-]+))\s*\}\}\s*$"#, in: text)
+        capture(
+            #"^\s*\{\{\s*proxmox_cloud_image_urls\s*(?:\[\s*'([^'"]+)'\s*\]|\[\s*"([^'"]+)"\s*\]|\.([A-Za-z0-9_.-]+))\s*\}\}\s*$"#,
+            in: text)
     }
 
     /// PATH of `{{ lookup('file', 'PATH') }}` (either quotes; `ansible.builtin.file` too).
     static func lookupFilePath(in text: String) -> String? {
-        capture(#"^\s*\{\{\s*lookup\(\s*(['"])(?:ansible\.builtin\.)?file\1\s*,\s*(?:'([^']+)'|"([^"]+)")\s*\)\s*\}\}\s*$"#, in: text, skipping: 1)
+        capture(
+            #"^\s*\{\{\s*lookup\(\s*(['"])(?:ansible\.builtin\.)?file\1\s*,\s*(?:'([^']+)'|"([^"]+)")\s*\)\s*\}\}\s*$"#,
+            in: text, skipping: 1)
     }
 
     /// The first non-empty capture group after `skipping` groups.

@@ -5,11 +5,13 @@ import SeedgenNoCloud
 extension VMSpecDecoding {
     static let cloudInitKeys = [
         "mode", "network_config_version", "hostname", "users", "keep_default_user", "ssh_pwauth", "timezone", "locale",
-        "package_update", "package_upgrade", "packages", "write_files", "bootcmd", "runcmd", "extra", "parts", "vendor_data",
+        "package_update", "package_upgrade", "packages", "write_files", "bootcmd", "runcmd", "extra", "parts",
+        "vendor_data",
         "templates",
     ]
     static let userKeys = [
-        "name", "ssh_authorized_keys", "ssh_authorized_keys_file", "password_hash", "password_file", "password_env", "sudo",
+        "name", "ssh_authorized_keys", "ssh_authorized_keys_file", "password_hash", "password_file", "password_env",
+        "sudo",
         "groups", "shell",
     ]
     static let partTypes = [
@@ -35,18 +37,24 @@ extension VMSpecDecoding {
                 cloudInit.users.append(user)
             }
         }
-        cloudInit.keepDefaultUser = decoder.bool(map["keep_default_user"], "cloud_init.keep_default_user") ?? cloudInit.keepDefaultUser
+        cloudInit.keepDefaultUser =
+            decoder.bool(map["keep_default_user"], "cloud_init.keep_default_user") ?? cloudInit.keepDefaultUser
         cloudInit.sshPwauth = decoder.bool(map["ssh_pwauth"], "cloud_init.ssh_pwauth") ?? cloudInit.sshPwauth
         cloudInit.timezone = decoder.string(map["timezone"], "cloud_init.timezone")
         if let timezone = cloudInit.timezone, !TextPattern.matches(timezone, "^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$") {
-            decoder.error("'\(timezone)' is not a time zone name", map["timezone"], "cloud_init.timezone", allowed: "an IANA name such as Etc/UTC or Europe/Berlin")
+            decoder.error(
+                "'\(timezone)' is not a time zone name", map["timezone"], "cloud_init.timezone",
+                allowed: "an IANA name such as Etc/UTC or Europe/Berlin")
         }
         cloudInit.locale = decoder.string(map["locale"], "cloud_init.locale")
         cloudInit.packageUpdate = decoder.bool(map["package_update"], "cloud_init.package_update")
-        cloudInit.packageUpgrade = decoder.bool(map["package_upgrade"], "cloud_init.package_upgrade") ?? cloudInit.packageUpgrade
+        cloudInit.packageUpgrade =
+            decoder.bool(map["package_upgrade"], "cloud_init.package_upgrade") ?? cloudInit.packageUpgrade
         cloudInit.packages = decoder.stringList(map["packages"], "cloud_init.packages") ?? []
         for (index, item) in (decoder.list(map["write_files"], "cloud_init.write_files") ?? []).enumerated() {
-            if let file = decodeWriteFile(item, path: "cloud_init.write_files[\(index)]") { cloudInit.writeFiles.append(file) }
+            if let file = decodeWriteFile(item, path: "cloud_init.write_files[\(index)]") {
+                cloudInit.writeFiles.append(file)
+            }
         }
         cloudInit.bootcmd = decodeCommands(map["bootcmd"], "cloud_init.bootcmd")
         cloudInit.runcmd = decodeCommands(map["runcmd"], "cloud_init.runcmd")
@@ -58,16 +66,20 @@ extension VMSpecDecoding {
             }
         }
         for (index, item) in (decoder.list(map["parts"], "cloud_init.parts") ?? []).enumerated() {
-            if let part = decodePart(item, path: "cloud_init.parts[\(index)]", index: index) { cloudInit.parts.append(part) }
+            if let part = decodePart(item, path: "cloud_init.parts[\(index)]", index: index) {
+                cloudInit.parts.append(part)
+            }
         }
         if let vendor = decoder.readFile(map["vendor_data"], "cloud_init.vendor_data") {
             cloudInit.vendorData = vendor.data
         }
         if let templatesNode = map["templates"],
-            let templates = decoder.map(templatesNode, "cloud_init.templates", allowed: ["user_data", "network_config", "meta_data"])
+            let templates = decoder.map(
+                templatesNode, "cloud_init.templates", allowed: ["user_data", "network_config", "meta_data"])
         {
             cloudInit.templates.userData = readTemplate(templates["user_data"], "cloud_init.templates.user_data")
-            cloudInit.templates.networkConfig = readTemplate(templates["network_config"], "cloud_init.templates.network_config")
+            cloudInit.templates.networkConfig = readTemplate(
+                templates["network_config"], "cloud_init.templates.network_config")
             cloudInit.templates.metaData = readTemplate(templates["meta_data"], "cloud_init.templates.meta_data")
         }
         return cloudInit
@@ -88,19 +100,28 @@ extension VMSpecDecoding {
             let keyLocation = node.entries?.first { $0.key == key }?.keyLocation
             decoder.diagnostics.error(
                 "plaintext password inline is not allowed", at: keyLocation, keyPath: "\(path).\(key)",
-                allowed: "password_file: FILE or password_env: VARIABLE (hashed at build time), or password_hash: a crypt hash")
+                allowed:
+                    "password_file: FILE or password_env: VARIABLE (hashed at build time), or password_hash: a crypt "
+                    + "hash"
+            )
         }
         let cleaned = node.removing(key: "password").removing(key: "passwd").removing(key: "plain_text_passwd")
         guard let map = decoder.map(cleaned, path, allowed: Self.userKeys) else { return nil }
         guard let name = decoder.requiredString(map["name"], "\(path).name", parent: node) else { return nil }
         if !TextPattern.matches(name, "^[a-z_][a-z0-9_-]{0,31}$") {
-            decoder.error("'\(name)' is not a valid user name", map["name"], "\(path).name", allowed: "lower-case letters, digits, '_', '-'; starting with a letter or '_'; at most 32 characters")
+            decoder.error(
+                "'\(name)' is not a valid user name", map["name"], "\(path).name",
+                allowed: "lower-case letters, digits, '_', '-'; starting with a letter or '_'; at most 32 characters")
         }
         var user = UserSpec(name: name)
-        for (index, key) in (decoder.stringList(map["ssh_authorized_keys"], "\(path).ssh_authorized_keys") ?? []).enumerated() {
+        for (index, key) in (decoder.stringList(map["ssh_authorized_keys"], "\(path).ssh_authorized_keys") ?? [])
+            .enumerated()
+        {
             let keyNode = map["ssh_authorized_keys"]?.kind.listItem(index) ?? map["ssh_authorized_keys"]
             if let problem = SSHPublicKey.problem(with: key) {
-                decoder.error("invalid OpenSSH public key: \(problem)", keyNode, "\(path).ssh_authorized_keys[\(index)]", allowed: "a line like 'ssh-ed25519 AAAA… comment'")
+                decoder.error(
+                    "invalid OpenSSH public key: \(problem)", keyNode, "\(path).ssh_authorized_keys[\(index)]",
+                    allowed: "a line like 'ssh-ed25519 AAAA… comment'")
             } else {
                 user.sshAuthorizedKeys.append(key.trimmingCharacters(in: .whitespaces))
             }
@@ -109,11 +130,15 @@ extension VMSpecDecoding {
             let text = String(decoding: file.data, as: UTF8.self)
             let keys = SSHPublicKey.lines(of: text)
             if keys.isEmpty {
-                decoder.error("no public key in \(file.path)", map["ssh_authorized_keys_file"], "\(path).ssh_authorized_keys_file")
+                decoder.error(
+                    "no public key in \(file.path)", map["ssh_authorized_keys_file"], "\(path).ssh_authorized_keys_file"
+                )
             }
             for (lineNumber, key) in keys {
                 if let problem = SSHPublicKey.problem(with: key) {
-                    decoder.error("invalid OpenSSH public key on line \(lineNumber) of \(file.path): \(problem)", map["ssh_authorized_keys_file"], "\(path).ssh_authorized_keys_file")
+                    decoder.error(
+                        "invalid OpenSSH public key on line \(lineNumber) of \(file.path): \(problem)",
+                        map["ssh_authorized_keys_file"], "\(path).ssh_authorized_keys_file")
                 } else if !user.sshAuthorizedKeys.contains(key) {
                     user.sshAuthorizedKeys.append(key)
                 }
@@ -126,9 +151,13 @@ extension VMSpecDecoding {
         if let hashNode = map["password_hash"], let hash = decoder.string(hashNode, "\(path).password_hash") {
             switch PasswordHash.scheme(of: hash) {
             case nil:
-                decoder.error("not a crypt password hash", hashNode, "\(path).password_hash", allowed: "a $6$ (SHA-512), $5$ (SHA-256) or $y$ (yescrypt) hash, e.g. from `openssl passwd -6`")
+                decoder.error(
+                    "not a crypt password hash", hashNode, "\(path).password_hash",
+                    allowed: "a $6$ (SHA-512), $5$ (SHA-256) or $y$ (yescrypt) hash, e.g. from `openssl passwd -6`")
             case .yescrypt where mode == .pve:
-                decoder.error("Proxmox hashes a $y$ password again, which breaks it", hashNode, "\(path).password_hash", allowed: "a $6$ or $5$ hash in mode pve, or mode iso")
+                decoder.error(
+                    "Proxmox hashes a $y$ password again, which breaks it", hashNode, "\(path).password_hash",
+                    allowed: "a $6$ or $5$ hash in mode pve, or mode iso")
             default:
                 user.passwordHash = hash
             }
@@ -146,12 +175,15 @@ extension VMSpecDecoding {
             if let value = environment[variable], !value.isEmpty {
                 plaintext = value
             } else {
-                decoder.error("environment variable \(variable) is not set or empty", envNode, "\(path).password_env", allowed: "export \(variable) before running seedgen")
+                decoder.error(
+                    "environment variable \(variable) is not set or empty", envNode, "\(path).password_env",
+                    allowed: "export \(variable) before running seedgen")
             }
         }
         if let plaintext {
             do {
-                user.passwordHash = try PasswordHash.sha512Crypt(plaintext, vmid: vmid, user: name, siteKey: passwordSaltKey)
+                user.passwordHash = try PasswordHash.sha512Crypt(
+                    plaintext, vmid: vmid, user: name, siteKey: passwordSaltKey)
             } catch {
                 decoder.error("cannot hash the password: \(error)", node, path)
             }
@@ -192,7 +224,9 @@ extension VMSpecDecoding {
         file.binary = binary
         if let permissions = decoder.string(map["permissions"], "\(path).permissions") {
             if !TextPattern.matches(permissions, "^0?[0-7]{3,4}$") {
-                decoder.error("'\(permissions)' is not an octal mode", map["permissions"], "\(path).permissions", allowed: "a quoted octal string such as \"0644\"")
+                decoder.error(
+                    "'\(permissions)' is not an octal mode", map["permissions"], "\(path).permissions",
+                    allowed: "a quoted octal string such as \"0644\"")
             } else {
                 file.permissions = permissions.hasPrefix("0") ? permissions : "0" + permissions
             }
@@ -228,7 +262,9 @@ extension VMSpecDecoding {
         guard let type = decoder.requiredString(map["type"], "\(path).type", parent: node) else { return nil }
         if !Self.partTypes.contains(type) {
             var hint = "one of: \(Self.partTypes.joined(separator: ", "))"
-            if let suggestion = NameSuggestion.closest(to: type, in: Self.partTypes) { hint = "did you mean '\(suggestion)'?" }
+            if let suggestion = NameSuggestion.closest(to: type, in: Self.partTypes) {
+                hint = "did you mean '\(suggestion)'?"
+            }
             decoder.error("unknown MIME part type '\(type)'", map["type"], "\(path).type", allowed: hint)
         }
         var content: Data?

@@ -19,7 +19,9 @@ public enum SSHPublicKey {
             return "not an OpenSSH public key (no known key type among: \(knownTypes.joined(separator: ", ")))"
         }
         if line.contains("\n") || line.contains("\r") { return "a key must be a single line" }
-        guard typeIndex + 1 < fields.count else { return "key type \(fields[typeIndex]) is not followed by the key data" }
+        guard typeIndex + 1 < fields.count else {
+            return "key type \(fields[typeIndex]) is not followed by the key data"
+        }
         let type = fields[typeIndex]
         guard let blob = Data(base64Encoded: fields[typeIndex + 1]), blob.count >= 4 else {
             return "the key data after \(type) is not valid base64"
@@ -84,11 +86,13 @@ public enum PasswordHash {
         var setting = [CChar](repeating: 0, count: 64)
         let made = seedBytes.withUnsafeBufferPointer { random in
             random.withMemoryRebound(to: CChar.self) { randomChars in
-                crypt_gensalt_rn("$6$", 0, randomChars.baseAddress, Int32(randomChars.count), &setting, Int32(setting.count))
+                crypt_gensalt_rn(
+                    "$6$", 0, randomChars.baseAddress, Int32(randomChars.count), &setting, Int32(setting.count))
             }
         }
         guard made != nil else {
-            throw SeedgenError.runtime(message: "libcrypt could not make a SHA-512 salt", cause: String(cString: strerror(errno)))
+            throw SeedgenError.runtime(
+                message: "libcrypt could not make a SHA-512 salt", cause: String(cString: strerror(errno)))
         }
         let data = UnsafeMutablePointer<crypt_data>.allocate(capacity: 1)
         defer {
@@ -98,11 +102,13 @@ public enum PasswordHash {
         }
         memset(data, 0, MemoryLayout<crypt_data>.size)
         guard let result = crypt_r(password, setting, data) else {
-            throw SeedgenError.runtime(message: "libcrypt could not hash the password", cause: String(cString: strerror(errno)))
+            throw SeedgenError.runtime(
+                message: "libcrypt could not hash the password", cause: String(cString: strerror(errno)))
         }
         let hash = String(cString: result)
         guard hash.hasPrefix("$6$") else {
-            throw SeedgenError.runtime(message: "libcrypt returned an unexpected hash", cause: "hash does not start with $6$")
+            throw SeedgenError.runtime(
+                message: "libcrypt returned an unexpected hash", cause: "hash does not start with $6$")
         }
         return hash
     }

@@ -8,33 +8,45 @@ extension VMSpecDecoding {
         let vmid = vmid?.number ?? 0
         var network = NetworkSpec()
         network.interfaces = [defaultInterface(vmid: vmid)]
-        guard let node, let map = decoder.map(node, "network", allowed: ["nameservers", "search", "interfaces"]) else { return network }
+        guard let node, let map = decoder.map(node, "network", allowed: ["nameservers", "search", "interfaces"]) else {
+            return network
+        }
         if let servers = decoder.stringList(map["nameservers"], "network.nameservers") {
             for (index, server) in servers.enumerated() where !AddressRules.isIPAddress(server) {
-                decoder.error("'\(server)' is not an IP address", map["nameservers"]?.kind.listItem(index) ?? map["nameservers"], "network.nameservers[\(index)]", allowed: "IPv4 or IPv6 addresses")
+                decoder.error(
+                    "'\(server)' is not an IP address", map["nameservers"]?.kind.listItem(index) ?? map["nameservers"],
+                    "network.nameservers[\(index)]", allowed: "IPv4 or IPv6 addresses")
             }
             network.nameservers = servers
         }
         if let domains = decoder.stringList(map["search"], "network.search") {
             for (index, domain) in domains.enumerated() where !AddressRules.isDNSName(domain) {
-                decoder.error("'\(domain)' is not a valid DNS domain", map["search"]?.kind.listItem(index) ?? map["search"], "network.search[\(index)]")
+                decoder.error(
+                    "'\(domain)' is not a valid DNS domain", map["search"]?.kind.listItem(index) ?? map["search"],
+                    "network.search[\(index)]")
             }
             network.search = domains
         }
         if let items = decoder.list(map["interfaces"], "network.interfaces") {
             network.interfaces = []
             for (index, item) in items.enumerated() {
-                if let interface = decodeInterface(item, index: index, vmid: vmid) { network.interfaces.append(interface) }
+                if let interface = decodeInterface(item, index: index, vmid: vmid) {
+                    network.interfaces.append(interface)
+                }
             }
             if items.count > 32 {
-                decoder.error("too many interfaces (\(items.count))", map["interfaces"], "network.interfaces", allowed: "at most 32 (net0..net31)")
+                decoder.error(
+                    "too many interfaces (\(items.count))", map["interfaces"], "network.interfaces",
+                    allowed: "at most 32 (net0..net31)")
             }
         }
         var seen: [MACAddress: String] = [:]
         for interface in network.interfaces {
             let path = "network.interfaces[\(interface.index)].mac"
             if let first = seen[interface.mac] {
-                decoder.diagnostics.error("duplicate MAC \(interface.mac), also used by \(first)", at: decoder.locations[path], keyPath: path, allowed: "every NIC needs its own MAC")
+                decoder.diagnostics.error(
+                    "duplicate MAC \(interface.mac), also used by \(first)", at: decoder.locations[path], keyPath: path,
+                    allowed: "every NIC needs its own MAC")
             } else {
                 seen[interface.mac] = path
             }
@@ -55,7 +67,9 @@ extension VMSpecDecoding {
         var interface = InterfaceSpec(index: index, mac: AddressRules.derivedMAC(vmid: vmid, index: index))
         interface.macDerived = true
         interface.bridge = decoder.value(map["bridge"], "\(path).bridge", as: BridgeName.self) ?? interface.bridge
-        if let model = decoder.choice(map["model"], "\(path).model", from: NICModel.allCases.map(\.rawValue)).flatMap({ NICModel(rawValue: $0) }) {
+        if let model = decoder.choice(map["model"], "\(path).model", from: NICModel.allCases.map(\.rawValue)).flatMap({
+            NICModel(rawValue: $0)
+        }) {
             interface.model = model
         }
         if let macNode = map["mac"], let text = decoder.string(macNode, "\(path).mac") {
@@ -64,10 +78,14 @@ extension VMSpecDecoding {
                     interface.mac = mac
                     interface.macDerived = false
                 } else {
-                    decoder.error("\(normalized) is a multicast MAC", macNode, "\(path).mac", allowed: "a unicast MAC: the first octet's lowest bit must be 0, e.g. BC:24:11:…")
+                    decoder.error(
+                        "\(normalized) is a multicast MAC", macNode, "\(path).mac",
+                        allowed: "a unicast MAC: the first octet's lowest bit must be 0, e.g. BC:24:11:…")
                 }
             } else {
-                decoder.error("'\(text)' is not a MAC address", macNode, "\(path).mac", allowed: "six hex octets like BC:24:11:12:34:56")
+                decoder.error(
+                    "'\(text)' is not a MAC address", macNode, "\(path).mac",
+                    allowed: "six hex octets like BC:24:11:12:34:56")
             }
         }
         decoder.locations["\(path).mac"] = map["mac"]?.location ?? node.location
@@ -86,7 +104,9 @@ extension VMSpecDecoding {
                 interface.ipv4 = .static(address: cidr.address, prefix: cidr.prefix)
                 ipv4Network = (cidr.bytes, cidr.prefix)
             } else {
-                decoder.error("'\(text)' is not an IPv4 address with prefix", ipv4Node, "\(path).ipv4", allowed: "dhcp, or a CIDR such as 192.0.2.10/24")
+                decoder.error(
+                    "'\(text)' is not an IPv4 address with prefix", ipv4Node, "\(path).ipv4",
+                    allowed: "dhcp, or a CIDR such as 192.0.2.10/24")
             }
         } else {
             // SPEC §2: an omitted ipv4 means no IPv4 configuration on this NIC.
@@ -96,10 +116,14 @@ extension VMSpecDecoding {
             if let bytes = AddressRules.addressBytes(gateway, family: AF_INET) {
                 if let ipv4Network {
                     if !AddressRules.sameSubnet(bytes, ipv4Network.bytes, prefix: ipv4Network.prefix) {
-                        decoder.error("gateway \(gateway) is outside the interface's ipv4 subnet", gatewayNode, "\(path).gateway4", allowed: "an address inside the interface's ipv4 subnet")
+                        decoder.error(
+                            "gateway \(gateway) is outside the interface's ipv4 subnet", gatewayNode,
+                            "\(path).gateway4", allowed: "an address inside the interface's ipv4 subnet")
                     }
                 } else {
-                    decoder.error("gateway4 needs a static ipv4 address on this interface", gatewayNode, "\(path).gateway4", allowed: "set ipv4: ADDRESS/PREFIX, or remove gateway4 (DHCP brings its own gateway)")
+                    decoder.error(
+                        "gateway4 needs a static ipv4 address on this interface", gatewayNode, "\(path).gateway4",
+                        allowed: "set ipv4: ADDRESS/PREFIX, or remove gateway4 (DHCP brings its own gateway)")
                 }
                 interface.gateway4 = gateway
             } else {
@@ -117,7 +141,9 @@ extension VMSpecDecoding {
                     interface.ipv6 = .static(address: cidr.address, prefix: cidr.prefix)
                     ipv6Network = (cidr.bytes, cidr.prefix)
                 } else {
-                    decoder.error("'\(text)' is not an IPv6 address with prefix", ipv6Node, "\(path).ipv6", allowed: "dhcp, slaac, or a CIDR such as 2001:db8::10/64")
+                    decoder.error(
+                        "'\(text)' is not an IPv6 address with prefix", ipv6Node, "\(path).ipv6",
+                        allowed: "dhcp, slaac, or a CIDR such as 2001:db8::10/64")
                 }
             }
         }
@@ -127,10 +153,15 @@ extension VMSpecDecoding {
                     // A link-local gateway (fe80::/10) is valid whatever the prefix.
                     let linkLocal = bytes[0] == 0xFE && bytes[1] & 0xC0 == 0x80
                     if !linkLocal, !AddressRules.sameSubnet(bytes, ipv6Network.bytes, prefix: ipv6Network.prefix) {
-                        decoder.error("gateway \(gateway) is outside the interface's ipv6 subnet", gatewayNode, "\(path).gateway6", allowed: "an address inside the ipv6 subnet, or a link-local fe80:: address")
+                        decoder.error(
+                            "gateway \(gateway) is outside the interface's ipv6 subnet", gatewayNode,
+                            "\(path).gateway6",
+                            allowed: "an address inside the ipv6 subnet, or a link-local fe80:: address")
                     }
                 } else {
-                    decoder.error("gateway6 needs a static ipv6 address on this interface", gatewayNode, "\(path).gateway6", allowed: "set ipv6: ADDRESS/PREFIX, or remove gateway6")
+                    decoder.error(
+                        "gateway6 needs a static ipv6 address on this interface", gatewayNode, "\(path).gateway6",
+                        allowed: "set ipv6: ADDRESS/PREFIX, or remove gateway6")
                 }
                 interface.gateway6 = gateway
             } else {

@@ -91,7 +91,8 @@ public struct VMID: ProxmoxValue {
 /// name to 253), which Proxmox does not check but a guest's resolver and hostname need.
 public struct DNSName: ProxmoxValue {
     public static let what = "a valid DNS name"
-    public static let allowed = "letters, digits and inner hyphens in dot-separated labels of at most 63 characters; no '_'"
+    public static let allowed =
+        "letters, digits and inner hyphens in dot-separated labels of at most 63 characters; no '_'"
     public let text: String
 
     public init?(_ text: String) {
@@ -108,7 +109,8 @@ public struct DNSName: ProxmoxValue {
 public struct StorageID: PatternedProxmoxValue {
     public static let pattern = #"^[A-Za-z][A-Za-z0-9._-]*[A-Za-z0-9]$"#
     public static let what = "a valid Proxmox storage id"
-    public static let allowed = "a letter, then letters, digits, '-', '_', '.'; ending in a letter or digit; at least 2 characters"
+    public static let allowed =
+        "a letter, then letters, digits, '-', '_', '.'; ending in a letter or digit; at least 2 characters"
     public let text: String
     public init(unchecked text: String) { self.text = text }
 
@@ -137,7 +139,9 @@ public struct MACAddress: ProxmoxValue {
     public let text: String
 
     public init?(_ text: String) {
-        guard let normalized = AddressRules.normalizeMAC(text), TextPattern.matches(normalized, Self.pattern) else { return nil }
+        guard let normalized = AddressRules.normalizeMAC(text), TextPattern.matches(normalized, Self.pattern) else {
+            return nil
+        }
         self.text = normalized
     }
 }

@@ -15,7 +15,8 @@ extension SpecLoader {
     public func convertedDocument(_ file: String) throws -> (document: String, warnings: [Diagnostic]) {
         let converted = try convertedDocuments(file)
         guard converted.documents.count == 1, let only = converted.documents.first else {
-            throw SeedgenError.usage("\(file) holds \(converted.documents.count) VMs: write them with `seedgen convert \(file) -o DIR`")
+            throw SeedgenError.usage(
+                "\(file) holds \(converted.documents.count) VMs: write them with `seedgen convert \(file) -o DIR`")
         }
         return (only.document, converted.warnings)
     }
@@ -23,22 +24,28 @@ extension SpecLoader {
     /// Every VM of `file` (one per `proxmox` role task of a playbook) as a vm.yaml document,
     /// checked before anything is returned. With `outputDirectory`, relative paths are rewritten
     /// to resolve from there, where the documents will be written.
-    public func convertedDocuments(_ file: String, outputDirectory: String? = nil) throws -> (documents: [ConvertedDocument], warnings: [Diagnostic]) {
+    public func convertedDocuments(_ file: String, outputDirectory: String? = nil) throws -> (
+        documents: [ConvertedDocument], warnings: [Diagnostic]
+    ) {
         // Validate first: a conversion that would not load is reported, not printed.
         let result = loadAll([file])
         let specs = try result.get()
         var ignored: [Diagnostic] = []
         let trees = try documents(file, warnings: &ignored).map(\.tree)
         let source = (file as NSString).lastPathComponent
-        let pathsNote = outputDirectory == nil
+        let pathsNote =
+            outputDirectory == nil
             ? "# Relative paths are relative to the directory of that file.\n"
             : "# Relative paths are relative to the directory of this file.\n"
         var documents: [ConvertedDocument] = []
         for (spec, tree) in zip(specs, trees) {
             var output = tree
-            if let outputDirectory { output = SpecPathRebasing.rebased(tree, toDirectory: SpecPaths.absolute(outputDirectory)) }
+            if let outputDirectory {
+                output = SpecPathRebasing.rebased(tree, toDirectory: SpecPaths.absolute(outputDirectory))
+            }
             let header = "# vm.yaml converted by `seedgen convert` from \(source).\n" + pathsNote
-            documents.append(ConvertedDocument(name: spec.name.text, document: header + (try YAMLWriter.write(output.yamlValue))))
+            documents.append(
+                ConvertedDocument(name: spec.name.text, document: header + (try YAMLWriter.write(output.yamlValue))))
         }
         return (documents, result.warnings)
     }
@@ -51,7 +58,8 @@ enum SpecPathRebasing {
     /// Key paths whose values are file names (`*` is any list index).
     static let pathKeys: [[String]] = [
         ["image", "path"], ["image", "keyring"], ["cloud_init", "vendor_data"],
-        ["cloud_init", "templates", "user_data"], ["cloud_init", "templates", "network_config"], ["cloud_init", "templates", "meta_data"],
+        ["cloud_init", "templates", "user_data"], ["cloud_init", "templates", "network_config"],
+        ["cloud_init", "templates", "meta_data"],
         ["cloud_init", "users", "*", "ssh_authorized_keys_file"], ["cloud_init", "users", "*", "password_file"],
         ["cloud_init", "write_files", "*", "source"], ["cloud_init", "parts", "*", "source"],
     ]
@@ -64,9 +72,12 @@ enum SpecPathRebasing {
 
     private static func rebase(_ node: SpecNode, _ keys: ArraySlice<String>, _ directory: String) -> SpecNode {
         guard let head = keys.first else {
-            guard case .scalar(let text, .string) = node.kind, !text.hasPrefix("/"), !text.hasPrefix("~/") else { return node }
+            guard case .scalar(let text, .string) = node.kind, !text.hasPrefix("/"), !text.hasPrefix("~/") else {
+                return node
+            }
             let absolute = SpecPaths.resolve(text, relativeTo: SpecPaths.absolute(node.location.file))
-            return SpecNode(kind: .scalar(text: relativePath(absolute, from: directory), type: .string), location: node.location)
+            return SpecNode(
+                kind: .scalar(text: relativePath(absolute, from: directory), type: .string), location: node.location)
         }
         var copy = node
         switch node.kind {

@@ -61,8 +61,11 @@ struct SpecDecoder {
 
     mutating func int(_ node: SpecNode?, _ path: String, range: ClosedRange<Int>) -> Int? {
         guard let node, !node.isNull else { return nil }
-        guard case .scalar(let text, let type) = node.kind, type == .int || type == .string, let value = Int(text) else {
-            error("expected an integer, found \(node.typeName)", node, path, allowed: "\(range.lowerBound)..\(range.upperBound)")
+        guard case .scalar(let text, let type) = node.kind, type == .int || type == .string, let value = Int(text)
+        else {
+            error(
+                "expected an integer, found \(node.typeName)", node, path,
+                allowed: "\(range.lowerBound)..\(range.upperBound)")
             return nil
         }
         guard range.contains(value) else {
@@ -138,7 +141,9 @@ struct SpecDecoder {
         guard let text = string(node, path) else { return nil }
         guard allowed.contains(text) else {
             var hint = "one of: \(allowed.joined(separator: ", "))"
-            if let suggestion = NameSuggestion.closest(to: text, in: allowed) { hint = "did you mean '\(suggestion)'? " + hint }
+            if let suggestion = NameSuggestion.closest(to: text, in: allowed) {
+                hint = "did you mean '\(suggestion)'? " + hint
+            }
             error("'\(text)' is not allowed", node, path, allowed: hint)
             return nil
         }
@@ -162,7 +167,9 @@ struct SpecDecoder {
 enum SpecPaths {
     /// `path` made absolute against the working directory, with `.` and `..` removed.
     static func absolute(_ path: String) -> String {
-        let joined = path.hasPrefix("/") ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
+        let joined =
+            path.hasPrefix("/")
+            ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
         return (joined as NSString).standardizingPath
     }
 

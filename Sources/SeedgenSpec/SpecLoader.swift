@@ -19,7 +19,8 @@ public struct SpecLoader: Sendable {
 
         public init(
             environment: [String: String] = ProcessInfo.processInfo.environment, knownImageNames: [String]? = nil,
-            extraChecks: [@Sendable (VMSpec) -> [Diagnostic]] = [], imageCatalog: ImageCatalog = .builtIn(), trustOnFirstUse: Bool = false
+            extraChecks: [@Sendable (VMSpec) -> [Diagnostic]] = [], imageCatalog: ImageCatalog = .builtIn(),
+            trustOnFirstUse: Bool = false
         ) {
             self.environment = environment
             self.knownImageNames = knownImageNames
@@ -95,9 +96,12 @@ public struct SpecLoader: Sendable {
                 decoding.passwordSaltKey = passwordSaltKey
                 let spec = decoding.decode(document.tree, sourceFile: file)
                 // Report a file's problems in reading order, whichever check found them.
-                diagnostics.append(contentsOf: decoding.decoder.diagnostics.diagnostics.sorted { a, b in
-                    (a.location?.line ?? 0, a.location?.column ?? 0) < (b.location?.line ?? 0, b.location?.column ?? 0)
-                })
+                diagnostics.append(
+                    contentsOf: decoding.decoder.diagnostics.diagnostics.sorted { a, b in
+                        (a.location?.line ?? 0, a.location?.column ?? 0) < (
+                            b.location?.line ?? 0, b.location?.column ?? 0
+                        )
+                    })
                 guard let spec else {
                     failed = true
                     continue
@@ -108,8 +112,12 @@ public struct SpecLoader: Sendable {
             }
             return (failed ? [] : specs, diagnostics)
         } catch {
-            if case .invalidInput(let found) = error { diagnostics.append(contentsOf: found) } else {
-                diagnostics.append(Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), keyPath: "", message: error.description))
+            if case .invalidInput(let found) = error {
+                diagnostics.append(contentsOf: found)
+            } else {
+                diagnostics.append(
+                    Diagnostic(
+                        at: SourceLocation(file: file, line: 1, column: 1), keyPath: "", message: error.description))
             }
             return ([], diagnostics)
         }
@@ -127,12 +135,20 @@ public struct SpecLoader: Sendable {
     static func passwordSaltKey(environment: [String: String]) -> Swift.Result<Data?, SaltKeyProblem> {
         guard let path = environment[passwordSaltKeyVariable], !path.isEmpty else { return .success(nil) }
         func problem(_ message: String) -> Swift.Result<Data?, SaltKeyProblem> {
-            .failure(SaltKeyProblem(diagnostic: Diagnostic(
-                at: nil, keyPath: "", message: "password salt key \(path) (--salt-key or \(passwordSaltKeyVariable)): \(message)",
-                allowed: "a file of at least 16 secret bytes, e.g. made once with `head -c 32 /dev/urandom > site.key`")))
+            .failure(
+                SaltKeyProblem(
+                    diagnostic: Diagnostic(
+                        at: nil, keyPath: "",
+                        message: "password salt key \(path) (--salt-key or \(passwordSaltKeyVariable)): \(message)",
+                        allowed:
+                            "a file of at least 16 secret bytes, e.g. made once with `head -c 32 /dev/urandom > "
+                            + "site.key`"
+                    )))
         }
         guard let data = FileManager.default.contents(atPath: SpecPaths.absolute(path)) else {
-            return problem(FileManager.default.fileExists(atPath: SpecPaths.absolute(path)) ? "cannot read the file" : "file not found")
+            return problem(
+                FileManager.default.fileExists(atPath: SpecPaths.absolute(path))
+                    ? "cannot read the file" : "file not found")
         }
         guard data.count >= 16 else { return problem("the file holds only \(data.count) bytes") }
         return .success(data)
@@ -149,14 +165,22 @@ public struct SpecLoader: Sendable {
     func documents(_ file: String, warnings: inout [Diagnostic]) throws(SeedgenError) -> [Document] {
         let tree = try parsedFile(file)
         guard AnsiblePlaybook.isPlaybook(tree) else {
-            return [Document(tree: try mergedTree(file, parsed: tree, chain: [], warnings: &warnings), fromAnsible: AnsibleVariables.looksLikeAnsible(tree))]
+            return [
+                Document(
+                    tree: try mergedTree(file, parsed: tree, chain: [], warnings: &warnings),
+                    fromAnsible: AnsibleVariables.looksLikeAnsible(tree))
+            ]
         }
         let found = AnsiblePlaybook.roleTasks(tree)
         warnings.append(contentsOf: found.diagnostics)
         guard !found.tasks.isEmpty else {
-            throw .invalidInput(found.diagnostics.filter { $0.severity != .note } + [Diagnostic(
-                at: tree.location, keyPath: "", message: "no task of this playbook includes the proxmox role",
-                allowed: "a task with include_role: {name: proxmox} and vars: {proxmox_operation: create_vm, …}")])
+            throw .invalidInput(
+                found.diagnostics.filter { $0.severity != .note } + [
+                    Diagnostic(
+                        at: tree.location, keyPath: "", message: "no task of this playbook includes the proxmox role",
+                        allowed: "a task with include_role: {name: proxmox} and vars: {proxmox_operation: create_vm, …}"
+                    )
+                ])
         }
         var documents: [Document] = []
         var problems: [Diagnostic] = []
@@ -174,7 +198,8 @@ public struct SpecLoader: Sendable {
     }
 
     /// The file's tree after Ansible conversion and `extends:` merging, before validation.
-    func mergedTree(_ file: String, chain: [String] = [], warnings: inout [Diagnostic]) throws(SeedgenError) -> SpecNode {
+    func mergedTree(_ file: String, chain: [String] = [], warnings: inout [Diagnostic]) throws(SeedgenError) -> SpecNode
+    {
         try mergedTree(file, parsed: try parsedFile(file), chain: chain, warnings: &warnings)
     }
 
@@ -182,15 +207,22 @@ public struct SpecLoader: Sendable {
         let absolute = SpecPaths.absolute(file)
         guard let data = FileManager.default.contents(atPath: absolute) else {
             let reason = FileManager.default.fileExists(atPath: absolute) ? "cannot read file" : "file not found"
-            throw .invalidInput([Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), keyPath: "", message: reason)])
+            throw .invalidInput([
+                Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), keyPath: "", message: reason)
+            ])
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw .invalidInput([Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), keyPath: "", message: "file is not UTF-8 text")])
+            throw .invalidInput([
+                Diagnostic(
+                    at: SourceLocation(file: file, line: 1, column: 1), keyPath: "", message: "file is not UTF-8 text")
+            ])
         }
         return try SpecYAML.parse(text, file: file)
     }
 
-    private func mergedTree(_ file: String, parsed: SpecNode, chain: [String], warnings: inout [Diagnostic]) throws(SeedgenError) -> SpecNode {
+    private func mergedTree(_ file: String, parsed: SpecNode, chain: [String], warnings: inout [Diagnostic])
+        throws(SeedgenError) -> SpecNode
+    {
         let absolute = SpecPaths.absolute(file)
         var tree = parsed
         if AnsibleVariables.looksLikeAnsible(tree) {
@@ -200,16 +232,28 @@ public struct SpecLoader: Sendable {
         }
         guard let extendsEntry = tree.entries?.first(where: { $0.key == "extends" }) else { return tree }
         guard case .scalar(let baseName, .string) = extendsEntry.value.kind else {
-            throw .invalidInput([Diagnostic(at: extendsEntry.value.location, keyPath: "extends", message: "expected a file path, found \(extendsEntry.value.typeName)")])
+            throw .invalidInput([
+                Diagnostic(
+                    at: extendsEntry.value.location, keyPath: "extends",
+                    message: "expected a file path, found \(extendsEntry.value.typeName)")
+            ])
         }
         let basePath = SpecPaths.resolve(baseName, relativeTo: file)
         let baseAbsolute = SpecPaths.absolute(basePath)
         if baseAbsolute == absolute || chain.contains(baseAbsolute) {
-            let cycle = (chain + [absolute, baseAbsolute]).map { ($0 as NSString).lastPathComponent }.joined(separator: " → ")
-            throw .invalidInput([Diagnostic(at: extendsEntry.value.location, keyPath: "extends", message: "extends cycle: \(cycle)", allowed: "a chain of base files that ends")])
+            let cycle = (chain + [absolute, baseAbsolute]).map { ($0 as NSString).lastPathComponent }.joined(
+                separator: " → ")
+            throw .invalidInput([
+                Diagnostic(
+                    at: extendsEntry.value.location, keyPath: "extends", message: "extends cycle: \(cycle)",
+                    allowed: "a chain of base files that ends")
+            ])
         }
         guard FileManager.default.fileExists(atPath: baseAbsolute) else {
-            throw .invalidInput([Diagnostic(at: extendsEntry.value.location, keyPath: "extends", message: "base file not found: \(basePath)")])
+            throw .invalidInput([
+                Diagnostic(
+                    at: extendsEntry.value.location, keyPath: "extends", message: "base file not found: \(basePath)")
+            ])
         }
         let base = try mergedTree(basePath, chain: chain + [absolute], warnings: &warnings)
         return base.merged(with: tree.removing(key: "extends")).removing(key: "extends")
@@ -222,9 +266,18 @@ public struct SpecLoader: Sendable {
             for item in values {
                 if let (otherLocation, otherPath) = first[item.value] {
                     let other = otherLocation.map(\.description) ?? otherPath
-                    diagnostics.append(Diagnostic(at: item.location, keyPath: item.keyPath, message: "duplicate \(label) \(item.value) in this run, also at \(other)"))
+                    diagnostics.append(
+                        Diagnostic(
+                            at: item.location, keyPath: item.keyPath,
+                            message: "duplicate \(label) \(item.value) in this run, also at \(other)"))
                     if let otherLocation {
-                        diagnostics.append(Diagnostic(at: otherLocation, keyPath: otherPath, message: "duplicate \(label) \(item.value) in this run, also at \(item.location?.description ?? item.keyPath)"))
+                        diagnostics.append(
+                            Diagnostic(
+                                at: otherLocation, keyPath: otherPath,
+                                message:
+                                    "duplicate \(label) \(item.value) in this run, also at "
+                                    + "\(item.location?.description ?? item.keyPath)"
+                            ))
                     }
                 } else {
                     first[item.value] = (item.location, item.keyPath)
@@ -233,12 +286,14 @@ public struct SpecLoader: Sendable {
         }
         check("VMID", specs.map { ($0.vmid.text, $0.location(of: "vmid"), "vmid") })
         check("name", specs.map { ($0.name.text, $0.location(of: "name"), "name") })
-        check("MAC", specs.flatMap { spec in
-            spec.network.interfaces.map { interface in
-                let path = "network.interfaces[\(interface.index)].mac"
-                return (interface.mac.text, spec.location(of: path), path)
-            }
-        })
+        check(
+            "MAC",
+            specs.flatMap { spec in
+                spec.network.interfaces.map { interface in
+                    let path = "network.interfaces[\(interface.index)].mac"
+                    return (interface.mac.text, spec.location(of: path), path)
+                }
+            })
         return diagnostics
     }
 }

@@ -71,7 +71,8 @@ struct SpecNode: Sendable {
     func merged(with overlay: SpecNode) -> SpecNode {
         guard case .map(var base) = kind, case .map(let top) = overlay.kind else { return overlay }
         for entry in top {
-            if let index = base.firstIndex(where: { $0.key == entry.key && $0.keyNode?.scalar == entry.keyNode?.scalar }) {
+            if let index = base.firstIndex(where: { $0.key == entry.key && $0.keyNode?.scalar == entry.keyNode?.scalar }
+            ) {
                 base[index].value = base[index].value.merged(with: entry.value)
                 base[index].keyLocation = entry.keyLocation
             } else {
@@ -96,16 +97,25 @@ struct SpecNode: Sendable {
             switch type {
             case .string: return YAMLNode(.scalar(.string(text)), mark: mark)
             case .null: return YAMLNode(YAMLNode.null.kind, mark: mark)
-            case .bool: return YAMLNode((YAMLScalar(text: text, tag: .bool).map { .scalar($0) } ?? .scalar(.string(text))), mark: mark)
-            case .int: return YAMLNode((YAMLScalar(text: text, tag: .int).map { .scalar($0) } ?? .scalar(.string(text))), mark: mark)
-            case .float: return YAMLNode((YAMLScalar(text: text, tag: .float).map { .scalar($0) } ?? .scalar(.string(text))), mark: mark)
+            case .bool:
+                return YAMLNode(
+                    (YAMLScalar(text: text, tag: .bool).map { .scalar($0) } ?? .scalar(.string(text))), mark: mark)
+            case .int:
+                return YAMLNode(
+                    (YAMLScalar(text: text, tag: .int).map { .scalar($0) } ?? .scalar(.string(text))), mark: mark)
+            case .float:
+                return YAMLNode(
+                    (YAMLScalar(text: text, tag: .float).map { .scalar($0) } ?? .scalar(.string(text))), mark: mark)
             }
         case .map(let entries):
             return YAMLNode(
-                .mapping(entries.map { entry in
-                    let keyMark = YAMLMark(line: entry.keyLocation.line, column: entry.keyLocation.column)
-                    return YAMLPair(key: entry.keyNode ?? YAMLNode(.scalar(.string(entry.key)), mark: keyMark), value: entry.value.yamlValue)
-                }), tag: collectionTag,
+                .mapping(
+                    entries.map { entry in
+                        let keyMark = YAMLMark(line: entry.keyLocation.line, column: entry.keyLocation.column)
+                        return YAMLPair(
+                            key: entry.keyNode ?? YAMLNode(.scalar(.string(entry.key)), mark: keyMark),
+                            value: entry.value.yamlValue)
+                    }), tag: collectionTag,
                 mark: mark)
         case .list(let items):
             return YAMLNode(.sequence(items.map(\.yamlValue)), tag: collectionTag, mark: mark)
@@ -132,7 +142,8 @@ enum SpecYAML {
     static func diagnostics(for error: YAMLReadError, file: String) -> [Diagnostic] {
         error.problems.map { problem in
             Diagnostic(
-                at: SourceLocation(file: file, line: problem.mark.line, column: problem.mark.column), keyPath: problem.key ?? "",
+                at: SourceLocation(file: file, line: problem.mark.line, column: problem.mark.column),
+                keyPath: problem.key ?? "",
                 message: problem.message, allowed: problem.hint)
         }
     }
@@ -151,14 +162,20 @@ enum SpecYAML {
             }
             return SpecNode(kind: .scalar(text: scalar.text, type: type), location: here, source: scalar)
         case .mapping(let pairs):
-            return SpecNode(kind: .map(pairs.map { pair in
-                let keyLocation = SourceLocation(file: file, line: pair.key.mark.line, column: pair.key.mark.column)
-                return SpecNode.Entry(
-                    key: pair.key.string ?? pair.key.keyText, keyLocation: keyLocation, value: convert(pair.value, file: file),
-                    keyNode: pair.key.string == nil ? pair.key : nil)
-            }), location: here, collectionTag: node.tag == .map ? nil : node.tag)
+            return SpecNode(
+                kind: .map(
+                    pairs.map { pair in
+                        let keyLocation = SourceLocation(
+                            file: file, line: pair.key.mark.line, column: pair.key.mark.column)
+                        return SpecNode.Entry(
+                            key: pair.key.string ?? pair.key.keyText, keyLocation: keyLocation,
+                            value: convert(pair.value, file: file),
+                            keyNode: pair.key.string == nil ? pair.key : nil)
+                    }), location: here, collectionTag: node.tag == .map ? nil : node.tag)
         case .sequence(let items):
-            return SpecNode(kind: .list(items.map { convert($0, file: file) }), location: here, collectionTag: node.tag == .seq ? nil : node.tag)
+            return SpecNode(
+                kind: .list(items.map { convert($0, file: file) }), location: here,
+                collectionTag: node.tag == .seq ? nil : node.tag)
         }
     }
 }

@@ -30,8 +30,10 @@ public struct VMSpec: Sendable, Hashable {
 
     public init(
         sourceFile: String, name: DNSName, vmid: VMID, node: DNSName? = nil, description: String? = nil,
-        tags: [ProxmoxTag] = [], pool: PoolName? = nil, image: ImageSpec? = nil, hardware: HardwareSpec = HardwareSpec(),
-        storage: StorageSpec = StorageSpec(), network: NetworkSpec = NetworkSpec(), cloudInit: CloudInitSpec = CloudInitSpec(),
+        tags: [ProxmoxTag] = [], pool: PoolName? = nil, image: ImageSpec? = nil,
+        hardware: HardwareSpec = HardwareSpec(),
+        storage: StorageSpec = StorageSpec(), network: NetworkSpec = NetworkSpec(),
+        cloudInit: CloudInitSpec = CloudInitSpec(),
         locations: [String: SourceLocation] = [:]
     ) {
         self.sourceFile = sourceFile

@@ -41,7 +41,8 @@ struct VMSpecDecoding {
         } else {
             vmid = decoder.int(top["vmid"], "vmid", range: VMID.range).flatMap(VMID.init)
         }
-        let node = decoder.value(top["node"], "node", as: DNSName.self, what: "a valid node name", allowed: "a DNS name")
+        let node = decoder.value(
+            top["node"], "node", as: DNSName.self, what: "a valid node name", allowed: "a DNS name")
         // Its length is checked with seedgen's marker line, which depends on the name and vmid (Bundle).
         let description = decoder.string(top["description"], "description")
         let tags = decodeTags(top["tags"])
@@ -57,14 +58,18 @@ struct VMSpecDecoding {
 
         guard let name, let vmid, !decoder.diagnostics.hasErrors else { return nil }
         var spec = VMSpec(
-            sourceFile: sourceFile, name: name, vmid: vmid, node: node, description: description, tags: tags, pool: pool,
+            sourceFile: sourceFile, name: name, vmid: vmid, node: node, description: description, tags: tags,
+            pool: pool,
             image: image, hardware: hardware, storage: storage, network: network, cloudInit: cloudInit,
             locations: decoder.locations)
         if let hostname = spec.cloudInit.hostname, !AddressRules.isDNSLabel(hostname) {
-            decoder.error("'\(hostname)' is not a valid host name", top["cloud_init"]?["hostname"], "cloud_init.hostname", allowed: "one DNS label")
+            decoder.error(
+                "'\(hostname)' is not a valid host name", top["cloud_init"]?["hostname"], "cloud_init.hostname",
+                allowed: "one DNS label")
         }
         if spec.cloudInit.hostname == nil, !AddressRules.isDNSLabel(spec.hostname) {
-            decoder.error("the host name '\(spec.hostname)' taken from name is not a valid DNS label", top["name"], "name")
+            decoder.error(
+                "the host name '\(spec.hostname)' taken from name is not a valid DNS label", top["name"], "name")
         }
         spec.locations = decoder.locations
         return decoder.diagnostics.hasErrors ? nil : spec
@@ -77,7 +82,8 @@ struct VMSpecDecoding {
         return tags.enumerated().compactMap { index, text in
             guard let tag = ProxmoxTag(text) else {
                 let item: SpecNode? = node?.kind.listItem(index) ?? node
-                decoder.error("'\(text)' is not \(ProxmoxTag.what)", item, "tags[\(index)]", allowed: ProxmoxTag.allowed)
+                decoder.error(
+                    "'\(text)' is not \(ProxmoxTag.what)", item, "tags[\(index)]", allowed: ProxmoxTag.allowed)
                 return nil
             }
             return tag
@@ -89,7 +95,9 @@ struct VMSpecDecoding {
             decoder.locations["image"] = node.location
             if let known = knownImageNames, !known.contains(name) {
                 var hint = "see `seedgen image list`: \(known.joined(separator: ", "))"
-                if let suggestion = NameSuggestion.closest(to: name, in: known) { hint = "did you mean '\(suggestion)'?" }
+                if let suggestion = NameSuggestion.closest(to: name, in: known) {
+                    hint = "did you mean '\(suggestion)'?"
+                }
                 decoder.error("unknown catalog image '\(name)'", node, "image", allowed: hint)
                 return nil
             }
@@ -104,7 +112,9 @@ struct VMSpecDecoding {
         if let url = image.url, url.isFileURL, let urlNode = map["url"] {
             image.url = nil
             if let host = url.host, !host.isEmpty, host != "localhost" {
-                decoder.error("file:// URL names another host '\(host)'", urlNode, "image.url", allowed: "file:///absolute/path (this machine)")
+                decoder.error(
+                    "file:// URL names another host '\(host)'", urlNode, "image.url",
+                    allowed: "file:///absolute/path (this machine)")
             } else {
                 image.path = SpecPaths.resolve(url.path, relativeTo: urlNode.location.file)
                 if !FileManager.default.isReadableFile(atPath: image.path!) {
@@ -119,7 +129,9 @@ struct VMSpecDecoding {
             }
         }
         if (map["url"] == nil) == (map["path"] == nil) {
-            decoder.error("give exactly one of url and path", node, "image", allowed: "image: NAME, image: {url: …}, or image: {path: …}")
+            decoder.error(
+                "give exactly one of url and path", node, "image",
+                allowed: "image: NAME, image: {url: …}, or image: {path: …}")
         }
         image.sha256 = decodeHex(map["sha256"], "image.sha256", length: 64)
         image.sha512 = decodeHex(map["sha512"], "image.sha512", length: 128)
@@ -131,33 +143,44 @@ struct VMSpecDecoding {
         for (index, fingerprint) in (decoder.stringList(map["fingerprints"], "image.fingerprints") ?? []).enumerated() {
             let compact = fingerprint.replacingOccurrences(of: " ", with: "").uppercased()
             if compact.count != 40 && compact.count != 64 || !compact.allSatisfy(\.isHexDigit) {
-                decoder.error("'\(fingerprint)' is not an OpenPGP fingerprint", map["fingerprints"], "image.fingerprints[\(index)]", allowed: "40 (v4) or 64 (v6) hex digits, spaces allowed")
+                decoder.error(
+                    "'\(fingerprint)' is not an OpenPGP fingerprint", map["fingerprints"],
+                    "image.fingerprints[\(index)]", allowed: "40 (v4) or 64 (v6) hex digits, spaces allowed")
             } else {
                 image.fingerprints.append(compact)
             }
         }
-        if let url = image.url, image.sha256 == nil, image.sha512 == nil, image.checksumsURL == nil, !imagePublishers.contains(where: { $0.covers(url) }),
+        if let url = image.url, image.sha256 == nil, image.sha512 == nil, image.checksumsURL == nil,
+            !imagePublishers.contains(where: { $0.covers(url) }),
             !trustOnFirstUse, !isLockedInLockfile(url)
         {
             // The file as the user named it, so the command can be pasted where they typed theirs.
             let file = ShellQuoting.quote(sourceFile)
-            let pin = ansibleOrigin
+            let pin =
+                ansibleOrigin
                 ? "add proxmox_vm_cloud_image_checksum (sha256:HEX, sha512:HEX or sha256:URL of a checksum list)"
                 : "add image.sha256, image.sha512 or image.checksums_url"
             let publishers = imagePublishers.map(\.root).joined(separator: ", ")
             decoder.error(
-                "nothing verifies \(url.absoluteString): no digest, and it is not under a publisher's image directories\(publishers.isEmpty ? "" : " (\(publishers))")",
+                "nothing verifies \(url.absoluteString): no digest, and it is not under a publisher's image "
+                    + "directories\(publishers.isEmpty ? "" : " (\(publishers))")",
                 map["url"] ?? node, ansibleOrigin ? "proxmox_vm_cloud_image_url" : "image.url",
                 allowed: "\(pin), or pin it once with `seedgen image lock \(file) --trust-on-first-use`")
         }
         if image.path != nil, image.url == nil, map["url"] != nil, map["checksums_url"] != nil {
-            decoder.error("a local image (file:// URL) is checked by image.sha256 or image.sha512, not by a checksum list", map["checksums_url"], "image.checksums_url")
+            decoder.error(
+                "a local image (file:// URL) is checked by image.sha256 or image.sha512, not by a checksum list",
+                map["checksums_url"], "image.checksums_url")
         }
         if image.signatureURL != nil, image.checksumsURL == nil {
-            decoder.error("signature_url signs a checksum list: checksums_url is missing", map["signature_url"], "image.signature_url")
+            decoder.error(
+                "signature_url signs a checksum list: checksums_url is missing", map["signature_url"],
+                "image.signature_url")
         }
         if image.signatureURL != nil, image.keyring == nil {
-            decoder.error("a signature needs a keyring to check it against", map["signature_url"], "image.signature_url", allowed: "keyring: /path/to/keyring.gpg")
+            decoder.error(
+                "a signature needs a keyring to check it against", map["signature_url"], "image.signature_url",
+                allowed: "keyring: /path/to/keyring.gpg")
         }
         if image.checksumsURL != nil, image.url == nil, map["url"] == nil {
             decoder.error("checksums_url needs url", map["checksums_url"], "image.checksums_url")
@@ -167,7 +190,9 @@ struct VMSpecDecoding {
 
     /// seedgen.lock beside the VM's file pins `url` (by `seedgen image lock`, first-use trust or not).
     private func isLockedInLockfile(_ url: URL) -> Bool {
-        guard !sourceFile.isEmpty, let lockfile = try? ImageLockfile.read(ImageLockfile.url(besides: URL(fileURLWithPath: sourceFile))) else {
+        guard !sourceFile.isEmpty,
+            let lockfile = try? ImageLockfile.read(ImageLockfile.url(besides: URL(fileURLWithPath: sourceFile)))
+        else {
             return false
         }
         return lockfile.images[url.absoluteString] != nil
@@ -175,7 +200,9 @@ struct VMSpecDecoding {
 
     private mutating func decodeURL(_ node: SpecNode?, _ path: String) -> URL? {
         guard let text = decoder.string(node, path) else { return nil }
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https", "file"].contains(scheme), url.host != nil || scheme == "file" else {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+            ["http", "https", "file"].contains(scheme), url.host != nil || scheme == "file"
+        else {
             decoder.error("'\(text)' is not a valid URL", node, path, allowed: "http://, https:// or file:// URL")
             return nil
         }
@@ -196,13 +223,16 @@ struct VMSpecDecoding {
 
     static let cpuModels = [
         "x86-64-v2", "x86-64-v2-AES", "x86-64-v3", "x86-64-v4", "host", "max", "kvm64", "kvm32", "qemu64", "qemu32",
-        "EPYC", "EPYC-IBPB", "EPYC-Rome", "EPYC-Milan", "EPYC-Genoa", "Skylake-Server", "Skylake-Client", "Cascadelake-Server",
+        "EPYC", "EPYC-IBPB", "EPYC-Rome", "EPYC-Milan", "EPYC-Genoa", "Skylake-Server", "Skylake-Client",
+        "Cascadelake-Server",
         "Icelake-Server", "SapphireRapids", "Haswell", "Broadwell", "IvyBridge", "SandyBridge", "Nehalem", "Westmere",
         "Conroe", "Penryn", "Opteron_G1", "Opteron_G2", "Opteron_G3", "Opteron_G4", "Opteron_G5",
     ]
 
     private mutating func decodeHardware(_ node: SpecNode) -> HardwareSpec? {
-        let keys = ["cores", "sockets", "memory", "balloon", "cpu", "machine", "bios", "agent", "onboot", "disk", "extra_disks"]
+        let keys = [
+            "cores", "sockets", "memory", "balloon", "cpu", "machine", "bios", "agent", "onboot", "disk", "extra_disks",
+        ]
         guard let map = decoder.map(node, "hardware", allowed: keys) else { return nil }
         var hardware = HardwareSpec()
         hardware.cores = decoder.int(map["cores"], "hardware.cores", range: 1...1024) ?? hardware.cores
@@ -215,14 +245,19 @@ struct VMSpecDecoding {
         }
         if let balloon = decoder.size(map["balloon"], "hardware.balloon", defaultUnit: .mebibytes) {
             if balloon > hardware.memory {
-                decoder.error("balloon (\(balloon)) is larger than memory (\(hardware.memory))", map["balloon"], "hardware.balloon", allowed: "0 to disable, or at most memory")
+                decoder.error(
+                    "balloon (\(balloon)) is larger than memory (\(hardware.memory))", map["balloon"],
+                    "hardware.balloon", allowed: "0 to disable, or at most memory")
             }
             hardware.balloon = balloon
         }
         if let cpuNode = map["cpu"], let cpu = decoder.string(cpuNode, "hardware.cpu") {
             if !Self.cpuModels.contains(cpu), !cpu.hasPrefix("custom-") {
-                var hint = "a Proxmox CPU type such as \(Self.cpuModels.prefix(6).joined(separator: ", ")), or custom-<name>"
-                if let suggestion = NameSuggestion.closest(to: cpu, in: Self.cpuModels) { hint = "did you mean '\(suggestion)'?" }
+                var hint =
+                    "a Proxmox CPU type such as \(Self.cpuModels.prefix(6).joined(separator: ", ")), or custom-<name>"
+                if let suggestion = NameSuggestion.closest(to: cpu, in: Self.cpuModels) {
+                    hint = "did you mean '\(suggestion)'?"
+                }
                 decoder.error("unknown CPU type '\(cpu)'", cpuNode, "hardware.cpu", allowed: hint)
             }
             hardware.cpu = cpu
@@ -230,7 +265,9 @@ struct VMSpecDecoding {
         if let machineNode = map["machine"], let machine = decoder.string(machineNode, "hardware.machine") {
             let pattern = #"^(pc|q35|pc-(i440fx|q35)-\d+\.\d+(\+pve\d+)?)$"#
             if !TextPattern.matches(machine, pattern) {
-                decoder.error("unknown machine type '\(machine)'", machineNode, "hardware.machine", allowed: "q35, pc, pc-q35-X.Y or pc-i440fx-X.Y")
+                decoder.error(
+                    "unknown machine type '\(machine)'", machineNode, "hardware.machine",
+                    allowed: "q35, pc, pc-q35-X.Y or pc-i440fx-X.Y")
             }
             hardware.machine = machine
         }
@@ -239,26 +276,33 @@ struct VMSpecDecoding {
         }
         hardware.agent = decoder.bool(map["agent"], "hardware.agent") ?? hardware.agent
         hardware.onboot = decoder.bool(map["onboot"], "hardware.onboot") ?? hardware.onboot
-        if let diskNode = map["disk"], let diskMap = decoder.map(diskNode, "hardware.disk", allowed: ["size", "storage", "discard", "ssd", "iothread"]) {
+        if let diskNode = map["disk"],
+            let diskMap = decoder.map(
+                diskNode, "hardware.disk", allowed: ["size", "storage", "discard", "ssd", "iothread"])
+        {
             if let size = decoder.size(diskMap["size"], "hardware.disk.size", defaultUnit: .gibibytes) {
                 checkDiskSize(size, diskMap["size"], "hardware.disk.size")
                 hardware.disk.size = size
             }
-            hardware.disk.storage = decodeStorageID(diskMap["storage"], "hardware.disk.storage") ?? hardware.disk.storage
+            hardware.disk.storage =
+                decodeStorageID(diskMap["storage"], "hardware.disk.storage") ?? hardware.disk.storage
             hardware.disk.discard = decoder.bool(diskMap["discard"], "hardware.disk.discard") ?? hardware.disk.discard
             hardware.disk.ssd = decoder.bool(diskMap["ssd"], "hardware.disk.ssd") ?? hardware.disk.ssd
-            hardware.disk.iothread = decoder.bool(diskMap["iothread"], "hardware.disk.iothread") ?? hardware.disk.iothread
+            hardware.disk.iothread =
+                decoder.bool(diskMap["iothread"], "hardware.disk.iothread") ?? hardware.disk.iothread
         }
         for (index, item) in (decoder.list(map["extra_disks"], "hardware.extra_disks") ?? []).enumerated() {
             let path = "hardware.extra_disks[\(index)]"
-            guard let diskMap = decoder.map(item, path, allowed: ["size", "storage", "discard", "ssd", "iothread"]) else { continue }
+            guard let diskMap = decoder.map(item, path, allowed: ["size", "storage", "discard", "ssd", "iothread"])
+            else { continue }
             guard diskMap["size"] != nil else {
                 decoder.error("required key is missing", item, "\(path).size", allowed: "e.g. 100G")
                 continue
             }
             guard let size = decoder.size(diskMap["size"], "\(path).size", defaultUnit: .gibibytes) else { continue }
             checkDiskSize(size, diskMap["size"], "\(path).size")
-            var disk = ExtraDiskSpec(size: size, storage: decodeStorageID(diskMap["storage"], "\(path).storage") ?? hardware.disk.storage)
+            var disk = ExtraDiskSpec(
+                size: size, storage: decodeStorageID(diskMap["storage"], "\(path).storage") ?? hardware.disk.storage)
             disk.discard = decoder.bool(diskMap["discard"], "\(path).discard") ?? disk.discard
             disk.ssd = decoder.bool(diskMap["ssd"], "\(path).ssd") ?? disk.ssd
             disk.iothread = decoder.bool(diskMap["iothread"], "\(path).iothread") ?? disk.iothread

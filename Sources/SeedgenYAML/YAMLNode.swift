@@ -222,7 +222,8 @@ public struct YAMLNode: Sendable {
     /// Deep merge: mappings merge key by key (`other` wins, new keys appended in order, keys equal
     /// as Python compares dict keys), everything else — lists included — is replaced by `other`.
     public func merging(_ other: YAMLNode) -> YAMLNode {
-        guard case .mapping(var mine) = kind, case .mapping(let theirs) = other.kind, tag == .map, other.tag == .map else {
+        guard case .mapping(var mine) = kind, case .mapping(let theirs) = other.kind, tag == .map, other.tag == .map
+        else {
             return other
         }
         var index: [YAMLKeyIdentity: Int] = [:]
@@ -245,12 +246,16 @@ public struct YAMLNode: Sendable {
         case .scalar: return self
         // The entries of `!!omap` and `!!pairs` are ordered pairs, not mappings: a null is a value.
         case .sequence where tag != .seq: return self
-        case .sequence(let items): return YAMLNode(.sequence(items.map { $0.droppingNullEntries() }), tag: tag, mark: mark)
+        case .sequence(let items):
+            return YAMLNode(.sequence(items.map { $0.droppingNullEntries() }), tag: tag, mark: mark)
         case .mapping(let pairs):
             // A `!!set` is a mapping of keys to nulls: its nulls are its content.
             if tag == .set { return self }
             return YAMLNode(
-                .mapping(pairs.compactMap { $0.value.isNull ? nil : YAMLPair(key: $0.key, value: $0.value.droppingNullEntries()) }),
+                .mapping(
+                    pairs.compactMap {
+                        $0.value.isNull ? nil : YAMLPair(key: $0.key, value: $0.value.droppingNullEntries())
+                    }),
                 tag: tag, mark: mark)
         }
     }
@@ -258,7 +263,9 @@ public struct YAMLNode: Sendable {
     /// This mapping with the string key `key` set to `value` as its first entry.
     public func settingFirst(_ key: String, to value: YAMLNode) -> YAMLNode {
         guard case .mapping(let pairs) = kind else { return .map([(key: key, value: value)]) }
-        return YAMLNode(.mapping([YAMLPair(key: .string(key), value: value)] + pairs.filter { $0.key.string != key }), tag: tag, mark: mark)
+        return YAMLNode(
+            .mapping([YAMLPair(key: .string(key), value: value)] + pairs.filter { $0.key.string != key }), tag: tag,
+            mark: mark)
     }
 
     var keyIdentity: YAMLKeyIdentity {

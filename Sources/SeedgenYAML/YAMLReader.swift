@@ -91,12 +91,13 @@ private final class Composer {
             event = try next()
             defer { yaml_event_delete(&event) }
             if event.type != YAML_STREAM_END_EVENT {
-                return .failure(YAMLReadError(problems: [
-                    YAMLProblem(
-                        mark: mark(event.start_mark),
-                        message: "a second YAML document starts here; cloud-init reads exactly one",
-                        hint: "remove the `---` line, or keep one document per file")
-                ]))
+                return .failure(
+                    YAMLReadError(problems: [
+                        YAMLProblem(
+                            mark: mark(event.start_mark),
+                            message: "a second YAML document starts here; cloud-init reads exactly one",
+                            hint: "remove the `---` line, or keep one document per file")
+                    ]))
             }
             return problems.isEmpty ? .success(root) : .failure(YAMLReadError(problems: problems))
         } catch {
@@ -111,7 +112,9 @@ private final class Composer {
     }
 
     /// Composes the node that starts with `event` (deleting it); returns the node and its size in nodes.
-    private func compose(_ event: inout yaml_event_t, position: Position = .value) throws(SyntaxError) -> (YAMLNode, Int) {
+    private func compose(_ event: inout yaml_event_t, position: Position = .value) throws(SyntaxError) -> (
+        YAMLNode, Int
+    ) {
         defer { yaml_event_delete(&event) }
         let here = mark(event.start_mark)
         switch event.type {
@@ -123,7 +126,9 @@ private final class Composer {
             }
             expanded += anchored.size
             if expanded > aliasExpansionLimit {
-                problems = [YAMLProblem(mark: here, message: "aliases expand to more than \(aliasExpansionLimit) nodes")]
+                problems = [
+                    YAMLProblem(mark: here, message: "aliases expand to more than \(aliasExpansionLimit) nodes")
+                ]
                 throw SyntaxError()
             }
             return anchored
@@ -131,7 +136,8 @@ private final class Composer {
             let scalar = event.data.scalar
             let text = String(decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self)
             let node = composeScalar(
-                text: text, tag: Self.string(scalar.tag), plain: scalar.style == YAML_PLAIN_SCALAR_STYLE, mark: here, position: position)
+                text: text, tag: Self.string(scalar.tag), plain: scalar.style == YAML_PLAIN_SCALAR_STYLE, mark: here,
+                position: position)
             register(Self.string(scalar.anchor), node, size: 1)
             return (node, 1)
         case YAML_SEQUENCE_START_EVENT:
@@ -205,7 +211,8 @@ private final class Composer {
 
     enum Position { case key, value }
 
-    private func composeScalar(text: String, tag: String?, plain: Bool, mark: YAMLMark, position: Position) -> YAMLNode {
+    private func composeScalar(text: String, tag: String?, plain: Bool, mark: YAMLMark, position: Position) -> YAMLNode
+    {
         let resolved: YAMLTag
         if (tag == nil && plain) || tag == "!" {
             // PyYAML resolves the non-specific `!` tag like a plain scalar, quoted or not.
@@ -214,16 +221,21 @@ private final class Composer {
             case .merge where position == .key:
                 resolved = .str  // its mapping takes it apart (flatten)
             case .merge:
-                problems.append(YAMLProblem(
-                    mark: mark, message: "a plain `<<` is YAML's merge key, which cloud-init's YAML reader cannot load as a value",
-                    hint: "quote it: '<<'"))
+                problems.append(
+                    YAMLProblem(
+                        mark: mark,
+                        message:
+                            "a plain `<<` is YAML's merge key, which cloud-init's YAML reader cannot load as a value",
+                        hint: "quote it: '<<'"))
                 return .null
             case .value where position == .key:
                 resolved = .str  // PyYAML turns a `=` key into the string "="
             case .value:
-                problems.append(YAMLProblem(
-                    mark: mark, message: "a plain `=` is YAML 1.1's value key, which cloud-init's YAML reader cannot load",
-                    hint: "quote it: '='"))
+                problems.append(
+                    YAMLProblem(
+                        mark: mark,
+                        message: "a plain `=` is YAML 1.1's value key, which cloud-init's YAML reader cannot load",
+                        hint: "quote it: '='"))
                 return .null
             }
         } else if let name = tag {
@@ -236,8 +248,13 @@ private final class Composer {
             resolved = .str
         }
         guard let scalar = YAMLScalar(text: text, tag: resolved) else {
-            problems.append(YAMLProblem(
-                mark: mark, message: "`\(text)` is not a valid !!\(resolved.rawValue); cloud-init's YAML reader would refuse the file"))
+            problems.append(
+                YAMLProblem(
+                    mark: mark,
+                    message:
+                        "`\(text)` is not a valid !!\(resolved.rawValue); cloud-init's YAML reader would refuse the "
+                        + "file"
+                ))
             return .string(text)
         }
         return YAMLNode(.scalar(scalar), mark: mark)
@@ -257,7 +274,10 @@ private final class Composer {
         let shown = name.hasPrefix(YAMLTag.prefix) ? "!!" + name.dropFirst(YAMLTag.prefix.count) : name
         return YAMLProblem(
             mark: mark, message: "tag \(shown) on \(what) is one cloud-init's YAML reader (PyYAML safe_load) refuses",
-            hint: "!!str, !!int, !!float, !!bool, !!null, !!binary, !!timestamp on scalars; !!seq, !!map, !!set, !!omap, !!pairs on collections")
+            hint:
+                "!!str, !!int, !!float, !!bool, !!null, !!binary, !!timestamp on scalars; !!seq, !!map, !!set, !!omap, "
+                + "!!pairs on collections"
+        )
     }
 
     /// PyYAML's `flatten_mapping` and `construct_mapping`: merged keys first, in PyYAML's order,
@@ -277,15 +297,17 @@ private final class Composer {
                 // Earlier sources win: PyYAML appends them in reverse, and later entries override.
                 for source in sources.reversed() {
                     guard case .mapping(let entries) = source.kind else {
-                        problems.append(YAMLProblem(mark: source.mark, message: "a merge key (<<) list may hold only mappings"))
+                        problems.append(
+                            YAMLProblem(mark: source.mark, message: "a merge key (<<) list may hold only mappings"))
                         continue
                     }
                     merged += entries
                 }
             case .scalar:
-                problems.append(YAMLProblem(
-                    mark: pair.value.mark, message: "a merge key (<<) takes a mapping or a list of mappings",
-                    hint: "<<: *anchor or <<: [*a, *b]"))
+                problems.append(
+                    YAMLProblem(
+                        mark: pair.value.mark, message: "a merge key (<<) takes a mapping or a list of mappings",
+                        hint: "<<: *anchor or <<: [*a, *b]"))
             }
         }
         var result: [YAMLPair] = []
@@ -295,16 +317,23 @@ private final class Composer {
             for pair in entries {
                 let identity = pair.key.keyIdentity
                 if identity == .unhashable {
-                    problems.append(YAMLProblem(
-                        mark: pair.key.mark, message: "a mapping key must be a scalar; cloud-init's YAML reader cannot use a list or mapping as a key"))
+                    problems.append(
+                        YAMLProblem(
+                            mark: pair.key.mark,
+                            message:
+                                "a mapping key must be a scalar; cloud-init's YAML reader cannot use a list or mapping "
+                                + "as a key"
+                        ))
                     continue
                 }
                 if let existing = index[identity] {
                     if isOwn && existing.isOwn {
                         let first = result[existing.position].key.mark
-                        problems.append(YAMLProblem(
-                            mark: pair.key.mark, message: "duplicate key '\(pair.key.keyText)' (first set at line \(first.line))",
-                            key: pair.key.keyText))
+                        problems.append(
+                            YAMLProblem(
+                                mark: pair.key.mark,
+                                message: "duplicate key '\(pair.key.keyText)' (first set at line \(first.line))",
+                                key: pair.key.keyText))
                         continue
                     }
                     result[existing.position].value = pair.value
@@ -329,7 +358,8 @@ private final class Composer {
             let prefix = UnsafeBufferPointer(rebasing: bytes[..<offset])
             let line = prefix.reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
             let lineStart = prefix.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
-            let column = String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart..<offset]), as: UTF8.self).count + 1
+            let column =
+                String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart..<offset]), as: UTF8.self).count + 1
             return YAMLProblem(mark: YAMLMark(line: line, column: column), message: "cannot read the text: \(problem)")
         }
         let noticed = mark(parser.problem_mark)
@@ -345,7 +375,8 @@ private final class Composer {
             message = "\(subject) is never closed (reached the end of the file at \(noticed))"
         case "did not find expected ',' or ']'", "did not find expected ',' or '}'":
             let closer = problem.hasSuffix("']'") ? "]" : "}"
-            message = atEnd
+            message =
+                atEnd
                 ? "\(subject) is never closed (reached the end of the file at \(noticed) without a `\(closer)`)"
                 : "\(subject) is never closed (expected ',' or '\(closer)' at \(noticed))"
         case "did not find expected key", "did not find expected '-' indicator":
@@ -357,7 +388,9 @@ private final class Composer {
             if noticed.column != start.column {
                 return YAMLProblem(
                     mark: noticed,
-                    message: "this line is indented to column \(noticed.column), but the \(what) it continues (from \(start)) has its \(entries) at column \(start.column)",
+                    message:
+                        "this line is indented to column \(noticed.column), but the \(what) it continues (from "
+                        + "\(start)) has its \(entries) at column \(start.column)",
                     hint: "indent it like the \(entries) above it, or nest it deeper under a key ending in `:`")
             }
             return YAMLProblem(

@@ -30,7 +30,8 @@ public enum YAMLResolver {
     static func implicit(bytes: UnsafeBufferPointer<UInt8>) -> Implicit {
         guard let first = bytes.first else { return .tag(.null) }
         switch first {
-        case UInt8(ascii: "y"), UInt8(ascii: "Y"), UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "t"), UInt8(ascii: "T"),
+        case UInt8(ascii: "y"), UInt8(ascii: "Y"), UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "t"),
+            UInt8(ascii: "T"),
             UInt8(ascii: "f"), UInt8(ascii: "F"), UInt8(ascii: "o"), UInt8(ascii: "O"):
             if isBool(bytes) { return .tag(.bool) }
             if isNull(bytes) { return .tag(.null) }
@@ -60,7 +61,8 @@ public enum YAMLResolver {
     // MARK: The rules
 
     private static let boolWords: Set<String> = [
-        "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
+        "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON",
+        "off", "Off", "OFF",
     ]
 
     private static func isBool(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
@@ -137,7 +139,8 @@ public enum YAMLResolver {
             return isExponentOrEnd(bytes, from: digitsOrUnderscores(bytes, from: integerEnd + 1))
         }
         // `[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*`
-        guard let partsEnd = sexagesimalParts(bytes, from: integerEnd), partsEnd < bytes.count, bytes[partsEnd] == dot else {
+        guard let partsEnd = sexagesimalParts(bytes, from: integerEnd), partsEnd < bytes.count, bytes[partsEnd] == dot
+        else {
             return false
         }
         return digitsOrUnderscores(bytes, from: partsEnd + 1) == bytes.count
@@ -152,14 +155,20 @@ public enum YAMLResolver {
             let next = bytes[start + 1]
             if next == UInt8(ascii: "b") {
                 guard start + 2 < count else { return false }
-                return bytes[(start + 2)...].allSatisfy { $0 == UInt8(ascii: "0") || $0 == UInt8(ascii: "1") || $0 == underscore }
+                return bytes[(start + 2)...].allSatisfy {
+                    $0 == UInt8(ascii: "0") || $0 == UInt8(ascii: "1") || $0 == underscore
+                }
             }
             if next == UInt8(ascii: "x") {
                 guard start + 2 < count else { return false }
-                return bytes[(start + 2)...].allSatisfy { isDigit($0) || $0 == underscore || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0 | 0x20) }
+                return bytes[(start + 2)...].allSatisfy {
+                    isDigit($0) || $0 == underscore || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0 | 0x20)
+                }
             }
             // `0[0-7_]+`
-            return bytes[(start + 1)...].allSatisfy { ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "7")) || $0 == underscore }
+            return bytes[(start + 1)...].allSatisfy {
+                ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "7")) || $0 == underscore
+            }
         }
         // `[1-9][0-9_]*`, then optionally `(:[0-5]?[0-9])+`
         let end = digitsOrUnderscores(bytes, from: start + 1)

@@ -38,12 +38,14 @@ private final class Writer {
 
     init() {
         yaml_emitter_initialize(&emitter)
-        yaml_emitter_set_output(&emitter, { context, buffer, size in
-            guard let context, let buffer else { return 0 }
-            let writer = Unmanaged<Writer>.fromOpaque(context).takeUnretainedValue()
-            writer.output.append(contentsOf: UnsafeBufferPointer(start: buffer, count: size))
-            return 1
-        }, Unmanaged.passUnretained(self).toOpaque())
+        yaml_emitter_set_output(
+            &emitter,
+            { context, buffer, size in
+                guard let context, let buffer else { return 0 }
+                let writer = Unmanaged<Writer>.fromOpaque(context).takeUnretainedValue()
+                writer.output.append(contentsOf: UnsafeBufferPointer(start: buffer, count: size))
+                return 1
+            }, Unmanaged.passUnretained(self).toOpaque())
         yaml_emitter_set_indent(&emitter, 2)
         yaml_emitter_set_width(&emitter, -1)
         yaml_emitter_set_unicode(&emitter, 1)
@@ -150,7 +152,8 @@ private final class Writer {
         let ok = tag.withUnsafeMutableBufferPointer { tagBytes in
             value.withUnsafeMutableBufferPointer { valueBytes in
                 yaml_scalar_event_initialize(
-                    &event, nil, tagBytes.baseAddress, valueBytes.baseAddress ?? tagBytes.baseAddress! + (tagBytes.count - 1), count,
+                    &event, nil, tagBytes.baseAddress,
+                    valueBytes.baseAddress ?? tagBytes.baseAddress! + (tagBytes.count - 1), count,
                     plainImplicit, quotedImplicit, style)
             }
         }

@@ -7,6 +7,9 @@ struct SeedgenBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seedgen-bench",
         abstract: "Measure seedgen against its peer tools; prints a table of ratios.",
-        subcommands: [ISOBenchmark.self, HashBenchmark.self, DownloadBenchmark.self, BuildBenchmark.self, UploadBenchmark.self, ApplyBenchmark.self]
+        subcommands: [
+            ISOBenchmark.self, HashBenchmark.self, DownloadBenchmark.self, BuildBenchmark.self, UploadBenchmark.self,
+            ApplyBenchmark.self,
+        ]
     )
 }

@@ -71,7 +71,9 @@ struct BenchRow {
 
     static func printTable(_ rows: [BenchRow]) {
         let header = ["measurement", "seedgen", "peer", "ratio", "target"]
-        let cells = rows.map { [$0.measurement, $0.seedgen, $0.peer, $0.ratio.isNaN ? "" : String(format: "%.2fx", $0.ratio), $0.target] }
+        let cells = rows.map {
+            [$0.measurement, $0.seedgen, $0.peer, $0.ratio.isNaN ? "" : String(format: "%.2fx", $0.ratio), $0.target]
+        }
         let widths = (0..<header.count).map { column in ([header] + cells).map { $0[column].count }.max() ?? 0 }
         func line(_ values: [String]) -> String {
             zip(values, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")

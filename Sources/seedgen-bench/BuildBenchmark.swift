@@ -12,15 +12,24 @@ struct BuildBenchmark: ParsableCommand {
     @Option(help: "Runs per fleet size; the median counts.") var iterations: Int = 5
     @Option(help: "Parallel jobs passed to seedgen build (default: the number of cores).") var jobs: Int?
     @Option(help: "The seedgen binary (default: next to seedgen-bench).") var seedgen: String?
-    @Option(help: "The image the VMs use (default: samples/images/demo.qcow2).") var image: String = "samples/images/demo.qcow2"
-    @Option(help: "Working directory for the VM files and outputs (default: the system temp directory).") var directory: String?
+    @Option(help: "The image the VMs use (default: samples/images/demo.qcow2).") var image: String =
+        "samples/images/demo.qcow2"
+    @Option(help: "Working directory for the VM files and outputs (default: the system temp directory).") var directory:
+        String?
 
     func run() throws {
-        let binary = seedgen ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("seedgen").path
-        guard FileManager.default.isExecutableFile(atPath: binary) else { throw BenchFailure("no seedgen binary at \(binary); build it with scripts/bench.sh") }
+        let binary =
+            seedgen
+            ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+                "seedgen"
+            ).path
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw BenchFailure("no seedgen binary at \(binary); build it with scripts/bench.sh")
+        }
         let imagePath = URL(fileURLWithPath: image).standardizedFileURL.path
         let imageDigest = Digest.sha256Hex(try Data(contentsOf: URL(fileURLWithPath: imagePath)))
-        let folder = URL(fileURLWithPath: directory ?? NSTemporaryDirectory()).appendingPathComponent("seedgen-bench-build-\(UUID().uuidString)")
+        let folder = URL(fileURLWithPath: directory ?? NSTemporaryDirectory()).appendingPathComponent(
+            "seedgen-bench-build-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let jobCount = jobs ?? ProcessInfo.processInfo.activeProcessorCount
@@ -42,7 +51,10 @@ struct BuildBenchmark: ParsableCommand {
             for run in 0..<iterations {
                 let output = folder.appendingPathComponent("out-\(count)-\(run)")
                 let cache = folder.appendingPathComponent("cache")
-                let (elapsed, maxRSS, status) = try Self.spawnMeasured(binary, ["build", "-o", output.path, "--cache", cache.path, "-j", String(jobCount), "--progress", "none"] + files)
+                let (elapsed, maxRSS, status) = try Self.spawnMeasured(
+                    binary,
+                    ["build", "-o", output.path, "--cache", cache.path, "-j", String(jobCount), "--progress", "none"]
+                        + files)
                 guard status == 0 else { throw BenchFailure("seedgen build of \(count) VMs exited \(status)") }
                 seconds.append(elapsed)
                 peakKiB = max(peakKiB, maxRSS)
@@ -53,20 +65,30 @@ struct BuildBenchmark: ParsableCommand {
             let median = BenchClock.median(seconds)
             perVMMemory.append((count, Double(peakKiB) / 1024))
             let target: Double? = count == 1 ? 0.030 : (count == 1000 ? 2.0 : nil)
-            rows.append(BenchRow(
-                measurement: "seedgen build, \(count) VM\(count == 1 ? "" : "s") (-j \(jobCount))",
-                seedgen: String(format: "%.1f ms", median * 1000), peer: target.map { String(format: "%.0f ms", $0 * 1000) } ?? "-",
-                ratio: target.map { $0 / median } ?? 1, target: target.map { "<= \(Int($0 * 1000)) ms (ratio >= 1x)" } ?? "(report)"))
-            rows.append(BenchRow(
-                measurement: "  peak RSS, \(count) VM\(count == 1 ? "" : "s")", seedgen: String(format: "%.1f MiB", Double(peakKiB) / 1024),
-                peer: "-", ratio: 1, target: "flat in fleet size"))
+            rows.append(
+                BenchRow(
+                    measurement: "seedgen build, \(count) VM\(count == 1 ? "" : "s") (-j \(jobCount))",
+                    seedgen: String(format: "%.1f ms", median * 1000),
+                    peer: target.map { String(format: "%.0f ms", $0 * 1000) } ?? "-",
+                    ratio: target.map { $0 / median } ?? 1,
+                    target: target.map { "<= \(Int($0 * 1000)) ms (ratio >= 1x)" } ?? "(report)"))
+            rows.append(
+                BenchRow(
+                    measurement: "  peak RSS, \(count) VM\(count == 1 ? "" : "s")",
+                    seedgen: String(format: "%.1f MiB", Double(peakKiB) / 1024),
+                    peer: "-", ratio: 1, target: "flat in fleet size"))
         }
         if let first = perVMMemory.first, let last = perVMMemory.last, first.0 != last.0 {
-            rows.append(BenchRow(
-                measurement: "peak RSS growth \(first.0) → \(last.0) VMs", seedgen: String(format: "%.1f → %.1f MiB", first.1, last.1),
-                peer: "-", ratio: first.1 / last.1, target: "flat (ratio near 1x)"))
+            rows.append(
+                BenchRow(
+                    measurement: "peak RSS growth \(first.0) → \(last.0) VMs",
+                    seedgen: String(format: "%.1f → %.1f MiB", first.1, last.1),
+                    peer: "-", ratio: first.1 / last.1, target: "flat (ratio near 1x)"))
         }
-        print("build benchmark: release seedgen, a fresh process per run, median of \(iterations), image needs no download")
+        print(
+            "build benchmark: release seedgen, a fresh process per run, median of \(iterations), image needs no "
+                + "download"
+        )
         BenchRow.printTable(rows)
     }
 
@@ -81,7 +103,8 @@ struct BuildBenchmark: ParsableCommand {
         cloud_init:
           users:
             - name: ops
-              ssh_authorized_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILPF9XZLDWUasQx7m+swcssVUf/eUt5HNgr1qtNzkMBo ops@laptop"]
+              ssh_authorized_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILPF9XZLDWUasQx7m+swcssVUf/eUt5HNgr1qtNzkMBo "
+                  + "ops@laptop"]
           packages: [qemu-guest-agent]
 
         """
@@ -100,7 +123,9 @@ struct BuildBenchmark: ParsableCommand {
         let clock = ContinuousClock()
         let start = clock.now
         let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw BenchFailure("cannot start \(executable): \(String(cString: strerror(spawned)))") }
+        guard spawned == 0 else {
+            throw BenchFailure("cannot start \(executable): \(String(cString: strerror(spawned)))")
+        }
         var status: Int32 = 0
         var usage = rusage()
         _ = wait4(pid, &status, 0, &usage)

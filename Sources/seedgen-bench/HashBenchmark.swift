@@ -13,7 +13,8 @@ struct HashBenchmark: AsyncParsableCommand {
     @Option(help: "Directory for the test file (default: the system temp directory).") var directory: String?
 
     func run() async throws {
-        let folder = URL(fileURLWithPath: directory ?? NSTemporaryDirectory()).appendingPathComponent("seedgen-bench-hash-\(UUID().uuidString)")
+        let folder = URL(fileURLWithPath: directory ?? NSTemporaryDirectory()).appendingPathComponent(
+            "seedgen-bench-hash-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let file = folder.appendingPathComponent("image.bin")
@@ -22,19 +23,32 @@ struct HashBenchmark: AsyncParsableCommand {
         // Warm the page cache so every tool reads from memory, not from the disk.
         try BenchClock.runExternal("cat", [file.path, file.path])
 
-        let ours256 = try BenchClock.measure(iterations: iterations) { _ = try ImageFileHasher.digests(of: file, includeSHA512: false) }.min()!
-        let peer256 = try BenchClock.measure(iterations: iterations) { try BenchClock.runExternal("sha256sum", [file.path]) }.min()!
-        let ours512 = try BenchClock.measure(iterations: iterations) { _ = try ImageFileHasher.digests(of: file, includeSHA512: true) }.min()!
-        let peer512 = try BenchClock.measure(iterations: iterations) { try BenchClock.runExternal("sha512sum", [file.path]) }.min()!
+        let ours256 = try BenchClock.measure(iterations: iterations) {
+            _ = try ImageFileHasher.digests(of: file, includeSHA512: false)
+        }.min()!
+        let peer256 = try BenchClock.measure(iterations: iterations) {
+            try BenchClock.runExternal("sha256sum", [file.path])
+        }.min()!
+        let ours512 = try BenchClock.measure(iterations: iterations) {
+            _ = try ImageFileHasher.digests(of: file, includeSHA512: true)
+        }.min()!
+        let peer512 = try BenchClock.measure(iterations: iterations) {
+            try BenchClock.runExternal("sha512sum", [file.path])
+        }.min()!
         let peakRSS = try childPeakRSS(verifying: file, cache: folder.appendingPathComponent("cache"))
 
         func rate(_ seconds: Double) -> String { String(format: "%.0f MiB/s", bytes / seconds / 1_048_576) }
         print("hash benchmark: \(sizeMib) MiB file, best of \(iterations)")
         BenchRow.printTable([
-            BenchRow(measurement: "verify sha256 vs sha256sum", seedgen: rate(ours256), peer: rate(peer256), ratio: peer256 / ours256, target: ">= 4x"),
-            BenchRow(measurement: "verify sha256+sha512 vs sha512sum", seedgen: rate(ours512), peer: rate(peer512), ratio: peer512 / ours512, target: "(report)"),
             BenchRow(
-                measurement: "peak RSS of `seedgen image verify FILE`", seedgen: String(format: "%.1f MiB", Double(peakRSS) / 1_048_576), peer: "32 MiB",
+                measurement: "verify sha256 vs sha256sum", seedgen: rate(ours256), peer: rate(peer256),
+                ratio: peer256 / ours256, target: ">= 4x"),
+            BenchRow(
+                measurement: "verify sha256+sha512 vs sha512sum", seedgen: rate(ours512), peer: rate(peer512),
+                ratio: peer512 / ours512, target: "(report)"),
+            BenchRow(
+                measurement: "peak RSS of `seedgen image verify FILE`",
+                seedgen: String(format: "%.1f MiB", Double(peakRSS) / 1_048_576), peer: "32 MiB",
                 ratio: 32 * 1_048_576 / Double(max(peakRSS, 1)), target: "<= 32 MiB (ratio >= 1x)"),
         ])
     }
@@ -46,7 +60,8 @@ struct HashBenchmark: AsyncParsableCommand {
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             throw BenchFailure("\(binary.path) missing: build the seedgen product in the same configuration first")
         }
-        try BenchClock.runExternal(binary.path, ["image", "verify", file.path, "--cache", cache.path, "--progress", "none"])
+        try BenchClock.runExternal(
+            binary.path, ["image", "verify", file.path, "--cache", cache.path, "--progress", "none"])
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &usage)
         return UInt64(usage.ru_maxrss) * 1024
@@ -54,7 +69,9 @@ struct HashBenchmark: AsyncParsableCommand {
 
     /// Writes `mebibytes` of pseudo-random data (a 4 MiB random block, varied per block) without holding it in memory.
     private func writeTestFile(_ file: URL, mebibytes: Int) throws {
-        guard FileManager.default.createFile(atPath: file.path, contents: nil), let handle = FileHandle(forWritingAtPath: file.path) else {
+        guard FileManager.default.createFile(atPath: file.path, contents: nil),
+            let handle = FileHandle(forWritingAtPath: file.path)
+        else {
             throw BenchFailure("cannot create \(file.path)")
         }
         defer { try? handle.close() }

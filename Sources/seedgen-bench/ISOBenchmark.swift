@@ -20,7 +20,10 @@ struct ISOBenchmark: ParsableCommand {
     @Option(help: "Interleaved rounds the runs are split into.")
     var rounds = 10
 
-    @Option(help: "Where the ISOs are written (default: the system temporary directory); e.g. /dev/shm to leave the disk out.")
+    @Option(
+        help:
+            "Where the ISOs are written (default: the system temporary directory); e.g. /dev/shm to leave the disk out."
+    )
     var directory: String?
 
     @Option(help: "The seedgen binary for the process comparison (default: next to seedgen-bench).")
@@ -54,7 +57,8 @@ struct ISOBenchmark: ParsableCommand {
 
         // Warm-up: page cache, libisofs initialisation, dynamic loader for the tools.
         _ = try SeedISO.image(files: files, epoch: epoch)
-        try BenchClock.runExternal("cloud-localds", [outputs.appendingPathComponent("warm.iso").path] + Array(inputPaths.prefix(2)))
+        try BenchClock.runExternal(
+            "cloud-localds", [outputs.appendingPathComponent("warm.iso").path] + Array(inputPaths.prefix(2)))
 
         var index = 0
         func nextTarget() -> URL {
@@ -94,7 +98,8 @@ struct ISOBenchmark: ParsableCommand {
             }
             genisoimage += try BenchClock.measure(iterations: processBatch) {
                 try BenchClock.runExternal(
-                    "genisoimage", ["-quiet", "-output", genisoimageTarget.path, "-volid", "cidata", "-joliet", "-rock"] + inputPaths)
+                    "genisoimage",
+                    ["-quiet", "-output", genisoimageTarget.path, "-volid", "cidata", "-joliet", "-rock"] + inputPaths)
             }
             seedgenProcess += try BenchClock.measure(iterations: processBatch) {
                 try BenchClock.runExternal(
@@ -103,24 +108,31 @@ struct ISOBenchmark: ParsableCommand {
         }
         let genisoimageSize = (try Data(contentsOf: genisoimageTarget)).count
 
-        func milliseconds(_ samples: [Double]) -> String { String(format: "%.3f ms", BenchClock.median(samples) * 1000) }
+        func milliseconds(_ samples: [Double]) -> String {
+            String(format: "%.3f ms", BenchClock.median(samples) * 1000)
+        }
         func ratio(_ peer: [Double], _ ours: [Double]) -> Double { BenchClock.median(peer) / BenchClock.median(ours) }
         BenchRow.printTable([
             BenchRow(
                 measurement: "seed ISO per ISO: SeedISO.write vs cloud-localds", seedgen: milliseconds(durable),
                 peer: milliseconds(cloudLocalds), ratio: ratio(cloudLocalds, durable), target: ">= 50x"),
             BenchRow(
-                measurement: "seed ISO per ISO: SeedISO.image (in memory) vs cloud-localds", seedgen: milliseconds(inMemory),
+                measurement: "seed ISO per ISO: SeedISO.image (in memory) vs cloud-localds",
+                seedgen: milliseconds(inMemory),
                 peer: milliseconds(cloudLocalds), ratio: ratio(cloudLocalds, inMemory), target: ">= 50x"),
             BenchRow(
-                measurement: "seed ISO per ISO: image()+plain write vs cloud-localds", seedgen: milliseconds(inMemoryPlusPlainWrite),
+                measurement: "seed ISO per ISO: image()+plain write vs cloud-localds",
+                seedgen: milliseconds(inMemoryPlusPlainWrite),
                 peer: milliseconds(cloudLocalds), ratio: ratio(cloudLocalds, inMemoryPlusPlainWrite), target: ">= 50x"),
             BenchRow(
-                measurement: "seed ISO per ISO: SeedISO.write vs genisoimage -J -R -V cidata", seedgen: milliseconds(durable),
+                measurement: "seed ISO per ISO: SeedISO.write vs genisoimage -J -R -V cidata",
+                seedgen: milliseconds(durable),
                 peer: milliseconds(genisoimage), ratio: ratio(genisoimage, durable), target: "-"),
             BenchRow(
-                measurement: "floor: image()+plain write vs same bytes, plain write", seedgen: milliseconds(inMemoryPlusPlainWrite),
-                peer: milliseconds(floorPlain), ratio: ratio(floorPlain, inMemoryPlusPlainWrite), target: ">= 0.33x (within 3x)"),
+                measurement: "floor: image()+plain write vs same bytes, plain write",
+                seedgen: milliseconds(inMemoryPlusPlainWrite),
+                peer: milliseconds(floorPlain), ratio: ratio(floorPlain, inMemoryPlusPlainWrite),
+                target: ">= 0.33x (within 3x)"),
             BenchRow(
                 measurement: "floor: SeedISO.write vs same bytes, temp+fsync+rename", seedgen: milliseconds(durable),
                 peer: milliseconds(floorDurable), ratio: ratio(floorDurable, durable),
@@ -129,20 +141,26 @@ struct ISOBenchmark: ParsableCommand {
                 measurement: "process: seedgen iso vs cloud-localds", seedgen: milliseconds(seedgenProcess),
                 peer: milliseconds(cloudLocalds), ratio: ratio(cloudLocalds, seedgenProcess), target: ">= 3x"),
             BenchRow(
-                measurement: "ISO size vs genisoimage", seedgen: "\(image.count / 1024) KiB", peer: "\(genisoimageSize / 1024) KiB",
+                measurement: "ISO size vs genisoimage", seedgen: "\(image.count / 1024) KiB",
+                peer: "\(genisoimageSize / 1024) KiB",
                 ratio: Double(genisoimageSize) / Double(image.count), target: "-"),
         ])
-        print(String(format: "\npeak RSS of seedgen-bench: %.1f MiB", Double(BenchClock.peakResidentBytes()) / 1_048_576))
+        print(
+            String(format: "\npeak RSS of seedgen-bench: %.1f MiB", Double(BenchClock.peakResidentBytes()) / 1_048_576))
     }
 
     /// A typical seed: ~1 KiB cloud-config, meta-data with instance-id and hostname, v2 network-config.
     static func sampleFiles() -> [SeedFile] {
         var userData = "#cloud-config\nhostname: web01\nfqdn: web01.example.com\nusers:\n  - default\n"
-        userData += "  - name: ops\n    sudo: \"ALL=(ALL) NOPASSWD:ALL\"\n    shell: /bin/bash\n    ssh_authorized_keys:\n"
+        userData +=
+            "  - name: ops\n    sudo: \"ALL=(ALL) NOPASSWD:ALL\"\n    shell: /bin/bash\n    ssh_authorized_keys:\n"
         for key in 0..<8 {
-            userData += "      - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI\(String(repeating: "x", count: 43))\(key) ops@laptop\n"
+            userData +=
+                "      - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI\(String(repeating: "x", count: 43))\(key) ops@laptop\n"
         }
-        userData += "package_update: true\npackages: [qemu-guest-agent]\nruncmd:\n  - [systemctl, enable, --now, qemu-guest-agent]\n"
+        userData +=
+            "package_update: true\npackages: [qemu-guest-agent]\nruncmd:\n  - [systemctl, enable, --now, "
+            + "qemu-guest-agent]\n"
         let metaData = "instance-id: iid-9001-0123456789abcdef\nlocal-hostname: web01\n"
         let networkConfig = """
             version: 2
@@ -167,7 +185,8 @@ struct ISOBenchmark: ParsableCommand {
         let bench = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         let sibling = bench.deletingLastPathComponent().appendingPathComponent("seedgen").path
         guard FileManager.default.isExecutableFile(atPath: sibling) else {
-            throw BenchFailure("no seedgen binary at \(sibling): build it (scripts/bench.sh does) or pass --seedgen PATH")
+            throw BenchFailure(
+                "no seedgen binary at \(sibling): build it (scripts/bench.sh does) or pass --seedgen PATH")
         }
         return sibling
     }

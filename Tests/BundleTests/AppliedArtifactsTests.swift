@@ -30,7 +30,8 @@ import Testing
         let work = try TemporaryDirectory()
         let fixture = try BundleFixture.make(spec: BundleFixture.spec(), in: work.path("out/web01"))
         let planFile = fixture.directory.appendingPathComponent("plan.json")
-        let text = try String(contentsOf: planFile, encoding: .utf8).replacingOccurrences(of: "\"web01\"", with: "\"evil01\"")
+        let text = try String(contentsOf: planFile, encoding: .utf8).replacingOccurrences(
+            of: "\"web01\"", with: "\"evil01\"")
         try text.write(to: planFile, atomically: true, encoding: .utf8)
         #expect {
             _ = try AppliedArtifacts(directory: fixture.directory)
@@ -51,7 +52,8 @@ import Testing
     }
 
     @Test func tokensParseAndNeverPrintTheirSecret() throws {
-        let token = try ProxmoxAPIToken(parsing: "ci@pve!deploy=0b1e2f3a-aaaa-bbbb-cccc-123456789abc\n", source: "PVE_API_TOKEN")
+        let token = try ProxmoxAPIToken(
+            parsing: "ci@pve!deploy=0b1e2f3a-aaaa-bbbb-cccc-123456789abc\n", source: "PVE_API_TOKEN")
         #expect(token.id == "ci@pve!deploy")
         #expect(token.authorization == "PVEAPIToken=ci@pve!deploy=0b1e2f3a-aaaa-bbbb-cccc-123456789abc")
         #expect(!token.description.contains("0b1e2f3a") && !"\(token)".contains("0b1e2f3a"))

@@ -2,8 +2,8 @@ import Foundation
 import SeedgenApply
 import SeedgenBundle
 import SeedgenCore
-import SeedgenSpec
 import SeedgenNoCloud
+import SeedgenSpec
 import SeedgenTestSupport
 import Testing
 
@@ -35,11 +35,14 @@ private actor BreakingClient: ProxmoxAPIClient {
         var directory: URL
     }
 
-    private func prepare(mode: CloudInitMode = .iso, seed: String = "seed-1", in work: TemporaryDirectory) throws -> Prepared {
+    private func prepare(mode: CloudInitMode = .iso, seed: String = "seed-1", in work: TemporaryDirectory) throws
+        -> Prepared
+    {
         let spec = BundleFixture.spec(mode: mode, bios: .ovmf)
         let fixture = try BundleFixture.make(spec: spec, in: work.path("out/web01-\(seed)"), seed: seed)
         let keys = ProxmoxBundle.pveSSHKeysFile(for: spec).map { String(decoding: $0, as: UTF8.self) }
-        return Prepared(target: ProxmoxApplyTarget(plan: fixture.plan, node: "pve01", sshKeys: keys), directory: fixture.directory)
+        return Prepared(
+            target: ProxmoxApplyTarget(plan: fixture.plan, node: "pve01", sshKeys: keys), directory: fixture.directory)
     }
 
     /// A token that holds exactly what the preflight's grant commands give it, and nothing else.
@@ -123,7 +126,10 @@ private actor BreakingClient: ProxmoxAPIClient {
         #expect(await api.vmConfig(9001) == nil, "nothing was created after the cut")
         let outcome = try await apply(prepared, on: api)
         #expect(outcome.status == .created)
-        #expect(outcome.skippedUploads == [String(prepared.target.plan.file(role: .image)?.volume?.split(separator: "/").last ?? "")])
+        #expect(
+            outcome.skippedUploads == [
+                String(prepared.target.plan.file(role: .image)?.volume?.split(separator: "/").last ?? "")
+            ])
         #expect(await api.isRunning(9001))
     }
 
@@ -160,7 +166,8 @@ private actor BreakingClient: ProxmoxAPIClient {
         func comparable(_ config: [String: String]) -> [String: String] {
             config.filter { !["digest", "meta", "vmgenid", "smbios1"].contains($0.key) }.mapValues { value in
                 // `local-lvm:vm-9001-disk-0,…` → `local-lvm:…`
-                value.replacingOccurrences(of: "^([A-Za-z0-9_.-]+):vm-[^,]*", with: "$1:VOLUME", options: .regularExpression)
+                value.replacingOccurrences(
+                    of: "^([A-Za-z0-9_.-]+):vm-[^,]*", with: "$1:VOLUME", options: .regularExpression)
             }
         }
         #expect(comparable(apiConfig) == comparable(shConfig))
@@ -187,7 +194,8 @@ private actor BreakingClient: ProxmoxAPIClient {
         let executor = ProxmoxApplyExecutor(client: api, pollInterval: .milliseconds(1))
         try await executor.placeImages(targets, states: report.states, version: try #require(report.version))
         for (target, directory) in targets {
-            let outcome = try await executor.apply(target, state: .new, version: try #require(report.version), artifactDirectory: directory)
+            let outcome = try await executor.apply(
+                target, state: .new, version: try #require(report.version), artifactDirectory: directory)
             #expect(outcome.skippedUploads.count == 1, "\(outcome.skippedUploads)")
         }
         let uploads = await api.changingCalls().filter { $0.hasSuffix("/storage/local/upload") }
@@ -213,9 +221,11 @@ private actor BreakingClient: ProxmoxAPIClient {
         let server = try FaultServer(root: www.url)
         let url = server.url("image.qcow2").absoluteString
         // A qcow2's magic first: the node's import task reads the file as the `.qcow2` name says.
-        let image = Data([0x51, 0x46, 0x49, 0xFB]) + Data((4..<(64 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 13) })
+        let image =
+            Data([0x51, 0x46, 0x49, 0xFB]) + Data((4..<(64 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 13) })
         let fixture = try BundleFixture.make(
-            spec: BundleFixture.spec(bios: .ovmf), in: work.path("out/web01"), includeImage: false, imageURL: url, imageBytes: image)
+            spec: BundleFixture.spec(bios: .ovmf), in: work.path("out/web01"), includeImage: false, imageURL: url,
+            imageBytes: image)
         try (served ?? fixture.imageBytes ?? Data()).write(to: www.path("image.qcow2"))
         return Served(www: www, server: server, fixture: fixture)
     }
@@ -224,20 +234,27 @@ private actor BreakingClient: ProxmoxAPIClient {
         var setup = FakeProxmoxAPI.Setup()
         setup.userACL = ["/": FakeProxmoxAPI.allPrivileges]
         let api = FakeProxmoxAPI(setup)
-        let report = try await ProxmoxPreflight(client: api, tokenID: "ci@pve!deploy", nodeDownloads: true).run([target])
-        #expect(report.missingPrivileges.contains { $0.path == "/nodes/pve01" && $0.privileges == ["Sys.AccessNetwork"] }, "\(report.text)")
+        let report = try await ProxmoxPreflight(client: api, tokenID: "ci@pve!deploy", nodeDownloads: true).run([target]
+        )
+        #expect(
+            report.missingPrivileges.contains { $0.path == "/nodes/pve01" && $0.privileges == ["Sys.AccessNetwork"] },
+            "\(report.text)")
         #expect(report.text.contains("pveum acl modify /nodes/pve01 --roles Seedgen-"), "\(report.text)")
         try await api.runPveum(report.grantCommands)
         return api
     }
 
     private func apply(_ served: Served, on api: FakeProxmoxAPI) async throws -> ProxmoxApplyOutcome {
-        let report = try await ProxmoxPreflight(client: api, tokenID: "ci@pve!deploy", nodeDownloads: true).run([served.target])
+        let report = try await ProxmoxPreflight(client: api, tokenID: "ci@pve!deploy", nodeDownloads: true).run([
+            served.target
+        ])
         try #require(report.passed, "\(report.text)")
         let executor = ProxmoxApplyExecutor(client: api, pollInterval: .milliseconds(5), nodeDownloads: true)
         let version = try #require(report.version)
-        try await executor.placeImages([(served.target, served.fixture.directory)], states: report.states, version: version)
-        return try await executor.apply(served.target, state: .new, version: version, artifactDirectory: served.fixture.directory)
+        try await executor.placeImages(
+            [(served.target, served.fixture.directory)], states: report.states, version: version)
+        return try await executor.apply(
+            served.target, state: .new, version: version, artifactDirectory: served.fixture.directory)
     }
 
     @Test func theNodeDownloadsTheImageWithThePinnedChecksumAndALeastPrivilegeToken() async throws {
@@ -254,7 +271,8 @@ private actor BreakingClient: ProxmoxAPIClient {
         #expect(await api.isRunning(9001))
         // A second placement finds the file there and asks the node for nothing.
         let executor = ProxmoxApplyExecutor(client: api, pollInterval: .milliseconds(5), nodeDownloads: true)
-        try await executor.placeImages([(served.target, served.fixture.directory)], states: [9001: .new], version: (8, 4))
+        try await executor.placeImages(
+            [(served.target, served.fixture.directory)], states: [9001: .new], version: (8, 4))
         #expect(await api.fetchedURLs.count == 1)
     }
 
@@ -300,17 +318,23 @@ private actor BreakingClient: ProxmoxAPIClient {
         func call(_ filename: String) -> ProxmoxAPICall {
             ProxmoxAPICall(
                 .post, "/nodes/{node}/storage/{storage}/download-url", ["node": "pve01", "storage": "local"],
-                parameters: [.init("url", "http://127.0.0.1:9/x"), .init("content", "import"), .init("filename", filename),
-                             .init("checksum-algorithm", "sha256"), .init("checksum", String(repeating: "0", count: 64))],
+                parameters: [
+                    .init("url", "http://127.0.0.1:9/x"), .init("content", "import"), .init("filename", filename),
+                    .init("checksum-algorithm", "sha256"), .init("checksum", String(repeating: "0", count: 64)),
+                ],
                 startsTask: true, stepID: "test")
         }
         let img = try await api.send(call("noble.img"), artifactDirectory: nil)
-        #expect(img.status == 400 && img.errorMessage.contains("filename: invalid filename or wrong extension"), "\(img.errorMessage)")
+        #expect(
+            img.status == 400 && img.errorMessage.contains("filename: invalid filename or wrong extension"),
+            "\(img.errorMessage)")
         var denied = setup
         denied.tokenACL = ["/": FakeProxmoxAPI.allPrivileges.subtracting(["Sys.AccessNetwork", "Sys.Modify"])]
         let refusing = FakeProxmoxAPI(denied)
         let forbidden = try await refusing.send(call("noble.qcow2"), artifactDirectory: nil)
-        #expect(forbidden.status == 403 && forbidden.errorMessage.contains("Sys.AccessNetwork"), "\(forbidden.errorMessage)")
+        #expect(
+            forbidden.status == 403 && forbidden.errorMessage.contains("Sys.AccessNetwork"), "\(forbidden.errorMessage)"
+        )
     }
 
     /// download-url also takes the older Sys.Audit + Sys.Modify on / instead of Sys.AccessNetwork on
@@ -330,7 +354,8 @@ private actor BreakingClient: ProxmoxAPIClient {
     /// A local-file image has no URL for the node: the preflight says so, before anything changes.
     @Test func anImageWithoutAURLIsAPreflightProblem() async throws {
         let work = try TemporaryDirectory()
-        let fixture = try BundleFixture.make(spec: BundleFixture.spec(), in: work.path("out/web01"), includeImage: false)
+        let fixture = try BundleFixture.make(
+            spec: BundleFixture.spec(), in: work.path("out/web01"), includeImage: false)
         var setup = FakeProxmoxAPI.Setup()
         setup.grantEverything()
         let api = FakeProxmoxAPI(setup)

@@ -39,15 +39,19 @@ struct BundleFixture {
         var cloudInit = CloudInitSpec()
         cloudInit.mode = mode
         var user = UserSpec(name: "ops")
-        user.sshAuthorizedKeys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyExampleKeyExampleKeyExample ops@laptop"]
-        user.passwordHash = "$6$saltsalt$0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./abcdefghi"
+        user.sshAuthorizedKeys = [
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyExampleKeyExampleKeyExample ops@laptop"
+        ]
+        user.passwordHash =
+            "$6$saltsalt$0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./abcdefghi"
         if mode == .iso || mode == .snippets {
             user.sudo = "ALL=(ALL) NOPASSWD:ALL"
             user.groups = ["sudo"]
         }
         cloudInit.users = [user]
         return VMSpec(
-            sourceFile: "vm.yaml", name: "web01", vmid: 9001, node: node.flatMap(DNSName.init), description: description, tags: ["web", "prod"],
+            sourceFile: "vm.yaml", name: "web01", vmid: 9001, node: node.flatMap(DNSName.init),
+            description: description, tags: ["web", "prod"],
             image: ImageSpec(catalogName: "ubuntu-24.04"), hardware: hardware, network: network, cloudInit: cloudInit)
     }
 
@@ -61,7 +65,8 @@ struct BundleFixture {
         var written: [String: Data] = [:]
         func write(_ name: String, _ data: Data) throws -> BundleFile {
             let url = directory.appendingPathComponent(name)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try data.write(to: url)
             written[name] = data
             return BundleFile(name: name, sha256: Digest.sha256Hex(data), size: UInt64(data.count))
@@ -102,14 +107,18 @@ struct BundleFixture {
         // SHA256SUMS as the build stage writes it: every artifact, by name, GNU format.
         let sums = written.keys.sorted().map { "\(Digest.sha256Hex(written[$0]!))  \($0)\n" }.joined()
         try Data(sums.utf8).write(to: directory.appendingPathComponent("SHA256SUMS"))
-        return BundleFixture(directory: directory, plan: plan, script: directory.appendingPathComponent("deploy.sh"), imageBytes: imageBytes)
+        return BundleFixture(
+            directory: directory, plan: plan, script: directory.appendingPathComponent("deploy.sh"),
+            imageBytes: imageBytes)
     }
 }
 
 /// Runs deploy.sh on `node` and checks what every scenario must hold: shellcheck-clean script and
 /// only valid qm arguments.
 @discardableResult
-func deploy(_ fixture: BundleFixture, on node: FakeNode, _ arguments: [String] = [], currentDirectory: URL? = nil) throws -> ProcessResult {
+func deploy(_ fixture: BundleFixture, on node: FakeNode, _ arguments: [String] = [], currentDirectory: URL? = nil)
+    throws -> ProcessResult
+{
     try requireShellcheckClean(fixture.script)
     let before = try node.calls().count
     let result = try node.deploy(fixture.script, arguments, currentDirectory: currentDirectory)

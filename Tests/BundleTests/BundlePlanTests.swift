@@ -13,7 +13,9 @@ import Testing
         switch spec.cloudInit.mode {
         case .iso: inputs.seedISO = BundleFile(name: "seedgen-\(spec.vmid)-abababab.iso", sha256: sha, size: 73728)
         case .snippets:
-            inputs.snippets = ["user-data", "network-config", "meta-data"].map { BundleFile(name: $0, sha256: sha, size: 100) }
+            inputs.snippets = ["user-data", "network-config", "meta-data"].map {
+                BundleFile(name: $0, sha256: sha, size: 100)
+            }
         case .pve: inputs.sshKeysFile = BundleFile(name: ProxmoxBundle.pveSSHKeysFileName, sha256: sha, size: 90)
         }
         if image {
@@ -32,7 +34,9 @@ import Testing
         #expect(first.last == 0x0A)
         let decoded = try JSONDecoder().decode(BundlePlan.self, from: first)
         #expect(decoded == (try ProxmoxBundle.plan(for: spec, inputs: inputs(for: spec))))
-        #expect(ProxmoxBundle.deployScript(decoded) == ProxmoxBundle.deployScript(try ProxmoxBundle.plan(for: spec, inputs: inputs(for: spec))))
+        #expect(
+            ProxmoxBundle.deployScript(decoded)
+                == ProxmoxBundle.deployScript(try ProxmoxBundle.plan(for: spec, inputs: inputs(for: spec))))
     }
 
     @Test func planJSONCarriesConfigFilesStoragesAndSteps() throws {
@@ -53,11 +57,16 @@ import Testing
         #expect(files.allSatisfy { $0["sha256"] is String && $0["size"] is Int })
         #expect(files[0]["cachePath"] as? String == "/var/cache/seedgen/sha256/abab")
         let steps = try #require(object["steps"] as? [[String: Any]])
-        #expect(steps.map { $0["kind"] as? String } == [
-            "place-file", "place-file", "create-vm", "resize-disk", "confirm-disk-size", "start-vm",
-        ])
+        #expect(
+            steps.map { $0["kind"] as? String } == [
+                "place-file", "place-file", "create-vm", "resize-disk", "confirm-disk-size", "start-vm",
+            ])
         let storages = try #require(object["storages"] as? [[String: Any]])
-        #expect(storages.contains { $0["storage"] as? String == "local" && $0["content"] as? String == "import" && $0["minimumPVE"] as? String == "8.3" })
+        #expect(
+            storages.contains {
+                $0["storage"] as? String == "local" && $0["content"] as? String == "import"
+                    && $0["minimumPVE"] as? String == "8.3"
+            })
         // The marker survives qm config's description encoding (no ':' or '%' or control characters).
         let marker = try #require(vm["marker"] as? String)
         #expect(!marker.contains(":") && !marker.contains("%"))
@@ -71,13 +80,19 @@ import Testing
             let plan = try ProxmoxBundle.plan(for: spec, inputs: inputs(for: spec, image: withImage))
             let scripts = try TemporaryDirectory()
             try requireShellcheckClean(try scripts.write("deploy.sh", ProxmoxBundle.deployScript(plan)))
-            for source in ["local:import/noble-server-cloudimg-amd64-abababab.qcow2", "/var/lib/vz/template/iso/noble-abababab.img"] {
+            for source in [
+                "local:import/noble-server-cloudimg-amd64-abababab.qcow2",
+                "/var/lib/vz/template/iso/noble-abababab.img",
+            ] {
                 var commands = plan.steps.filter { !$0.options.isEmpty || $0.kind == .resizeDisk }
                 if let update = plan.rerun.seedUpdate { commands.append(update) }
                 for step in commands {
                     var call = step.command.map { resolve($0, importSource: source) }
                     for option in step.options {
-                        call += ["--" + option.key, option.key == "sshkeys" ? "/root/sshkeys" : resolve(option.value, importSource: source)]
+                        call += [
+                            "--" + option.key,
+                            option.key == "sshkeys" ? "/root/sshkeys" : resolve(option.value, importSource: source),
+                        ]
                     }
                     for version in [(7, 2), (9, 2)] {
                         let problems = QMOptionChecker.problems(in: call, version: version)
@@ -109,14 +124,22 @@ import Testing
         #expect(writeFiles?.location == SourceLocation(file: "vm.yaml", line: 30, column: 3))
         #expect(writeFiles?.description.contains("cloud_init.mode: iso") == true)
         #expect(diagnostics.contains { $0.keyPath == "cloud_init.runcmd" })
-        #expect(diagnostics.contains { $0.keyPath == "cloud_init.users[0].password_hash" && $0.description.contains("$6$") })
+        #expect(
+            diagnostics.contains { $0.keyPath == "cloud_init.users[0].password_hash" && $0.description.contains("$6$") }
+        )
         #expect(ProxmoxBundle.modeDiagnostics(for: BundleFixture.spec(mode: .iso)).isEmpty)
         #expect(ProxmoxBundle.modeDiagnostics(for: BundleFixture.spec(mode: .pve)).isEmpty)
-        let refused = try #require(throws: SeedgenError.self) { try ProxmoxBundle.plan(for: spec, inputs: inputs(for: spec)) }
+        let refused = try #require(throws: SeedgenError.self) {
+            try ProxmoxBundle.plan(for: spec, inputs: inputs(for: spec))
+        }
         guard case .invalidInput(let found) = refused else { Issue.record("not invalid input: \(refused)"); return }
         // The plan refuses with exactly the problems modeDiagnostics reports, positioned the same.
         #expect(Set(diagnostics.filter { $0.severity == .error }).isSubset(of: Set(found)), "\(found)")
-        #expect(found.contains { $0.keyPath == "cloud_init.write_files" && $0.location == SourceLocation(file: "vm.yaml", line: 30, column: 3) })
+        #expect(
+            found.contains {
+                $0.keyPath == "cloud_init.write_files"
+                    && $0.location == SourceLocation(file: "vm.yaml", line: 30, column: 3)
+            })
     }
 
     @Test func sshKeysFileHasOneKeyPerLine() throws {
@@ -135,7 +158,8 @@ import Testing
             _ = try ProxmoxBundle.plan(for: spec, inputs: inputs(for: spec))
             Issue.record("a 2G disk for a 3.5G image was accepted")
         } catch let SeedgenError.invalidInput(diagnostics) {
-            #expect(diagnostics.map(\.description).contains { $0.hasPrefix("vm.yaml:12:11: error: hardware.disk.size:") })
+            #expect(
+                diagnostics.map(\.description).contains { $0.hasPrefix("vm.yaml:12:11: error: hardware.disk.size:") })
         }
     }
 
@@ -156,7 +180,10 @@ import Testing
             _ = try ProxmoxBundle.plan(for: spec, inputs: inputs(for: spec))
             Issue.record("a description one character over Proxmox's limit was accepted")
         } catch let SeedgenError.invalidInput(diagnostics) {
-            #expect(diagnostics.map(\.description).contains { $0.hasPrefix("vm.yaml:5:14: error: description:") && $0.contains("room for \(room)") })
+            #expect(
+                diagnostics.map(\.description).contains {
+                    $0.hasPrefix("vm.yaml:5:14: error: description:") && $0.contains("room for \(room)")
+                })
         }
     }
 
@@ -167,7 +194,11 @@ import Testing
         let plan = try ProxmoxBundle.plan(for: spec, inputs: inputs(for: spec, image: false))
         #expect(plan.vm.bootDiskSize == "1536M")
         #expect(plan.vm.bootDiskConfigSize == "1536M")
-        #expect(plan.vm.options.first { $0.key == "scsi0" }?.value.literalValue == "local-lvm:1.5,discard=on,ssd=1,iothread=1")
-        #expect(plan.vm.options.first { $0.key == "scsi1" }?.value.literalValue == "local-lvm:0.5,discard=on,ssd=1,iothread=1")
+        #expect(
+            plan.vm.options.first { $0.key == "scsi0" }?.value.literalValue
+                == "local-lvm:1.5,discard=on,ssd=1,iothread=1")
+        #expect(
+            plan.vm.options.first { $0.key == "scsi1" }?.value.literalValue
+                == "local-lvm:0.5,discard=on,ssd=1,iothread=1")
     }
 }

@@ -106,9 +106,11 @@ import Testing
     @Test func snippetsReRunSwapsChangedSnippetsAndPVEModeReRunIsANoOp() throws {
         let work = try TemporaryDirectory()
         let node = try FakeNode()
-        let first = try BundleFixture.make(spec: BundleFixture.spec(mode: .snippets), in: work.path("v1/web01"), seed: "one")
+        let first = try BundleFixture.make(
+            spec: BundleFixture.spec(mode: .snippets), in: work.path("v1/web01"), seed: "one")
         #expect(try deploy(first, on: node).exitCode == 0)
-        let second = try BundleFixture.make(spec: BundleFixture.spec(mode: .snippets), in: work.path("v2/web01"), seed: "two")
+        let second = try BundleFixture.make(
+            spec: BundleFixture.spec(mode: .snippets), in: work.path("v2/web01"), seed: "two")
         let result = try deploy(second, on: node)
         #expect(result.exitCode == 0, "\(result.stderr)")
         #expect(result.stdout.contains("the seed changed"))
@@ -167,10 +169,12 @@ import Testing
         var setup = FakeNode.Setup()
         setup.storages["local"]?.content = ["iso", "vztmpl", "backup"]
         let node = try FakeNode(setup)
-        try expectRefusal(fixture, on: node, mentioning: [
-            "storage 'local' (for the cloud image import) does not allow content 'import'",
-            "pvesm set local --content vztmpl,iso,backup,import",
-        ])
+        try expectRefusal(
+            fixture, on: node,
+            mentioning: [
+                "storage 'local' (for the cloud image import) does not allow content 'import'",
+                "pvesm set local --content vztmpl,iso,backup,import",
+            ])
     }
 
     @Test func missingStorageAndDisabledStorageAreReportedTogether() throws {
@@ -180,10 +184,12 @@ import Testing
         setup.storages["local-lvm"] = nil
         setup.storages["local"]?.status = "disabled"
         let node = try FakeNode(setup)
-        try expectRefusal(fixture, on: node, mentioning: [
-            "storage 'local-lvm' (for the boot disk) does not exist",
-            "storage 'local' (for the seed ISO) is disabled: pvesm set local --disable 0",
-        ])
+        try expectRefusal(
+            fixture, on: node,
+            mentioning: [
+                "storage 'local-lvm' (for the boot disk) does not exist",
+                "storage 'local' (for the seed ISO) is disabled: pvesm set local --disable 0",
+            ])
     }
 
     @Test func wrongNodeStops() throws {
@@ -222,7 +228,8 @@ import Testing
         bytes[0] ^= 0x01
         try bytes.write(to: url)
         let node = try FakeNode()
-        try expectRefusal(fixture, on: node, mentioning: ["do not match SHA256SUMS", "\(seed.source) does not have the sha256"])
+        try expectRefusal(
+            fixture, on: node, mentioning: ["do not match SHA256SUMS", "\(seed.source) does not have the sha256"])
     }
 
     @Test func tamperedSHA256SUMSIsCaughtByThePlan() throws {
@@ -241,19 +248,23 @@ import Testing
 
     @Test func missingImageStopsWithHowToProvideIt() throws {
         let work = try TemporaryDirectory()
-        let fixture = try BundleFixture.make(spec: BundleFixture.spec(), in: work.path("out/web01"), includeImage: false)
+        let fixture = try BundleFixture.make(
+            spec: BundleFixture.spec(), in: work.path("out/web01"), includeImage: false)
         let node = try FakeNode()
         try expectRefusal(fixture, on: node, mentioning: ["is not on this node: pass --image PATH"])
     }
 
     @Test func imageWithTheWrongChecksumIsRefused() throws {
         let work = try TemporaryDirectory()
-        let fixture = try BundleFixture.make(spec: BundleFixture.spec(), in: work.path("out/web01"), includeImage: false)
+        let fixture = try BundleFixture.make(
+            spec: BundleFixture.spec(), in: work.path("out/web01"), includeImage: false)
         let wrong = try work.write("other.img", "not the image")
         let node = try FakeNode()
-        try expectRefusal(fixture, on: node, arguments: ["--image", wrong.path], mentioning: [
-            "the cloud image does not have the plan's sha256", wrong.path,
-        ])
+        try expectRefusal(
+            fixture, on: node, arguments: ["--image", wrong.path],
+            mentioning: [
+                "the cloud image does not have the plan's sha256", wrong.path,
+            ])
     }
 
     @Test func interruptedCopyLeavesNoPartialFile() throws {
@@ -264,7 +275,8 @@ import Testing
         let node = try FakeNode()
         let image = try #require(fixture.plan.file(role: .image)?.volume?.split(separator: "/").last)
         let target = node.storageFile("local", "import/\(image)")
-        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         let partial = target.deletingLastPathComponent().appendingPathComponent(".\(image).seedgen-partial/x")
         try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
         let result = try deploy(fixture, on: node)
@@ -275,13 +287,16 @@ import Testing
 
     @Test func imageFromTheImageOptionOrAlreadyOnTheNode() throws {
         let work = try TemporaryDirectory()
-        let fixture = try BundleFixture.make(spec: BundleFixture.spec(), in: work.path("out/web01"), includeImage: false)
+        let fixture = try BundleFixture.make(
+            spec: BundleFixture.spec(), in: work.path("out/web01"), includeImage: false)
         let elsewhere = work.path("downloads/noble.img")
-        try FileManager.default.createDirectory(at: elsewhere.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: elsewhere.deletingLastPathComponent(), withIntermediateDirectories: true)
         try #require(fixture.imageBytes).write(to: elsewhere)
         let node = try FakeNode()
         // A relative --image is taken from the caller's directory.
-        let result = try deploy(fixture, on: node, ["--image", "downloads/noble.img", "--no-start"], currentDirectory: work.url)
+        let result = try deploy(
+            fixture, on: node, ["--image", "downloads/noble.img", "--no-start"], currentDirectory: work.url)
         #expect(result.exitCode == 0, "\(result.stderr)")
         #expect(try node.vmStatus(9001) == "stopped")
         #expect(result.stdout.contains("not starting VM 9001 (--no-start)"))
@@ -303,7 +318,10 @@ import Testing
         let before = try node.snapshot()
         let result = try deploy(fixture, on: node, ["--dry-run"])
         #expect(result.exitCode == 0, "\(result.stderr)")
-        for expected in ["+ qm create 9001", "--scsi0 local-lvm:0\\,import-from=", "+ qm disk resize 9001 scsi0 20G", "+ qm start 9001", "+ cp -T -- "] {
+        for expected in [
+            "+ qm create 9001", "--scsi0 local-lvm:0\\,import-from=", "+ qm disk resize 9001 scsi0 20G",
+            "+ qm start 9001", "+ cp -T -- ",
+        ] {
             #expect(result.stdout.contains(expected), "missing \(expected) in \(result.stdout)")
         }
         #expect(result.stdout.contains("dry run: nothing was changed"))
@@ -413,7 +431,8 @@ import Testing
         for file in fixture.plan.files where file.role.cicustomKey != nil {
             let name = try #require(file.volume?.split(separator: "/").last)
             let placed = node.storageFile("local", "snippets/\(name)")
-            #expect(try Data(contentsOf: placed) == Data(contentsOf: fixture.directory.appendingPathComponent(file.source)))
+            #expect(
+                try Data(contentsOf: placed) == Data(contentsOf: fixture.directory.appendingPathComponent(file.source)))
         }
 
         // Snippets not enabled: refused with the fix that keeps the other content types.

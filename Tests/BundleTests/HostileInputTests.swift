@@ -11,10 +11,12 @@ import Testing
         let work = try TemporaryDirectory()
         let canary = work.path("canary-\(UUID().uuidString)")
         let payloads = [
-            "$(touch \(canary.path))", "`touch \(canary.path)`", "'; touch \(canary.path); '", "\"; touch \(canary.path); \"",
+            "$(touch \(canary.path))", "`touch \(canary.path)`", "'; touch \(canary.path); '",
+            "\"; touch \(canary.path); \"",
             "$(touch canary)", "${IFS}touch${IFS}canary", "\\'$(touch canary)\\'",
         ]
-        let description = "it's a \"description\" with\nnewlines; " + payloads.joined(separator: " | ") + " 100% : colon ü"
+        let description =
+            "it's a \"description\" with\nnewlines; " + payloads.joined(separator: " | ") + " 100% : colon ü"
         var spec = BundleFixture.spec(description: description)
         spec.network.search = ["example.com"]
         // A directory and an image name with spaces, quotes and substitutions.
@@ -56,7 +58,9 @@ import Testing
         let tag = "bad tag; $(touch canary)", name = "web_01", storage = "local lvm", mac = "01:00:5E:00:00:01"
         #expect(ProxmoxTag(tag) == nil && DNSName(name) == nil && StorageID(storage) == nil && MACAddress(mac) == nil)
         let work = try TemporaryDirectory()
-        let file = try work.write("vm.yaml", """
+        let file = try work.write(
+            "vm.yaml",
+            """
             name: web_01
             vmid: 9001
             tags: [ok, "bad tag; $(touch canary)"]
@@ -69,7 +73,9 @@ import Testing
         let result = SpecLoader(options: .init(environment: [:])).loadAll([file.path])
         #expect(result.specs.isEmpty)
         let errors = result.diagnostics.filter { $0.severity == .error }
-        let positions = Dictionary(errors.map { ($0.keyPath, $0.location.map { "\($0.line):\($0.column)" } ?? "") }, uniquingKeysWith: { a, _ in a })
+        let positions = Dictionary(
+            errors.map { ($0.keyPath, $0.location.map { "\($0.line):\($0.column)" } ?? "") },
+            uniquingKeysWith: { a, _ in a })
         #expect(positions["name"] == "1:7", "\(errors)")
         #expect(positions["tags[1]"] == "3:12", "\(errors)")
         #expect(positions["hardware.disk.storage"] == "5:19", "\(errors)")

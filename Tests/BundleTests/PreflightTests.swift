@@ -89,7 +89,12 @@ import Testing
         setup.storages["local"] = FakeProxmoxAPI.Storage(type: "dir", content: ["iso", "backup"])
         setup.storages["local-lvm"]?.enabled = false
         let report = try await preflight(FakeProxmoxAPI(setup), try target(in: work))
-        #expect(report.problems.contains { $0.contains("'local' (for the cloud image import) does not allow content 'import'") && $0.contains("pvesm set local --content backup,import,iso") }, "\(report.text)")
-        #expect(report.problems.contains { $0.contains("'local-lvm' (for the boot disk) is disabled") }, "\(report.text)")
+        #expect(
+            report.problems.contains {
+                $0.contains("'local' (for the cloud image import) does not allow content 'import'")
+                    && $0.contains("pvesm set local --content backup,import,iso")
+            }, "\(report.text)")
+        #expect(
+            report.problems.contains { $0.contains("'local-lvm' (for the boot disk) is disabled") }, "\(report.text)")
     }
 }

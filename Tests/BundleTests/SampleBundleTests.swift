@@ -11,7 +11,8 @@ import Testing
         let root = TestPaths.samples
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
         let top = names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.map { "samples/" + $0 }
-        let fleet = ((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("fleet").path)) ?? [])
+        let fleet =
+            ((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("fleet").path)) ?? [])
             .filter { $0.hasSuffix(".yaml") && $0 != "defaults.yaml" }.map { "samples/fleet/" + $0 }
         return (top + fleet).sorted()
     }()
@@ -22,19 +23,23 @@ import Testing
 
     @Test(arguments: sampleFiles)
     func sampleDeploysAndReRunsAsNoOp(file: String) throws {
-        let loader = SpecLoader(options: SpecLoader.Options(
-            environment: ["HOME": "/nonexistent"], extraChecks: [{ ProxmoxBundle.modeDiagnostics(for: $0) }]))
+        let loader = SpecLoader(
+            options: SpecLoader.Options(
+                environment: ["HOME": "/nonexistent"], extraChecks: [{ ProxmoxBundle.modeDiagnostics(for: $0) }]))
         let spec = try loader.load(TestPaths.packageRoot.appendingPathComponent(file).path)
         let work = try TemporaryDirectory()
-        let fixture = try BundleFixture.make(spec: spec, in: work.path("out/\(spec.name)"), withImage: spec.image != nil)
+        let fixture = try BundleFixture.make(
+            spec: spec, in: work.path("out/\(spec.name)"), withImage: spec.image != nil)
 
         var setup = FakeNode.Setup()
         setup.hostname = spec.node?.text ?? "pve01"
-        setup.storages[spec.hardware.disk.storage.text] = FakeNode.Storage(type: "lvmthin", content: ["images", "rootdir"])
+        setup.storages[spec.hardware.disk.storage.text] = FakeNode.Storage(
+            type: "lvmthin", content: ["images", "rootdir"])
         for disk in spec.hardware.extraDisks {
             setup.storages[disk.storage.text] = FakeNode.Storage(type: "lvmthin", content: ["images", "rootdir"])
         }
-        for storage in [spec.storage.iso, spec.storage.import, spec.storage.snippets].map(\.text) where setup.storages[storage] == nil {
+        for storage in [spec.storage.iso, spec.storage.import, spec.storage.snippets].map(\.text)
+        where setup.storages[storage] == nil {
             setup.storages[storage] = FakeNode.Storage(content: ["iso", "vztmpl", "backup", "import", "snippets"])
         }
         if let pool = spec.pool { setup.pools = [pool.text] }
@@ -69,7 +74,8 @@ import Testing
         let loader = SpecLoader(options: SpecLoader.Options(environment: ["HOME": "/nonexistent"]))
         let spec = try loader.load(TestPaths.packageRoot.appendingPathComponent(file).path)
         let work = try TemporaryDirectory()
-        let fixture = try BundleFixture.make(spec: spec, in: work.path("out/\(spec.name)"), withImage: spec.image != nil)
+        let fixture = try BundleFixture.make(
+            spec: spec, in: work.path("out/\(spec.name)"), withImage: spec.image != nil)
         let name = String(file.dropFirst("samples/".count)).replacingOccurrences(of: "/", with: "-")
         try compareWithGolden(fixture.directory, name: (name as NSString).deletingPathExtension)
     }
@@ -77,14 +83,17 @@ import Testing
     @Test(arguments: CloudInitMode.allCases, [Firmware.seabios, .ovmf])
     func fixtureBundleMatchesTheGoldenFiles(mode: CloudInitMode, bios: Firmware) throws {
         let work = try TemporaryDirectory()
-        let fixture = try BundleFixture.make(spec: BundleFixture.spec(mode: mode, bios: bios), in: work.path("out/web01"))
+        let fixture = try BundleFixture.make(
+            spec: BundleFixture.spec(mode: mode, bios: bios), in: work.path("out/web01"))
         try compareWithGolden(fixture.directory, name: "fixture-\(mode.rawValue)-\(bios.rawValue)")
     }
 
     @Test func everyGoldenDirectoryBelongsToAVariant() throws {
-        let expected = SampleBundleTests.sampleFiles.map {
-            ((String($0.dropFirst("samples/".count)) as NSString).deletingPathExtension).replacingOccurrences(of: "/", with: "-")
-        } + Self.fixtureVariants
+        let expected =
+            SampleBundleTests.sampleFiles.map {
+                ((String($0.dropFirst("samples/".count)) as NSString).deletingPathExtension).replacingOccurrences(
+                    of: "/", with: "-")
+            } + Self.fixtureVariants
         let recorded = try FileManager.default.contentsOfDirectory(atPath: Self.goldenDirectory.path)
         #expect(recorded.sorted() == expected.sorted())
     }
@@ -103,7 +112,9 @@ import Testing
             let expected = try #require(
                 FileManager.default.contents(atPath: golden.path),
                 "no golden file \(golden.path): run with SEEDGEN_RECORD_GOLDEN=1 to record it")
-            #expect(produced == expected, "\(name)/\(file) differs from its golden file (SEEDGEN_RECORD_GOLDEN=1 re-records)")
+            #expect(
+                produced == expected,
+                "\(name)/\(file) differs from its golden file (SEEDGEN_RECORD_GOLDEN=1 re-records)")
         }
     }
 }
@@ -113,7 +124,8 @@ import Testing
     let template = TestPaths.packageRoot.appendingPathComponent("templates/deploy.sh.bash")
     // SC2034 ("appears unused"): NO_START is read by the start step, which is generated into the
     // template's `#@seedgen steps` line; the generated deploy.sh is checked without exclusions.
-    let lint = try ProcessRunner.run("shellcheck", ["--shell=bash", "--severity=style", "--exclude=SC2034", template.path])
+    let lint = try ProcessRunner.run(
+        "shellcheck", ["--shell=bash", "--severity=style", "--exclude=SC2034", template.path])
     #expect(lint.exitCode != 127, "shellcheck is not installed: run scripts/install-deps.sh")
     #expect(lint.exitCode == 0, "shellcheck templates/deploy.sh.bash: \(lint.stdout)\(lint.stderr)")
 }

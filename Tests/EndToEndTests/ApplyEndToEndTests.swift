@@ -36,7 +36,9 @@ private struct ProcessScan: Sendable {
 /// Starts `executable`, and until it exits reads `/proc/PID/cmdline` and `/proc/PID/environ` of it
 /// and of every descendant (`/proc/PID/task/TID/children`) every few milliseconds. Blocking: run
 /// it off the Swift concurrency pool.
-private func scanWhileRunning(_ executable: String, _ arguments: [String], environment: [String: String], secret: String) throws -> ProcessScan {
+private func scanWhileRunning(
+    _ executable: String, _ arguments: [String], environment: [String: String], secret: String
+) throws -> ProcessScan {
     let scratch = try TemporaryDirectory(prefix: "seedgen-proc-scan")
     let errFile = scratch.path("stderr")
     try Data().write(to: errFile)
@@ -56,7 +58,8 @@ private func scanWhileRunning(_ executable: String, _ arguments: [String], envir
     func descendants(of pid: Int32) -> [Int32] {
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
         let children = tasks.flatMap { task in
-            String(decoding: read("/proc/\(pid)/task/\(task)/children") ?? Data(), as: UTF8.self).split(separator: " ").compactMap { Int32($0) }
+            String(decoding: read("/proc/\(pid)/task/\(task)/children") ?? Data(), as: UTF8.self).split(separator: " ")
+                .compactMap { Int32($0) }
         }
         return children + children.flatMap(descendants(of:))
     }
@@ -80,7 +83,8 @@ private func scanWhileRunning(_ executable: String, _ arguments: [String], envir
     exit.wait()
     return ProcessScan(
         exitCode: process.terminationStatus, stderr: String(decoding: read(errFile.path) ?? Data(), as: UTF8.self),
-        commandLines: commandLines, processes: seen.count, environmentHeldSecret: environmentHeldSecret, samples: samples)
+        commandLines: commandLines, processes: seen.count, environmentHeldSecret: environmentHeldSecret,
+        samples: samples)
 }
 
 /// `seedgen apply` as a pipeline runs it: the built binary, over HTTPS with a pinned fingerprint, to
@@ -102,15 +106,21 @@ private func scanWhileRunning(_ executable: String, _ arguments: [String], envir
         }
 
         func arguments(_ extra: [String] = [], fingerprint: String? = nil, progress: String = "none") -> [String] {
-            ["apply", TestPaths.samples.appendingPathComponent("web01.yaml").path,
-             "-o", work.path("out").path, "--cache", work.path("cache").path, "--progress", progress,
-             "--api", server.url.absoluteString, "--fingerprint", fingerprint ?? certificates.leafFingerprint] + extra
+            [
+                "apply", TestPaths.samples.appendingPathComponent("web01.yaml").path,
+                "-o", work.path("out").path, "--cache", work.path("cache").path, "--progress", progress,
+                "--api", server.url.absoluteString, "--fingerprint", fingerprint ?? certificates.leafFingerprint,
+            ] + extra
         }
 
-        func apply(_ extra: [String] = [], fingerprint: String? = nil, progress: String = "none") async throws -> ProcessResult {
+        func apply(_ extra: [String] = [], fingerprint: String? = nil, progress: String = "none") async throws
+            -> ProcessResult
+        {
             try await seedgenOffPool(
                 arguments(extra, fingerprint: fingerprint, progress: progress),
-                environment: buildEnvironment(["PVE_API_TOKEN": "\(ApplyEndToEndTests.tokenID)=\(ApplyEndToEndTests.secret)"]))
+                environment: buildEnvironment([
+                    "PVE_API_TOKEN": "\(ApplyEndToEndTests.tokenID)=\(ApplyEndToEndTests.secret)"
+                ]))
         }
     }
 
@@ -139,7 +149,9 @@ private func scanWhileRunning(_ executable: String, _ arguments: [String], envir
         #expect(secondCalls.count == changes, "a re-run changed: \(secondCalls.dropFirst(changes))")
 
         // The token's secret is in no output and no artifact.
-        for output in [first.stdout, first.stderr, second.stdout, second.stderr] { #expect(!output.contains(Self.secret)) }
+        for output in [first.stdout, first.stderr, second.stdout, second.stderr] {
+            #expect(!output.contains(Self.secret))
+        }
         let grep = try ProcessRunner.run("grep", ["-rlaF", Self.secret, node.work.path("out").path])
         #expect(grep.exitCode == 1, "the token's secret is in \(grep.stdout)")
     }
@@ -148,7 +160,9 @@ private func scanWhileRunning(_ executable: String, _ arguments: [String], envir
         let node = try Node(Self.everything())
         let result = try await node.apply(fingerprint: node.certificates.otherFingerprint)
         #expect(result.exitCode == 1)
-        #expect(result.stderr.contains(node.certificates.otherFingerprint) && result.stderr.contains(node.certificates.leafFingerprint), "\(result.stderr)")
+        #expect(
+            result.stderr.contains(node.certificates.otherFingerprint)
+                && result.stderr.contains(node.certificates.leafFingerprint), "\(result.stderr)")
         #expect(await node.server.api.changingCalls().isEmpty)
     }
 
@@ -178,15 +192,20 @@ private func scanWhileRunning(_ executable: String, _ arguments: [String], envir
         var environment = buildEnvironment()
         environment["PVE_API_TOKEN"] = nil
         let result = try await seedgenOffPool(
-            ["apply", TestPaths.samples.appendingPathComponent("web01.yaml").path, "--api", node.server.url.absoluteString,
-             "-o", node.work.path("out").path, "--cache", node.work.path("cache").path], environment: environment)
+            [
+                "apply", TestPaths.samples.appendingPathComponent("web01.yaml").path, "--api",
+                node.server.url.absoluteString,
+                "-o", node.work.path("out").path, "--cache", node.work.path("cache").path,
+            ], environment: environment)
         #expect(result.exitCode == 2)
         #expect(result.stderr.contains("PVE_API_TOKEN"))
     }
 
     @Test func snippetsModeIsRefusedAtValidationNamingIsoMode() async throws {
         let node = try Node(Self.everything())
-        let file = try node.work.write("snip.yaml", """
+        let file = try node.work.write(
+            "snip.yaml",
+            """
             name: snip01
             vmid: 9100
             node: pve01
@@ -196,14 +215,22 @@ private func scanWhileRunning(_ executable: String, _ arguments: [String], envir
 
             """)
         let result = try await seedgenOffPool(
-            ["apply", file.path, "--api", node.server.url.absoluteString, "--fingerprint", node.certificates.leafFingerprint,
-             "-o", node.work.path("out").path, "--cache", node.work.path("cache").path],
+            [
+                "apply", file.path, "--api", node.server.url.absoluteString, "--fingerprint",
+                node.certificates.leafFingerprint,
+                "-o", node.work.path("out").path, "--cache", node.work.path("cache").path,
+            ],
             environment: buildEnvironment(["PVE_API_TOKEN": "\(Self.tokenID)=\(Self.secret)"]))
         #expect(result.exitCode == 2, "\(result.stderr)")
-        #expect(result.stderr.contains("snip.yaml:6:9: error: cloud_init.mode: snippets mode cannot be applied over the API"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains(
+                "snip.yaml:6:9: error: cloud_init.mode: snippets mode cannot be applied over the API"),
+            "\(result.stderr)")
         #expect(result.stderr.contains("cloud_init.mode: iso"))
         #expect(await node.server.api.changingCalls().isEmpty)
-        #expect(!FileManager.default.fileExists(atPath: node.work.path("out/snip01").path), "nothing is written for invalid input")
+        #expect(
+            !FileManager.default.fileExists(atPath: node.work.path("out/snip01").path),
+            "nothing is written for invalid input")
     }
 
     /// A vm.yaml that names no node, no --node, and a cluster of two: a positioned validation error
@@ -218,15 +245,23 @@ private func scanWhileRunning(_ executable: String, _ arguments: [String], envir
         let file = workspace.path("samples/web01.yaml")
         let text = try String(contentsOf: file, encoding: .utf8).replacingOccurrences(of: "node: pve01\n", with: "")
         try text.write(to: file, atomically: true, encoding: .utf8)
-        let arguments = ["apply", file.path, "-o", node.work.path("out").path, "--cache", node.work.path("cache").path,
-                         "--progress", "none", "--api", node.server.url.absoluteString, "--fingerprint", node.certificates.leafFingerprint]
+        let arguments = [
+            "apply", file.path, "-o", node.work.path("out").path, "--cache", node.work.path("cache").path,
+            "--progress", "none", "--api", node.server.url.absoluteString, "--fingerprint",
+            node.certificates.leafFingerprint,
+        ]
         let environment = buildEnvironment(["PVE_API_TOKEN": "\(Self.tokenID)=\(Self.secret)"])
         let result = try await seedgenOffPool(arguments, environment: environment)
         #expect(result.exitCode == 2, "\(result.stderr)")
-        #expect(result.stderr.contains("\(file.path):2:1: error: node: no node is named, and the cluster has 2 nodes (pve01, pve02)"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains(
+                "\(file.path):2:1: error: node: no node is named, and the cluster has 2 nodes (pve01, pve02)"),
+            "\(result.stderr)")
         #expect(result.stderr.contains("or pass --node NAME"), "\(result.stderr)")
         #expect(await node.server.api.changingCalls().isEmpty)
-        #expect(!FileManager.default.fileExists(atPath: node.work.path("out/web01.example.com").path), "nothing is built for invalid input")
+        #expect(
+            !FileManager.default.fileExists(atPath: node.work.path("out/web01.example.com").path),
+            "nothing is built for invalid input")
 
         let placed = try await seedgenOffPool(arguments + ["--node", "pve02"], environment: environment)
         #expect(placed.exitCode == 0, "\(placed.stderr)")
@@ -243,26 +278,35 @@ private func scanWhileRunning(_ executable: String, _ arguments: [String], envir
         let workspace = try SampleWorkspace(images: images)
         let environment = buildEnvironment(["PVE_API_TOKEN": "\(Self.tokenID)=\(Self.secret)"])
         let built = try await seedgenOffPool(
-            ["build", workspace.path("dhcp-minimal.yaml"), "-o", node.work.path("out").path, "--cache", node.work.path("build-cache").path,
-             "--catalog", images.catalog.path, "--progress", "none"], environment: environment)
+            [
+                "build", workspace.path("dhcp-minimal.yaml"), "-o", node.work.path("out").path, "--cache",
+                node.work.path("build-cache").path,
+                "--catalog", images.catalog.path, "--progress", "none",
+            ], environment: environment)
         try #require(built.exitCode == 0, "\(built.stderr)")
         try FileManager.default.removeItem(at: node.work.path("build-cache"))
         let directory = node.work.path("out/minimal").path
-        let common = [directory, "--cache", node.work.path("cache").path, "--progress", "none", "--node", "pve01",
-                      "--api", node.server.url.absoluteString, "--fingerprint", node.certificates.leafFingerprint]
+        let common = [
+            directory, "--cache", node.work.path("cache").path, "--progress", "none", "--node", "pve01",
+            "--api", node.server.url.absoluteString, "--fingerprint", node.certificates.leafFingerprint,
+        ]
 
         let nowhere = try await seedgenOffPool(["apply"] + common, environment: environment)
         #expect(nowhere.exitCode == 1, "\(nowhere.stderr)")
-        #expect(nowhere.stderr.contains("seedgen build --include-image") && nowhere.stderr.contains("seedgen image fetch"), "\(nowhere.stderr)")
+        #expect(
+            nowhere.stderr.contains("seedgen build --include-image") && nowhere.stderr.contains("seedgen image fetch"),
+            "\(nowhere.stderr)")
         #expect(nowhere.stderr.contains("seedgen apply --node-downloads"), "\(nowhere.stderr)")
         #expect(await node.server.api.vmConfig(9100) == nil)
 
-        let grants = try await seedgenOffPool(["apply", "--print-grants", "--node-downloads"] + common, environment: environment)
+        let grants = try await seedgenOffPool(
+            ["apply", "--print-grants", "--node-downloads"] + common, environment: environment)
         #expect(grants.exitCode == 0, "\(grants.stderr)")
         #expect(grants.stdout.contains("pveum acl modify /nodes/pve01 --roles Seedgen-"), "\(grants.stdout)")
         #expect(grants.stdout.contains("Sys.AccessNetwork"), "\(grants.stdout)")
 
-        let applied = try await seedgenOffPool(["apply", "--node-downloads", "--json"] + common, environment: environment)
+        let applied = try await seedgenOffPool(
+            ["apply", "--node-downloads", "--json"] + common, environment: environment)
         #expect(applied.exitCode == 0, "\(applied.stderr)")
         #expect(await node.server.api.fetchedURLs == [images.server.url(images.imageName).absoluteString])
         #expect(await node.server.api.isRunning(9100))
@@ -279,18 +323,26 @@ private func scanWhileRunning(_ executable: String, _ arguments: [String], envir
         let plainNode = try Node(Self.everything())
         let plain = try await plainNode.apply(progress: "plain")
         #expect(plain.exitCode == 0, "\(plain.stderr)")
-        let image = try #require(plain.stderr.split(separator: "\n").first { $0.hasPrefix("upload ") && $0.contains(".qcow2: ") && $0.contains("(100%)") }, "\(plain.stderr)")
+        let image = try #require(
+            plain.stderr.split(separator: "\n").first {
+                $0.hasPrefix("upload ") && $0.contains(".qcow2: ") && $0.contains("(100%)")
+            }, "\(plain.stderr)")
         #expect(image.contains(" / "), "\(image)")
         #expect(plain.stderr.contains(".iso: ") && plain.stderr.contains("sent (HTTP 200)"), "\(plain.stderr)")
         #expect(!plain.stderr.contains("\u{1B}[K"), "no terminal control in plain mode")
 
         try requireTool("script")
         let barNode = try Node(Self.everything())
-        let command = ([TestPaths.seedgenBinary.path] + barNode.arguments(progress: "auto")).map(ShellQuoting.quote).joined(separator: " ")
+        let command = ([TestPaths.seedgenBinary.path] + barNode.arguments(progress: "auto")).map(ShellQuoting.quote)
+            .joined(separator: " ")
         let environment = buildEnvironment(["PVE_API_TOKEN": "\(Self.tokenID)=\(Self.secret)"])
-        let terminal = try await offPool { try ProcessRunner.run("script", ["-q", "-e", "-c", command, "/dev/null"], environment: environment) }
+        let terminal = try await offPool {
+            try ProcessRunner.run("script", ["-q", "-e", "-c", command, "/dev/null"], environment: environment)
+        }
         #expect(terminal.exitCode == 0, "\(terminal.stdout)")
-        #expect(terminal.stdout.contains("\r\u{1B}[Kupload ") && terminal.stdout.contains(".qcow2 [########################] 100%"), "\(terminal.stdout)")
+        #expect(
+            terminal.stdout.contains("\r\u{1B}[Kupload ")
+                && terminal.stdout.contains(".qcow2 [########################] 100%"), "\(terminal.stdout)")
         #expect(!terminal.stdout.contains(Self.secret))
 
         let quietNode = try Node(Self.everything())
@@ -308,16 +360,22 @@ private func scanWhileRunning(_ executable: String, _ arguments: [String], envir
         let environment = buildEnvironment(["PVE_API_TOKEN": "\(Self.tokenID)=\(Self.secret)"])
         if let problem = TestPaths.seedgenBinaryProblem() { throw TestFixtureError(problem) }
         let binary = TestPaths.seedgenBinary.path
-        let scan = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ProcessScan, any Error>) in
+        let scan = try await withCheckedThrowingContinuation {
+            (continuation: CheckedContinuation<ProcessScan, any Error>) in
             Thread.detachNewThread {
-                continuation.resume(with: Result { try scanWhileRunning(binary, arguments, environment: environment, secret: Self.secret) })
+                continuation.resume(
+                    with: Result {
+                        try scanWhileRunning(binary, arguments, environment: environment, secret: Self.secret)
+                    })
             }
         }
         #expect(scan.exitCode == 0, "\(scan.stderr)")
         #expect(scan.samples >= 20, "the run was too short to watch: \(scan.samples) samples")
         #expect(scan.environmentHeldSecret, "the scan never saw seedgen's environment")
         #expect(scan.commandLines.first?.contains(" apply ") == true, "\(scan.commandLines)")
-        for line in scan.commandLines { #expect(!line.contains(Self.secret), "the token's secret is in a command line: \(line)") }
+        for line in scan.commandLines {
+            #expect(!line.contains(Self.secret), "the token's secret is in a command line: \(line)")
+        }
         #expect(await node.server.api.vmConfig(9001) != nil)
     }
 
@@ -333,22 +391,45 @@ private func scanWhileRunning(_ executable: String, _ arguments: [String], envir
         let base = node.server.url.absoluteString + "/api2/json"
         func request(_ arguments: [String]) async throws -> (status: Int, errors: [String: String]) {
             let body = node.work.path("body-\(UUID().uuidString)")
-            let curl = ["-sS", "--cacert", node.certificates.caCertificate.path, "-H", "@\(headers.path)", "-o", body.path, "-w", "%{http_code}"] + arguments
+            let curl =
+                [
+                    "-sS", "--cacert", node.certificates.caCertificate.path, "-H", "@\(headers.path)", "-o", body.path,
+                    "-w", "%{http_code}",
+                ] + arguments
             let result = try await offPool { try ProcessRunner.run("curl", curl) }
             let object = (try? JSONSerialization.jsonObject(with: Data(contentsOf: body))) as? [String: Any]
             return (Int(result.stdout) ?? 0, (object?["errors"] as? [String: String]) ?? [:])
         }
-        let unknownKey = try await request(["--data-urlencode", "vmid=9001", "--data-urlencode", "net0=virtio=BC:24:11:12:34:56,bridge=vmbr0,frobnicate=1", "\(base)/nodes/pve01/qemu"])
+        let unknownKey = try await request([
+            "--data-urlencode", "vmid=9001", "--data-urlencode",
+            "net0=virtio=BC:24:11:12:34:56,bridge=vmbr0,frobnicate=1", "\(base)/nodes/pve01/qemu",
+        ])
         #expect(unknownKey.status == 400 && unknownKey.errors["net0"]?.contains("frobnicate") == true, "\(unknownKey)")
-        let unknown = try await request(["--data-urlencode", "vmid=9001", "--data-urlencode", "bogus=1", "\(base)/nodes/pve01/qemu"])
-        #expect(unknown.status == 400 && unknown.errors["bogus"]?.contains("not defined in schema") == true, "\(unknown)")
-        let missing = try await request(["--data-urlencode", "content=import", "--data-urlencode", "filename=x.qcow2", "\(base)/nodes/pve01/storage/local/download-url"])
+        let unknown = try await request([
+            "--data-urlencode", "vmid=9001", "--data-urlencode", "bogus=1", "\(base)/nodes/pve01/qemu",
+        ])
+        #expect(
+            unknown.status == 400 && unknown.errors["bogus"]?.contains("not defined in schema") == true, "\(unknown)")
+        let missing = try await request([
+            "--data-urlencode", "content=import", "--data-urlencode", "filename=x.qcow2",
+            "\(base)/nodes/pve01/storage/local/download-url",
+        ])
         #expect(missing.status == 400 && missing.errors["url"]?.contains("property is missing") == true, "\(missing)")
         let wrongType = try await request(["\(base)/cluster/nextid?vmid=abc"])
-        #expect(wrongType.status == 400 && wrongType.errors["vmid"]?.contains("type check ('integer') failed") == true, "\(wrongType)")
-        let badMAC = try await request(["--data-urlencode", "vmid=9001", "--data-urlencode", "net0=virtio=BD:24:11:12:34:56,bridge=vmbr0", "\(base)/nodes/pve01/qemu"])
-        #expect(badMAC.status == 400 && badMAC.errors["net0"]?.contains("unicast MAC") == true, "a multicast MAC: \(badMAC)")
-        let badEnum = try await request(["-F", "content=snippets", "-F", "filename=@\(seed.path);filename=seed.iso;type=application/octet-stream", "\(base)/nodes/pve01/storage/local/upload"])
+        #expect(
+            wrongType.status == 400 && wrongType.errors["vmid"]?.contains("type check ('integer') failed") == true,
+            "\(wrongType)")
+        let badMAC = try await request([
+            "--data-urlencode", "vmid=9001", "--data-urlencode", "net0=virtio=BD:24:11:12:34:56,bridge=vmbr0",
+            "\(base)/nodes/pve01/qemu",
+        ])
+        #expect(
+            badMAC.status == 400 && badMAC.errors["net0"]?.contains("unicast MAC") == true, "a multicast MAC: \(badMAC)"
+        )
+        let badEnum = try await request([
+            "-F", "content=snippets", "-F", "filename=@\(seed.path);filename=seed.iso;type=application/octet-stream",
+            "\(base)/nodes/pve01/storage/local/upload",
+        ])
         #expect(badEnum.status == 400 && badEnum.errors["content"]?.contains("enumeration") == true, "\(badEnum)")
         let fine = try await request(["\(base)/cluster/nextid?vmid=9001"])
         #expect(fine.status == 200, "\(fine)")
@@ -364,19 +445,30 @@ private func scanWhileRunning(_ executable: String, _ arguments: [String], envir
         let workspace = try SampleWorkspace(images: images)
         let environment = buildEnvironment(["PVE_API_TOKEN": "\(Self.tokenID)=\(Self.secret)"])
         let built = try await seedgenOffPool(
-            ["build", workspace.path("dhcp-minimal.yaml"), "-o", node.work.path("out").path, "--cache", node.work.path("build-cache").path,
-             "--catalog", images.catalog.path, "--progress", "none"], environment: environment)
+            [
+                "build", workspace.path("dhcp-minimal.yaml"), "-o", node.work.path("out").path, "--cache",
+                node.work.path("build-cache").path,
+                "--catalog", images.catalog.path, "--progress", "none",
+            ], environment: environment)
         try #require(built.exitCode == 0, "\(built.stderr)")
         try FileManager.default.removeItem(at: node.work.path("build-cache"))
         let fetched = try await seedgenOffPool(
-            ["image", "fetch", "debian-12", "--cache", node.work.path("cache").path, "--catalog", images.catalog.path, "--progress", "none"],
+            [
+                "image", "fetch", "debian-12", "--cache", node.work.path("cache").path, "--catalog",
+                images.catalog.path, "--progress", "none",
+            ],
             environment: environment)
         try #require(fetched.exitCode == 0, "\(fetched.stderr)")
         let applied = try await seedgenOffPool(
-            ["apply", node.work.path("out/minimal").path, "--cache", node.work.path("cache").path, "--progress", "none", "--node", "pve01",
-             "--api", node.server.url.absoluteString, "--fingerprint", node.certificates.leafFingerprint], environment: environment)
+            [
+                "apply", node.work.path("out/minimal").path, "--cache", node.work.path("cache").path, "--progress",
+                "none", "--node", "pve01",
+                "--api", node.server.url.absoluteString, "--fingerprint", node.certificates.leafFingerprint,
+            ], environment: environment)
         #expect(applied.exitCode == 0, "\(applied.stderr)")
-        #expect(await node.server.api.changingCalls().filter { $0.hasSuffix("/upload") }.count == 2, "the image and the seed")
+        #expect(
+            await node.server.api.changingCalls().filter { $0.hasSuffix("/upload") }.count == 2,
+            "the image and the seed")
         #expect(await node.server.api.fetchedURLs.isEmpty)
         #expect(await node.server.api.volumes(on: "local").values.contains { $0.sha256 == images.imageSHA256 })
     }
@@ -390,9 +482,13 @@ private func scanWhileRunning(_ executable: String, _ arguments: [String], envir
         let node = try Node(setup)
         let images = try LoopbackImages()
         let workspace = try SampleWorkspace(images: images)
-        let arguments = ["apply", "--json", "--progress", "none", "-o", node.work.path("fleet").path, "--cache", node.work.path("cache").path,
-                         "--catalog", images.catalog.path, "--api", node.server.url.absoluteString,
-                         "--fingerprint", node.certificates.leafFingerprint, "--node", "pve01", "-j", "3"]
+        let arguments =
+            [
+                "apply", "--json", "--progress", "none", "-o", node.work.path("fleet").path, "--cache",
+                node.work.path("cache").path,
+                "--catalog", images.catalog.path, "--api", node.server.url.absoluteString,
+                "--fingerprint", node.certificates.leafFingerprint, "--node", "pve01", "-j", "3",
+            ]
             + SampleWorkspace.sampleFiles.map(workspace.path)
         let environment = buildEnvironment(["PVE_API_TOKEN": "\(Self.tokenID)=\(Self.secret)"])
         let first = try await seedgenOffPool(arguments, environment: environment)
@@ -407,7 +503,9 @@ private func scanWhileRunning(_ executable: String, _ arguments: [String], envir
         let second = try await seedgenOffPool(arguments, environment: environment)
         #expect(second.exitCode == 0, "\(second.stderr)")
         let again = try JSONDecoder().decode(ApplyReport.self, from: second.stdoutData)
-        #expect(again.vms.allSatisfy { $0.status == "unchanged" }, "\(again.vms.map { "\($0.name): \($0.status) \($0.drift)" })")
+        #expect(
+            again.vms.allSatisfy { $0.status == "unchanged" },
+            "\(again.vms.map { "\($0.name): \($0.status) \($0.drift)" })")
     }
 
     /// A changed vm.yaml (one more package: a new seed) is applied as a seed swap: the new ISO is
@@ -417,13 +515,16 @@ private func scanWhileRunning(_ executable: String, _ arguments: [String], envir
         let workspace = try TemporaryDirectory(prefix: "seedgen-apply-seed")
         try FileManager.default.copyItem(at: TestPaths.samples, to: workspace.path("samples"))
         let file = workspace.path("samples/web01.yaml")
-        let arguments = ["apply", file.path, "-o", node.work.path("out").path, "--cache", node.work.path("cache").path,
-                         "--api", node.server.url.absoluteString, "--fingerprint", node.certificates.leafFingerprint, "--json"]
+        let arguments = [
+            "apply", file.path, "-o", node.work.path("out").path, "--cache", node.work.path("cache").path,
+            "--api", node.server.url.absoluteString, "--fingerprint", node.certificates.leafFingerprint, "--json",
+        ]
         let environment = buildEnvironment(["PVE_API_TOKEN": "\(Self.tokenID)=\(Self.secret)"])
         let first = try await seedgenOffPool(arguments, environment: environment)
         try #require(first.exitCode == 0, "\(first.stderr)")
         let oldSeed = try #require(await node.server.api.vmConfig(9001)?["sata0"])
-        let text = try String(contentsOf: file, encoding: .utf8).replacingOccurrences(of: "packages: [qemu-guest-agent]", with: "packages: [qemu-guest-agent, htop]")
+        let text = try String(contentsOf: file, encoding: .utf8).replacingOccurrences(
+            of: "packages: [qemu-guest-agent]", with: "packages: [qemu-guest-agent, htop]")
         try text.write(to: file, atomically: true, encoding: .utf8)
         let second = try await seedgenOffPool(arguments, environment: environment)
         #expect(second.exitCode == 0, "\(second.stderr)")
@@ -444,7 +545,9 @@ private func scanWhileRunning(_ executable: String, _ arguments: [String], envir
         let node = try Node(setup)
         let failed = try await node.apply()
         #expect(failed.exitCode == 1, "\(failed.stderr)")
-        #expect(failed.stderr.contains("start failed: QEMU exited with code 1") && failed.stderr.contains("UPID:"), "\(failed.stderr)")
+        #expect(
+            failed.stderr.contains("start failed: QEMU exited with code 1") && failed.stderr.contains("UPID:"),
+            "\(failed.stderr)")
         #expect(failed.stderr.contains("Could not open"), "the task log's last lines: \(failed.stderr)")
         let created = await node.server.api.vmConfig(9001) != nil
         let running = await node.server.api.isRunning(9001)
@@ -464,7 +567,9 @@ private func scanWhileRunning(_ executable: String, _ arguments: [String], envir
         node.server.cutNextUpload.arm(afterBytes: 2048)
         let cut = try await node.apply()
         #expect(cut.exitCode == 1, "\(cut.stderr)")
-        #expect(cut.stderr.contains("VM 9001: POST /nodes/pve01/storage/local/upload (place-image) failed"), "\(cut.stderr)")
+        #expect(
+            cut.stderr.contains("VM 9001: POST /nodes/pve01/storage/local/upload (place-image) failed"), "\(cut.stderr)"
+        )
         #expect(cut.stderr.contains("run seedgen apply again"), "\(cut.stderr)")
         #expect(await node.server.api.vmConfig(9001) == nil)
         let again = try await node.apply()

@@ -4,7 +4,10 @@ import SeedgenTestSupport
 import Testing
 
 /// A small VM file using a local image (no download), for tests that need many or varied VMs.
-func localImageVM(name: String, vmid: Int, image: String = "demo.qcow2", imageSHA256: String, packages: [String] = ["qemu-guest-agent"]) -> String {
+func localImageVM(
+    name: String, vmid: Int, image: String = "demo.qcow2", imageSHA256: String,
+    packages: [String] = ["qemu-guest-agent"]
+) -> String {
     """
     name: \(name)
     vmid: \(vmid)
@@ -38,15 +41,20 @@ final class LocalVMDirectory: @unchecked Sendable {
         directory = try TemporaryDirectory(prefix: prefix)
         let demo = TestPaths.samples.appendingPathComponent("images/demo.qcow2")
         try FileManager.default.copyItem(at: demo, to: directory.path("demo.qcow2"))
-        try FileManager.default.copyItem(at: TestPaths.samples.appendingPathComponent("keys/ops.pub"), to: directory.path("ops.pub"))
-        try FileManager.default.copyItem(at: TestPaths.samples.appendingPathComponent("secrets/ops.pass"), to: directory.path("ops.pass"))
+        try FileManager.default.copyItem(
+            at: TestPaths.samples.appendingPathComponent("keys/ops.pub"), to: directory.path("ops.pub"))
+        try FileManager.default.copyItem(
+            at: TestPaths.samples.appendingPathComponent("secrets/ops.pass"), to: directory.path("ops.pass"))
         imageSHA256 = Digest.sha256Hex(try Data(contentsOf: demo))
-        password = try String(contentsOf: directory.path("ops.pass"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        password = try String(contentsOf: directory.path("ops.pass"), encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines)
     }
 
     @discardableResult
     func writeVM(_ name: String, vmid: Int, packages: [String] = ["qemu-guest-agent"]) throws -> String {
-        try directory.write("\(name).yaml", localImageVM(name: name, vmid: vmid, imageSHA256: imageSHA256, packages: packages)).path
+        try directory.write(
+            "\(name).yaml", localImageVM(name: name, vmid: vmid, imageSHA256: imageSHA256, packages: packages)
+        ).path
     }
 
     var output: URL { directory.path("out") }
@@ -58,22 +66,31 @@ final class LocalVMDirectory: @unchecked Sendable {
     /// output trees are byte-identical.
     @Test func twoHundredVMsInParallelEqualTheSerialBuild() throws {
         let vms = try LocalVMDirectory(prefix: "seedgen-e2e-fleet")
-        let files = try (0..<200).map { index in try vms.writeVM(String(format: "fleet-%03d", index), vmid: 20_000 + index) }
+        let files = try (0..<200).map { index in
+            try vms.writeVM(String(format: "fleet-%03d", index), vmid: 20_000 + index)
+        }
         let parallelOut = vms.directory.path("out-parallel")
         let serialOut = vms.directory.path("out-serial")
-        let parallel = try seedgen(["build", "--json", "--progress", "none", "-j", "8", "-o", parallelOut.path, "--cache", vms.cache.path] + files)
+        let parallel = try seedgen(
+            ["build", "--json", "--progress", "none", "-j", "8", "-o", parallelOut.path, "--cache", vms.cache.path]
+                + files)
         #expect(parallel.exitCode == 0, "\(parallel.stderr)")
         let report = try BuildJSON.decode(parallel)
         #expect(report.built == 200 && report.failed == 0)
-        let serial = try seedgen(["build", "--progress", "none", "-j", "1", "-o", serialOut.path, "--cache", vms.cache.path] + files)
+        let serial = try seedgen(
+            ["build", "--progress", "none", "-j", "1", "-o", serialOut.path, "--cache", vms.cache.path] + files)
         #expect(serial.exitCode == 0, "\(serial.stderr)")
 
         let parallelTree = try treeSnapshot(parallelOut)
         let serialTree = try treeSnapshot(serialOut)
-        #expect(differences(parallelTree, serialTree).isEmpty, "-j 8 and -j 1 differ: \(differences(parallelTree, serialTree).prefix(10))")
+        #expect(
+            differences(parallelTree, serialTree).isEmpty,
+            "-j 8 and -j 1 differ: \(differences(parallelTree, serialTree).prefix(10))")
 
         let directories = try FileManager.default.contentsOfDirectory(atPath: parallelOut.path).sorted()
-        #expect(directories == (0..<200).map { String(format: "fleet-%03d", $0) }, "stray or missing directories: \(directories.filter { !$0.hasPrefix("fleet-") })")
+        #expect(
+            directories == (0..<200).map { String(format: "fleet-%03d", $0) },
+            "stray or missing directories: \(directories.filter { !$0.hasPrefix("fleet-") })")
         var isoNames = Set<String>()
         var macs = Set<String>()
         var instanceIDs = Set<String>()
@@ -84,7 +101,9 @@ final class LocalVMDirectory: @unchecked Sendable {
             let network = try String(contentsOf: vmDirectory.appendingPathComponent("network-config"), encoding: .utf8)
             for line in network.split(separator: "\n") where line.contains("macaddress:") { macs.insert(String(line)) }
             let meta = try String(contentsOf: vmDirectory.appendingPathComponent("meta-data"), encoding: .utf8)
-            for line in meta.split(separator: "\n") where line.hasPrefix("instance-id:") { instanceIDs.insert(String(line)) }
+            for line in meta.split(separator: "\n") where line.hasPrefix("instance-id:") {
+                instanceIDs.insert(String(line))
+            }
             #expect(Set(try regularFiles(vmDirectory)) == Set(sums.keys).union(["SHA256SUMS"]), "\(directory)")
         }
         #expect(isoNames.count == 200, "seed ISO names collide")
@@ -102,11 +121,16 @@ final class LocalVMDirectory: @unchecked Sendable {
         let images = try LoopbackImages()
         let vms = try LocalVMDirectory(prefix: "seedgen-e2e-fault")
         let local = try vms.writeVM("local-ok", vmid: 9501)
-        let catalogVM = try vms.directory.write("catalog-ok.yaml", "name: catalog-ok\nvmid: 9502\nimage: ubuntu-24.04\n").path
+        let catalogVM = try vms.directory.write(
+            "catalog-ok.yaml", "name: catalog-ok\nvmid: 9502\nimage: ubuntu-24.04\n"
+        ).path
         let victimFile = vms.directory.path("victim.yaml")
         // First a good build of the victim, so there is previous output to keep.
         try Data("name: victim\nvmid: 9503\nimage: debian-12\n".utf8).write(to: victimFile)
-        let arguments = ["build", "--progress", "none", "-o", vms.output.path, "--cache", vms.cache.path, "--catalog", images.catalog.path]
+        let arguments = [
+            "build", "--progress", "none", "-o", vms.output.path, "--cache", vms.cache.path, "--catalog",
+            images.catalog.path,
+        ]
         let first = try seedgen(arguments + [victimFile.path])
         try #require(first.exitCode == 0, "\(first.stderr)")
         let previous = try treeSnapshot(vms.output.appendingPathComponent("victim"))
@@ -120,15 +144,20 @@ final class LocalVMDirectory: @unchecked Sendable {
         #expect(victim.status == "failed" && victim.directory == nil)
         let message = victim.error ?? ""
         #expect(message.contains("broken.qcow2"), "message does not name the image: \(message)")
-        #expect(message.contains("sha256 mismatch") && message.contains(String(repeating: "0", count: 64)), "message does not say what failed: \(message)")
+        #expect(
+            message.contains("sha256 mismatch") && message.contains(String(repeating: "0", count: 64)),
+            "message does not say what failed: \(message)")
         #expect(result.stderr.contains("victim"), "stderr does not name the failed VM: \(result.stderr)")
 
         for name in ["local-ok", "catalog-ok"] {
             let directory = vms.output.appendingPathComponent(name)
-            let sums = try ProcessRunner.run("sha256sum", ["--strict", "-c", "SHA256SUMS"], currentDirectory: directory)
+            let sums = try ProcessRunner.run(
+                "sha256sum", ["--strict", "-c", "SHA256SUMS"], currentDirectory: directory)
             #expect(sums.exitCode == 0, "\(name): \(sums.stdout)\(sums.stderr)")
         }
-        #expect(try treeSnapshot(vms.output.appendingPathComponent("victim")) == previous, "the failed VM's previous output changed")
+        #expect(
+            try treeSnapshot(vms.output.appendingPathComponent("victim")) == previous,
+            "the failed VM's previous output changed")
         let entries = try FileManager.default.contentsOfDirectory(atPath: vms.output.path).sorted()
         #expect(entries == ["catalog-ok", "local-ok", "victim"], "partial leftovers: \(entries)")
         // The cache keeps nothing of the rejected download.
@@ -147,7 +176,10 @@ final class LocalVMDirectory: @unchecked Sendable {
         let vms = try LocalVMDirectory(prefix: "seedgen-e2e-offline")
         let file = try vms.directory.write("minimal.yaml", "name: minimal\nvmid: 9100\nimage: debian-12\n").path
         let before = try images.requestCount()
-        let result = try seedgen(["build", "--offline", "--progress", "none", "-o", vms.output.path, "--cache", vms.cache.path, "--catalog", images.catalog.path, file])
+        let result = try seedgen([
+            "build", "--offline", "--progress", "none", "-o", vms.output.path, "--cache", vms.cache.path, "--catalog",
+            images.catalog.path, file,
+        ])
         #expect(result.exitCode == 1, "\(result.stdout)\(result.stderr)")
         #expect(result.stderr.contains("seedgen image fetch debian-12"), "no command named: \(result.stderr)")
         #expect(try images.requestCount() == before, "--offline opened a connection")
@@ -156,9 +188,15 @@ final class LocalVMDirectory: @unchecked Sendable {
         #expect(leftovers.isEmpty, "\(leftovers)")
 
         // After a connected `seedgen image fetch`, the same offline build succeeds.
-        let fetch = try seedgen(["image", "fetch", "debian-12", "--progress", "none", "--cache", vms.cache.path, "--catalog", images.catalog.path])
+        let fetch = try seedgen([
+            "image", "fetch", "debian-12", "--progress", "none", "--cache", vms.cache.path, "--catalog",
+            images.catalog.path,
+        ])
         try #require(fetch.exitCode == 0, "\(fetch.stderr)")
-        let offline = try seedgen(["build", "--offline", "--progress", "none", "-o", vms.output.path, "--cache", vms.cache.path, "--catalog", images.catalog.path, file])
+        let offline = try seedgen([
+            "build", "--offline", "--progress", "none", "-o", vms.output.path, "--cache", vms.cache.path, "--catalog",
+            images.catalog.path, file,
+        ])
         #expect(offline.exitCode == 0, "\(offline.stderr)")
     }
 }
@@ -174,7 +212,9 @@ final class LocalVMDirectory: @unchecked Sendable {
         try Data("kept\n".utf8).write(to: vms.output.appendingPathComponent("good/notes.txt"))
         let before = try treeSnapshot(vms.output)
 
-        let bad = try vms.directory.write("bad.yaml", """
+        let bad = try vms.directory.write(
+            "bad.yaml",
+            """
             name: bad
             vmid: 12
             hardwre:
@@ -183,26 +223,37 @@ final class LocalVMDirectory: @unchecked Sendable {
               interfaces:
                 - { bridge: vmbr0, ipv4: 300.1.2.3/24 }
 
-            """).path
+            """
+        ).path
         try vms.writeVM("good", vmid: 9601, packages: ["htop"])
         for output in [vms.output, vms.directory.path("fresh")] {
-            let result = try seedgen(["build", "--progress", "none", "-o", output.path, "--cache", vms.cache.path, good, bad])
+            let result = try seedgen([
+                "build", "--progress", "none", "-o", output.path, "--cache", vms.cache.path, good, bad,
+            ])
             #expect(result.exitCode == 2, "\(result.stdout)\(result.stderr)")
-            let pattern = try NSRegularExpression(pattern: "^" + NSRegularExpression.escapedPattern(for: bad) + ":(\\d+):(\\d+): ", options: .anchorsMatchLines)
-            let matches = pattern.matches(in: result.stderr, range: NSRange(result.stderr.startIndex..., in: result.stderr))
+            let pattern = try NSRegularExpression(
+                pattern: "^" + NSRegularExpression.escapedPattern(for: bad) + ":(\\d+):(\\d+): ",
+                options: .anchorsMatchLines)
+            let matches = pattern.matches(
+                in: result.stderr, range: NSRange(result.stderr.startIndex..., in: result.stderr))
             let lines = Set(matches.map { (result.stderr as NSString).substring(with: $0.range(at: 1)) })
-            #expect(lines.isSuperset(of: ["2", "3", "7"]), "diagnostics should point at lines 2, 3 and 7: \(result.stderr)")
+            #expect(
+                lines.isSuperset(of: ["2", "3", "7"]), "diagnostics should point at lines 2, 3 and 7: \(result.stderr)")
             #expect(result.stdout.isEmpty)
         }
         #expect(try treeSnapshot(vms.output) == before, "the output directory changed")
-        #expect(!FileManager.default.fileExists(atPath: vms.directory.path("fresh").path), "a fresh output directory was created")
+        #expect(
+            !FileManager.default.fileExists(atPath: vms.directory.path("fresh").path),
+            "a fresh output directory was created")
     }
 
     /// A rebuild after vm.yaml changed replaces DIR/<name> wholly: no stale seed ISO, no stray file.
     @Test func rebuildReplacesTheDirectoryWholly() throws {
         let vms = try LocalVMDirectory(prefix: "seedgen-e2e-rebuild")
         let file = try vms.writeVM("web", vmid: 9701)
-        let arguments = ["build", "--json", "--progress", "none", "-o", vms.output.path, "--cache", vms.cache.path, file]
+        let arguments = [
+            "build", "--json", "--progress", "none", "-o", vms.output.path, "--cache", vms.cache.path, file,
+        ]
         let first = try BuildJSON.decode(try seedgen(arguments))
         let firstISO = try #require(first.vms.first?.seedISO)
         let directory = vms.output.appendingPathComponent("web")
@@ -214,7 +265,9 @@ final class LocalVMDirectory: @unchecked Sendable {
         let secondISO = try #require(try BuildJSON.decode(second).vms.first?.seedISO)
         #expect(secondISO != firstISO, "a changed seed must get a new ISO name")
         let files = try regularFiles(directory)
-        #expect(files == (Array(try checksumList(directory).keys) + ["SHA256SUMS"]).sorted(), "stale files survived: \(files)")
+        #expect(
+            files == (Array(try checksumList(directory).keys) + ["SHA256SUMS"]).sorted(),
+            "stale files survived: \(files)")
         #expect(!files.contains("stale.txt") && !files.contains(firstISO))
         #expect(try String(contentsOf: directory.appendingPathComponent("user-data"), encoding: .utf8).contains("htop"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: vms.output.path) == ["web"])
@@ -224,20 +277,27 @@ final class LocalVMDirectory: @unchecked Sendable {
     @Test func includeImageIsCoveredBySHA256SUMS() throws {
         let images = try LoopbackImages()
         let vms = try LocalVMDirectory(prefix: "seedgen-e2e-include")
-        let file = try vms.directory.write("minimal.yaml", "name: minimal\nvmid: 9100\nnode: pve01\nimage: debian-12\n").path
-        let result = try seedgen(["build", "--include-image", "--json", "--progress", "none", "-o", vms.output.path, "--cache", vms.cache.path, "--catalog", images.catalog.path, file])
+        let file = try vms.directory.write("minimal.yaml", "name: minimal\nvmid: 9100\nnode: pve01\nimage: debian-12\n")
+            .path
+        let result = try seedgen([
+            "build", "--include-image", "--json", "--progress", "none", "-o", vms.output.path, "--cache",
+            vms.cache.path, "--catalog", images.catalog.path, file,
+        ])
         #expect(result.exitCode == 0, "\(result.stderr)")
         let directory = vms.output.appendingPathComponent("minimal")
         let imagePath = "image/\(images.imageName)"
         #expect(try checksumList(directory)[imagePath] == images.imageSHA256)
-        #expect(Digest.sha256Hex(try Data(contentsOf: directory.appendingPathComponent(imagePath))) == images.imageSHA256)
+        #expect(
+            Digest.sha256Hex(try Data(contentsOf: directory.appendingPathComponent(imagePath))) == images.imageSHA256)
         #expect(try BuildJSON.decode(result).vms.first?.files[imagePath] == images.imageSHA256)
         let sums = try ProcessRunner.run("sha256sum", ["--strict", "-c", "SHA256SUMS"], currentDirectory: directory)
         #expect(sums.exitCode == 0 && sums.stdout.contains("\(imagePath): OK"), "\(sums.stdout)\(sums.stderr)")
 
         // The directory alone deploys: the image comes from image/, not the build machine's cache.
         try FileManager.default.removeItem(at: vms.cache)
-        let plan = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("plan.json"))) as? [String: Any])
+        let plan = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("plan.json")))
+                as? [String: Any])
         let node = try FakeNode(fakeNodeSetup(for: plan))
         let deploy = try node.deploy(directory.appendingPathComponent("deploy.sh"))
         #expect(deploy.exitCode == 0, "\(deploy.stdout)\(deploy.stderr)")
@@ -257,7 +317,10 @@ final class LocalVMDirectory: @unchecked Sendable {
             let environment = buildEnvironment(epoch.map { ["SOURCE_DATE_EPOCH": $0] } ?? [:])
             let target = workspace.directory.path(output)
             let result = try seedgen(
-                ["build", "--progress", "none", "-o", target.path, "--cache", cache.path, "--catalog", images.catalog.path] + files,
+                [
+                    "build", "--progress", "none", "-o", target.path, "--cache", cache.path, "--catalog",
+                    images.catalog.path,
+                ] + files,
                 environment: environment, currentDirectory: directory)
             #expect(result.exitCode == 0, "\(result.stderr)")
             return try treeSnapshot(target)
@@ -271,8 +334,11 @@ final class LocalVMDirectory: @unchecked Sendable {
         let epochA = try build("out-epoch-a", from: workspace.directory.path("cwd-a"), epoch: "1700000000")
         Thread.sleep(forTimeInterval: 1.1)
         let epochB = try build("out-epoch-b", from: workspace.directory.path("cwd-b"), epoch: "1700000000")
-        #expect(differences(epochA, epochB).isEmpty, "SOURCE_DATE_EPOCH rebuild differs: \(differences(epochA, epochB))")
+        #expect(
+            differences(epochA, epochB).isEmpty, "SOURCE_DATE_EPOCH rebuild differs: \(differences(epochA, epochB))")
         // The epoch reaches the ISO: a different epoch is a different seed file.
-        #expect(Set(epochA.keys.filter { $0.hasSuffix(".iso") }).isDisjoint(with: first.keys.filter { $0.hasSuffix(".iso") }))
+        #expect(
+            Set(epochA.keys.filter { $0.hasSuffix(".iso") }).isDisjoint(
+                with: first.keys.filter { $0.hasSuffix(".iso") }))
     }
 }

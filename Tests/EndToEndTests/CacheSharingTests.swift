@@ -17,21 +17,26 @@ import Testing
         var digests: Set<String> = []
         for copy in 0..<4 {
             let name = "copy\(copy).qcow2"
-            try runChecked("qemu-img", ["create", "-q", "-f", "qcow2", images.directory.path("www/\(name)").path, "\(copy + 1)G"])
+            try runChecked(
+                "qemu-img", ["create", "-q", "-f", "qcow2", images.directory.path("www/\(name)").path, "\(copy + 1)G"])
             let sha256 = Digest.sha256Hex(try Data(contentsOf: images.directory.path("www/\(name)")))
             digests.insert(sha256)
             for twin in 0..<2 {
                 let vm = "vm\(copy)\(twin)"
-                files.append(try directory.write("\(vm).yaml", """
-                    name: \(vm)
-                    vmid: \(500 + copy * 2 + twin)
-                    image:
-                      url: \(images.server.url(name, fault: "slow10").absoluteString)
-                      sha256: \(sha256)
-                    hardware:
-                      disk: { size: 8G }
+                files.append(
+                    try directory.write(
+                        "\(vm).yaml",
+                        """
+                        name: \(vm)
+                        vmid: \(500 + copy * 2 + twin)
+                        image:
+                          url: \(images.server.url(name, fault: "slow10").absoluteString)
+                          sha256: \(sha256)
+                        hardware:
+                          disk: { size: 8G }
 
-                    """).path)
+                        """
+                    ).path)
             }
         }
         let environment = buildEnvironment()
@@ -40,7 +45,12 @@ import Testing
                 group.addTask {
                     let name = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
                     let output = directory.path("out-\(name)").path
-                    return (name, try seedgen(["build", "--progress", "none", "-o", output, "--cache", cache.path, file], environment: environment))
+                    return (
+                        name,
+                        try seedgen(
+                            ["build", "--progress", "none", "-o", output, "--cache", cache.path, file],
+                            environment: environment)
+                    )
                 }
             }
             return try await group.reduce(into: [(String, ProcessResult)]()) { $0.append($1) }
@@ -52,7 +62,8 @@ import Testing
         #expect(downloads.count == 4, "one download per image: \(downloads.map(\.path))")
         let verify = try seedgen(["image", "verify", "--cache", cache.path, "--json"])
         #expect(verify.exitCode == 0, "\(verify.stdout)\(verify.stderr)")
-        let findings = try #require(try? JSONSerialization.jsonObject(with: verify.stdoutData) as? [[String: Any]], "\(verify.stdout)")
+        let findings = try #require(
+            try? JSONSerialization.jsonObject(with: verify.stdoutData) as? [[String: Any]], "\(verify.stdout)")
         let verified = Set(findings.compactMap { ($0["record"] as? [String: Any])?["sha256"] as? String })
         #expect(verified == digests, "every image in the index once verified")
         let blobs = try FileManager.default.contentsOfDirectory(atPath: cache.appendingPathComponent("sha256").path)
@@ -67,9 +78,14 @@ import Testing
         try FileManager.default.createDirectory(at: vms.cache, withIntermediateDirectories: true)
         let index = vms.cache.appendingPathComponent("index.json")
         try Data("{\"version\" : 1, \"images\" : [ {\"sha".utf8).write(to: index)
-        let catalogVM = try vms.directory.write("catalog-vm.yaml", "name: catalog-vm\nvmid: 9300\nimage: debian-12\nhardware: { disk: { size: 8G } }\n").path
+        let catalogVM = try vms.directory.write(
+            "catalog-vm.yaml", "name: catalog-vm\nvmid: 9300\nimage: debian-12\nhardware: { disk: { size: 8G } }\n"
+        ).path
         let before = try images.requestCount()
-        let result = try seedgen(["build", "--progress", "none", "-o", vms.output.path, "--cache", vms.cache.path, "--catalog", images.catalog.path, catalogVM])
+        let result = try seedgen([
+            "build", "--progress", "none", "-o", vms.output.path, "--cache", vms.cache.path, "--catalog",
+            images.catalog.path, catalogVM,
+        ])
         #expect(result.exitCode == 1, "\(result.stderr)")
         #expect(result.stderr.contains(index.path) && result.stderr.contains("damaged"), "\(result.stderr)")
         #expect(try images.requestCount() == before, "a download started")
@@ -77,7 +93,9 @@ import Testing
         #expect(try Data(contentsOf: index) == Data("{\"version\" : 1, \"images\" : [ {\"sha".utf8))
 
         let local = try vms.writeVM("local-vm", vmid: 9301)
-        let localBuild = try seedgen(["build", "--progress", "none", "-o", vms.output.path, "--cache", vms.cache.path, local])
+        let localBuild = try seedgen([
+            "build", "--progress", "none", "-o", vms.output.path, "--cache", vms.cache.path, local,
+        ])
         #expect(localBuild.exitCode == 0, "a local image needs no cache: \(localBuild.stderr)")
     }
 }

@@ -14,11 +14,14 @@ func requireTool(_ name: String, sourceLocation: Testing.SourceLocation = #_sour
 /// Runs a tool that must succeed; its failure (output included) is the error.
 @discardableResult
 func runChecked(
-    _ tool: String, _ arguments: [String], environment: [String: String]? = nil, currentDirectory: URL? = nil, stdin: Data? = nil
+    _ tool: String, _ arguments: [String], environment: [String: String]? = nil, currentDirectory: URL? = nil,
+    stdin: Data? = nil
 ) throws -> ProcessResult {
-    let result = try ProcessRunner.run(tool, arguments, environment: environment, currentDirectory: currentDirectory, stdin: stdin)
+    let result = try ProcessRunner.run(
+        tool, arguments, environment: environment, currentDirectory: currentDirectory, stdin: stdin)
     guard result.exitCode == 0 else {
-        throw TestFixtureError("\(tool) \(arguments.joined(separator: " ")) exited \(result.exitCode): \(result.stdout)\(result.stderr)")
+        throw TestFixtureError(
+            "\(tool) \(arguments.joined(separator: " ")) exited \(result.exitCode): \(result.stdout)\(result.stderr)")
     }
     return result
 }
@@ -36,7 +39,9 @@ func buildEnvironment(_ extra: [String: String] = [:]) -> [String: String] {
 
 /// Runs the built binary; fails with a hint when `swift build` has not produced it yet.
 @discardableResult
-func seedgen(_ arguments: [String], environment: [String: String] = buildEnvironment(), currentDirectory: URL? = nil) throws -> ProcessResult {
+func seedgen(_ arguments: [String], environment: [String: String] = buildEnvironment(), currentDirectory: URL? = nil)
+    throws -> ProcessResult
+{
     if let problem = TestPaths.seedgenBinaryProblem() { throw TestFixtureError(problem) }
     return try ProcessRunner.seedgen(arguments, environment: environment, currentDirectory: currentDirectory)
 }
@@ -58,15 +63,19 @@ final class LoopbackImages: @unchecked Sendable {
         let www = directory.path("www")
         try FileManager.default.createDirectory(at: www, withIntermediateDirectories: true)
         try runChecked("qemu-img", ["create", "-q", "-f", "qcow2", www.appendingPathComponent(imageName).path, "1G"])
-        try runChecked("qemu-img", ["create", "-q", "-f", "qcow2", www.appendingPathComponent("broken.qcow2").path, "2G"])
+        try runChecked(
+            "qemu-img", ["create", "-q", "-f", "qcow2", www.appendingPathComponent("broken.qcow2").path, "2G"])
         imageSHA256 = Digest.sha256Hex(try Data(contentsOf: www.appendingPathComponent(imageName)))
         let wrong = String(repeating: "0", count: 64)
-        try Data("\(imageSHA256)  \(imageName)\n\(wrong)  broken.qcow2\n".utf8).write(to: www.appendingPathComponent("SHA256SUMS"))
+        try Data("\(imageSHA256)  \(imageName)\n\(wrong)  broken.qcow2\n".utf8).write(
+            to: www.appendingPathComponent("SHA256SUMS"))
         server = try FaultServer(root: www)
         var text = "images:\n"
         for name in Self.catalogNames + ["broken-image"] {
             let file = name == "broken-image" ? "broken.qcow2" : imageName
-            text += "  \(name):\n    url: \(server.url(file).absoluteString)\n    checksums: SHA256SUMS\n    signature: none\n"
+            text +=
+                "  \(name):\n    url: \(server.url(file).absoluteString)\n    checksums: SHA256SUMS\n    signature: "
+                + "none\n"
         }
         catalog = try directory.write("catalog.yaml", text)
     }
@@ -90,11 +99,15 @@ final class SampleWorkspace: @unchecked Sendable {
         let listURL = images.server.url("SHA256SUMS").absoluteString
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
             if line.hasPrefix("proxmox_vm_cloud_image_url:") { return "proxmox_vm_cloud_image_url: \(imageURL)" }
-            if line.hasPrefix("proxmox_vm_cloud_image_checksum:") { return "proxmox_vm_cloud_image_checksum: \"sha256:\(listURL)\"" }
+            if line.hasPrefix("proxmox_vm_cloud_image_checksum:") {
+                return "proxmox_vm_cloud_image_checksum: \"sha256:\(listURL)\""
+            }
             return String(line)
         }
         text = lines.joined(separator: "\n")
-        guard text.contains(imageURL), text.contains(listURL) else { throw TestFixtureError("ansible-vars.yml no longer has the image keys this test rewrites") }
+        guard text.contains(imageURL), text.contains(listURL) else {
+            throw TestFixtureError("ansible-vars.yml no longer has the image keys this test rewrites")
+        }
         try Data(text.utf8).write(to: ansible)
     }
 
@@ -103,7 +116,8 @@ final class SampleWorkspace: @unchecked Sendable {
         let root = TestPaths.samples
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
         let top = names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
-        let fleet = ((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("fleet").path)) ?? [])
+        let fleet =
+            ((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("fleet").path)) ?? [])
             .filter { $0.hasSuffix(".yaml") && $0 != "defaults.yaml" }.map { "fleet/" + $0 }
         return (top + fleet).sorted()
     }()

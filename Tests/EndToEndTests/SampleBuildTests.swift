@@ -18,7 +18,10 @@ final class SampleBuild: @unchecked Sendable {
         output = workspace.directory.path("out")
         cache = workspace.directory.path("cache")
         result = try seedgen(
-            ["build", "--json", "--progress", "none", "-o", output.path, "--cache", cache.path, "--catalog", images.catalog.path]
+            [
+                "build", "--json", "--progress", "none", "-o", output.path, "--cache", cache.path, "--catalog",
+                images.catalog.path,
+            ]
                 + SampleWorkspace.sampleFiles.map(workspace.path))
         report = try BuildJSON.decode(result)
     }
@@ -28,7 +31,11 @@ final class SampleBuild: @unchecked Sendable {
 
     func outcome(_ sample: String) throws -> BuildJSON.VM {
         let file = workspace.path(sample)
-        guard let vm = report.vms.first(where: { $0.file == file || URL(fileURLWithPath: $0.file).standardized.path == file }) else {
+        guard
+            let vm = report.vms.first(where: {
+                $0.file == file || URL(fileURLWithPath: $0.file).standardized.path == file
+            })
+        else {
             throw TestFixtureError("no outcome for \(sample) in \(report.vms.map(\.file))")
         }
         return vm
@@ -81,11 +88,17 @@ private struct NoCloudView: Decodable {
     /// on stdout or stderr.
     @Test func noPlaintextSecretAnywhere() throws {
         let build = try SampleBuild.get()
-        let password = try String(contentsOf: TestPaths.samples.appendingPathComponent("secrets/ops.pass"), encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let password = try String(
+            contentsOf: TestPaths.samples.appendingPathComponent("secrets/ops.pass"), encoding: .utf8
+        )
+        .trimmingCharacters(in: .whitespacesAndNewlines)
         try #require(!password.isEmpty)
         let web = try build.outcome("web01.yaml")
-        #expect(try String(contentsOf: URL(fileURLWithPath: try #require(web.directory)).appendingPathComponent("user-data"), encoding: .utf8)
+        #expect(
+            try String(
+                contentsOf: URL(fileURLWithPath: try #require(web.directory)).appendingPathComponent("user-data"),
+                encoding: .utf8
+            )
             .contains("$6$"), "web01's password should be there as a SHA-512 crypt hash")
         let grep = try ProcessRunner.run("grep", ["-rlaF", password, build.output.path])
         #expect(grep.exitCode == 1, "plaintext password found in: \(grep.stdout)\(grep.stderr)")
@@ -109,9 +122,13 @@ private struct NoCloudView: Decodable {
 
         // --json names exactly the files on disk, with their real digests.
         let onDisk = try regularFiles(directory)
-        #expect(Set(onDisk) == Set(vm.files.keys).union(["SHA256SUMS"]), "\(sample): \(onDisk) vs \(vm.files.keys.sorted())")
+        #expect(
+            Set(onDisk) == Set(vm.files.keys).union(["SHA256SUMS"]), "\(sample): \(onDisk) vs \(vm.files.keys.sorted())"
+        )
         for (name, digest) in vm.files {
-            #expect(Digest.sha256Hex(try Data(contentsOf: directory.appendingPathComponent(name))) == digest, "\(sample): \(name)")
+            #expect(
+                Digest.sha256Hex(try Data(contentsOf: directory.appendingPathComponent(name))) == digest,
+                "\(sample): \(name)")
         }
         #expect(try checksumList(directory) == vm.files, "\(sample): SHA256SUMS and --json disagree")
 
@@ -121,10 +138,14 @@ private struct NoCloudView: Decodable {
         #expect(sums.exitCode == 0, "\(sample): sha256sum -c: \(sums.stdout)\(sums.stderr)")
 
         let iso = try #require(vm.seedISO.map { directory.appendingPathComponent($0) }, "\(sample): no seed ISO")
-        let seedNames = ["user-data", "meta-data", "network-config"] + (onDisk.contains("vendor-data") ? ["vendor-data"] : [])
+        let seedNames =
+            ["user-data", "meta-data", "network-config"] + (onDisk.contains("vendor-data") ? ["vendor-data"] : [])
         let extracted = try checkISOReaders(iso, names: seedNames, sample: sample)
         for name in seedNames {
-            #expect(try Data(contentsOf: extracted.path("seed/\(name)")) == Data(contentsOf: directory.appendingPathComponent(name)), "\(sample): \(name) in the ISO differs from the file beside it")
+            #expect(
+                try Data(contentsOf: extracted.path("seed/\(name)"))
+                    == Data(contentsOf: directory.appendingPathComponent(name)),
+                "\(sample): \(name) in the ISO differs from the file beside it")
         }
         let view = try checkCloudInit(extracted.path("seed"), sample: sample)
         try checkDeploy(directory, sample: sample, vm: vm, seedMACs: view.macs)
@@ -140,12 +161,15 @@ private struct NoCloudView: Decodable {
         #expect(description.contains("Joliet"), "\(sample): no Joliet")
         for tree in ["-R", "-J"] {
             let listing = try runChecked("isoinfo", ["-f", tree, "-i", iso.path]).stdout
-            #expect(listing.split(separator: "\n").map(String.init).sorted() == names.map { "/" + $0 }.sorted(), "\(sample): isoinfo -f \(tree): \(listing)")
+            #expect(
+                listing.split(separator: "\n").map(String.init).sorted() == names.map { "/" + $0 }.sorted(),
+                "\(sample): isoinfo -f \(tree): \(listing)")
         }
         let pvd = try runChecked("xorriso", ["-indev", iso.path, "-pvd_info"]).stdout
         #expect(pvd.contains("Volume Id    : cidata\n"), "\(sample): xorriso -pvd_info: \(pvd)")
         let probe = try runChecked("blkid", ["-p", "-o", "export", iso.path]).stdout
-        #expect(probe.contains("\nLABEL=cidata\n") && probe.contains("\nTYPE=iso9660\n"), "\(sample): blkid -p: \(probe)")
+        #expect(
+            probe.contains("\nLABEL=cidata\n") && probe.contains("\nTYPE=iso9660\n"), "\(sample): blkid -p: \(probe)")
         let extracted = try TemporaryDirectory(prefix: "seedgen-e2e-extract")
         try runChecked("xorriso", ["-osirrox", "on", "-indev", iso.path, "-extract", "/", extracted.path("seed").path])
         return extracted
@@ -169,12 +193,18 @@ private struct NoCloudView: Decodable {
         }
         let convert = try ProcessRunner.run(
             "cloud-init",
-            ["devel", "net-convert", "-p", seed.appendingPathComponent("network-config").path, "-k", "yaml",
-             "-d", scratch.path("netplan").path, "-D", "ubuntu", "-O", "netplan"])
-        #expect(convert.exitCode == 0 && !convert.stderr.contains("Traceback"), "\(sample): net-convert: \(convert.stderr)")
-        let netplan = (try? String(contentsOf: scratch.path("netplan/etc/netplan/50-cloud-init.yaml"), encoding: .utf8)) ?? ""
+            [
+                "devel", "net-convert", "-p", seed.appendingPathComponent("network-config").path, "-k", "yaml",
+                "-d", scratch.path("netplan").path, "-D", "ubuntu", "-O", "netplan",
+            ])
+        #expect(
+            convert.exitCode == 0 && !convert.stderr.contains("Traceback"), "\(sample): net-convert: \(convert.stderr)")
+        let netplan =
+            (try? String(contentsOf: scratch.path("netplan/etc/netplan/50-cloud-init.yaml"), encoding: .utf8)) ?? ""
         for case let mac? in view.macs {
-            #expect(netplan.contains("macaddress: \(mac.lowercased())"), "\(sample): \(mac) missing from netplan: \(netplan)")
+            #expect(
+                netplan.contains("macaddress: \(mac.lowercased())"),
+                "\(sample): \(mac) missing from netplan: \(netplan)")
         }
         return view
     }
@@ -187,7 +217,9 @@ private struct NoCloudView: Decodable {
         let lint = try ProcessRunner.run("shellcheck", ["--shell=bash", "--severity=style", script.path])
         #expect(lint.exitCode == 0, "\(sample): shellcheck: \(lint.stdout)\(lint.stderr)")
 
-        let plan = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("plan.json"))) as? [String: Any])
+        let plan = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("plan.json")))
+                as? [String: Any])
         let node = try FakeNode(fakeNodeSetup(for: plan))
         let first = try node.deploy(script)
         #expect(first.exitCode == 0, "\(sample): deploy.sh: \(first.stdout)\(first.stderr)")
@@ -202,12 +234,20 @@ private struct NoCloudView: Decodable {
             String(line.split(separator: ",").first?.split(separator: "=").last ?? "")
         }
         #expect(!netMACs.isEmpty, "\(sample): no netN in \(config)")
-        #expect(netMACs.map { $0.lowercased() } == seedMACs.map { $0?.lowercased() ?? "" }, "\(sample): netN MACs \(netMACs) vs network-config \(seedMACs)")
-        let planNetMACs = planNetLines(plan).map { line in String(line.split(separator: ",").first?.split(separator: "=").last ?? "").lowercased() }
-        #expect(planNetMACs == seedMACs.map { $0?.lowercased() ?? "" }, "\(sample): plan.json netN MACs \(planNetMACs) vs network-config \(seedMACs)")
+        #expect(
+            netMACs.map { $0.lowercased() } == seedMACs.map { $0?.lowercased() ?? "" },
+            "\(sample): netN MACs \(netMACs) vs network-config \(seedMACs)")
+        let planNetMACs = planNetLines(plan).map { line in
+            String(line.split(separator: ",").first?.split(separator: "=").last ?? "").lowercased()
+        }
+        #expect(
+            planNetMACs == seedMACs.map { $0?.lowercased() ?? "" },
+            "\(sample): plan.json netN MACs \(planNetMACs) vs network-config \(seedMACs)")
 
         let again = try node.deploy(script)
-        #expect(again.exitCode == 0 && again.stdout.contains("already deployed"), "\(sample): re-run: \(again.stdout)\(again.stderr)")
+        #expect(
+            again.exitCode == 0 && again.stdout.contains("already deployed"),
+            "\(sample): re-run: \(again.stdout)\(again.stderr)")
     }
 }
 
@@ -217,9 +257,13 @@ func planNetLines(_ plan: [String: Any]) -> [String] {
     func visit(_ value: Any) {
         if let map = value as? [String: Any] {
             if let key = map["key"] as? String, key.hasPrefix("net"), Int(key.dropFirst(3)) != nil {
-                if let literal = map["value"] as? String { found[key] = literal }
-                else if let parts = (map["value"] as? [String: Any])?["parts"] { found[key] = flatten(parts) }
-                else if let parts = map["value"] as? [Any] { found[key] = flatten(parts) }
+                if let literal = map["value"] as? String {
+                    found[key] = literal
+                } else if let parts = (map["value"] as? [String: Any])?["parts"] {
+                    found[key] = flatten(parts)
+                } else if let parts = map["value"] as? [Any] {
+                    found[key] = flatten(parts)
+                }
             }
             map.values.forEach(visit)
         } else if let list = value as? [Any] {
@@ -244,7 +288,8 @@ func fakeNodeSetup(for plan: [String: Any]) -> FakeNode.Setup {
         for need in needs {
             guard let storage = need["storage"] as? String, let content = need["content"] as? String else { continue }
             let isFileStorage = ["iso", "import", "snippets", "vztmpl", "backup"].contains(content)
-            var entry = setup.storages[storage] ?? FakeNode.Storage(type: isFileStorage ? "dir" : "lvmthin", content: [])
+            var entry =
+                setup.storages[storage] ?? FakeNode.Storage(type: isFileStorage ? "dir" : "lvmthin", content: [])
             if !entry.content.contains(content) { entry.content.append(content) }
             setup.storages[storage] = entry
         }

@@ -11,16 +11,23 @@ import Testing
         let cache = directory.path("cache")
         let base = directory.path("base.qcow2")
         try runChecked("qemu-img", ["create", "-q", "-f", "qcow2", base.path, "1G"])
-        try runChecked("qemu-img", ["create", "-q", "-f", "qcow2", "-b", base.path, "-F", "qcow2", directory.path("overlay.qcow2").path])
+        try runChecked(
+            "qemu-img",
+            ["create", "-q", "-f", "qcow2", "-b", base.path, "-F", "qcow2", directory.path("overlay.qcow2").path])
         try runChecked("qemu-img", ["create", "-q", "-f", "qcow2", directory.path("big.qcow2").path, "40G"])
         try Data("secret".utf8).write(to: directory.path("unreadable.qcow2"))
         _ = chmod(directory.path("unreadable.qcow2").path, 0o000)
         // debian-12 (1 GiB virtual) in the cache, fetched over loopback beforehand.
-        let fetch = try seedgen(["image", "fetch", "debian-12", "--cache", cache.path, "--catalog", images.catalog.path, "--progress", "none"])
+        let fetch = try seedgen([
+            "image", "fetch", "debian-12", "--cache", cache.path, "--catalog", images.catalog.path, "--progress",
+            "none",
+        ])
         try #require(fetch.exitCode == 0, "\(fetch.stderr)")
 
         func vm(_ name: String, _ vmid: Int, image: String, disk: String) throws -> String {
-            try directory.write("\(name).yaml", "name: \(name)\nvmid: \(vmid)\n\(image)\nhardware:\n  disk:\n    size: \(disk)\n").path
+            try directory.write(
+                "\(name).yaml", "name: \(name)\nvmid: \(vmid)\n\(image)\nhardware:\n  disk:\n    size: \(disk)\n"
+            ).path
         }
         let overlay = try vm("overlay", 801, image: "image:\n  path: overlay.qcow2", disk: "8G")
         let small = try vm("small", 802, image: "image:\n  path: big.qcow2", disk: "8G")
@@ -37,25 +44,41 @@ import Testing
         func line(for file: String) -> String? { lines.first { $0.hasPrefix(file + ":") } }
         #expect(line(for: overlay)?.contains("backing file") == true, "\(result.stderr)")
         #expect(line(for: overlay)?.contains("image.path") == true)
-        #expect(line(for: small)?.hasPrefix("\(small):7:11: error: hardware.disk.size: disk size 8G is smaller than the image's virtual size 40G") == true, "\(result.stderr)")
+        #expect(
+            line(for: small)?.hasPrefix(
+                "\(small):7:11: error: hardware.disk.size: disk size 8G is smaller than the image's virtual size 40G")
+                == true, "\(result.stderr)")
         #expect(line(for: unreadable)?.contains("missing or unreadable") == true || getuid() == 0, "\(result.stderr)")
-        #expect(line(for: cachedSmall)?.hasPrefix("\(cachedSmall):6:11: error: hardware.disk.size: disk size 512M is smaller") == true, "\(result.stderr)")
-        #expect(line(for: fine) == nil && line(for: notCached) == nil, "only what needs no network is checked: \(result.stderr)")
+        #expect(
+            line(for: cachedSmall)?.hasPrefix(
+                "\(cachedSmall):6:11: error: hardware.disk.size: disk size 512M is smaller") == true, "\(result.stderr)"
+        )
+        #expect(
+            line(for: fine) == nil && line(for: notCached) == nil,
+            "only what needs no network is checked: \(result.stderr)")
         // In the order of the files, and the cache untouched.
         let order = lines.compactMap { line in files.firstIndex { line.hasPrefix($0 + ":") } }
         #expect(order == order.sorted(), "\(result.stderr)")
         #expect(try treeSnapshot(cache) == before)
 
         // build --offline finds the same problems (exit 2 for the disk sizes, before anything is built).
-        let build = try seedgen(["build", "--offline", "--progress", "none", "-o", directory.path("out").path, "--cache", cache.path, "--catalog", images.catalog.path, small, cachedSmall])
+        let build = try seedgen([
+            "build", "--offline", "--progress", "none", "-o", directory.path("out").path, "--cache", cache.path,
+            "--catalog", images.catalog.path, small, cachedSmall,
+        ])
         #expect(build.exitCode == 2)
-        #expect(build.stderr.contains("\(small):7:11: error: hardware.disk.size") && build.stderr.contains("\(cachedSmall):6:11: error: hardware.disk.size"), "\(build.stderr)")
+        #expect(
+            build.stderr.contains("\(small):7:11: error: hardware.disk.size")
+                && build.stderr.contains("\(cachedSmall):6:11: error: hardware.disk.size"), "\(build.stderr)")
 
         // The JSON report carries the same diagnostics.
         let json = try seedgen(["validate", "--json", "--cache", cache.path, "--catalog", images.catalog.path, small])
         #expect(json.exitCode == 2)
-        let object = try #require(try? JSONSerialization.jsonObject(with: json.stdoutData) as? [String: Any], "\(json.stdout)")
+        let object = try #require(
+            try? JSONSerialization.jsonObject(with: json.stdoutData) as? [String: Any], "\(json.stdout)")
         let error = try #require(object["error"] as? [String: Any])
-        #expect(error["file"] as? String == small && error["line"] as? Int == 7 && error["column"] as? Int == 11, "\(error)")
+        #expect(
+            error["file"] as? String == small && error["line"] as? Int == 7 && error["column"] as? Int == 11, "\(error)"
+        )
     }
 }

@@ -15,13 +15,16 @@ final class ServedFiles: @unchecked Sendable {
     init() throws {
         www = try TemporaryDirectory(prefix: "seedgen-http")
         certificates = try TestCertificates()
-        guard let random = FileHandle(forReadingAtPath: "/dev/urandom") else { throw TestFixtureError("cannot read /dev/urandom") }
+        guard let random = FileHandle(forReadingAtPath: "/dev/urandom") else {
+            throw TestFixtureError("cannot read /dev/urandom")
+        }
         payload = try random.read(upToCount: (3 << 20) + 12345) ?? Data()
         try random.close()
         try payload.write(to: www.path("file.bin"))
         try www.write("hello.txt", "hello over the transport\n")
         plain = try FaultServer(root: www.url)
-        secure = try FaultServer(root: www.url, tls: (certificates.leafCertificate, certificates.leafKey), plainPort: plain.port)
+        secure = try FaultServer(
+            root: www.url, tls: (certificates.leafCertificate, certificates.leafKey), plainPort: plain.port)
     }
 
     func transport(_ options: HTTPTransportOptions = HTTPTransportOptions()) throws -> HTTPTransport {
@@ -41,7 +44,8 @@ func expectTransportError(
     } catch let error as HTTPTransportError {
         #expect(error.kind == kind, "\(error)", sourceLocation: sourceLocation)
         for text in texts {
-            #expect(error.description.contains(text), "\(error.description) lacks \(text)", sourceLocation: sourceLocation)
+            #expect(
+                error.description.contains(text), "\(error.description) lacks \(text)", sourceLocation: sourceLocation)
         }
     } catch {
         Issue.record("expected an HTTPTransportError, got \(error)", sourceLocation: sourceLocation)
@@ -51,7 +55,8 @@ func expectTransportError(
 @Suite struct HTTPTransportTests {
     @Test func plainHTTPBodyArrivesWhole() async throws {
         let served = try ServedFiles()
-        let (head, data) = try await served.transport().data(HTTPRequest(url: served.plain.url("file.bin")), limit: 8 << 20)
+        let (head, data) = try await served.transport().data(
+            HTTPRequest(url: served.plain.url("file.bin")), limit: 8 << 20)
         #expect(head.status == 200)
         #expect(data == served.payload)
         #expect(try served.plain.log().last?["user_agent"] as? String == "seedgen")
@@ -77,7 +82,8 @@ func expectTransportError(
     @Test func failedHostLookupIsNamedWithAHint() async throws {
         // The error NIO's connect gives for a name that does not resolve, made without a DNS query.
         let lookup = await failedLookupError(host: "mirror.example.org", port: 443)
-        let error = HTTPTransportError.classify(lookup, url: URL(string: "https://mirror.example.org/disk.qcow2")!, proxy: nil)
+        let error = HTTPTransportError.classify(
+            lookup, url: URL(string: "https://mirror.example.org/disk.qcow2")!, proxy: nil)
         #expect(error.kind == .dns, "\(error)")
         #expect(error.message.contains("cannot resolve mirror.example.org"))
         #expect(error.hint?.contains("DNS configuration") == true)
@@ -95,15 +101,20 @@ func expectTransportError(
 
     @Test func caFileIsTrustedBesideTheSystemStore() async throws {
         let served = try ServedFiles()
-        let (_, data) = try await served.transport(served.trusting).data(HTTPRequest(url: served.secure.url("file.bin")), limit: 8 << 20)
+        let (_, data) = try await served.transport(served.trusting).data(
+            HTTPRequest(url: served.secure.url("file.bin")), limit: 8 << 20)
         #expect(data == served.payload)
     }
 
     @Test func unreadableCAFileIsRefusedUpFront() throws {
         let served = try ServedFiles()
         let bogus = try served.www.write("not-a-ca.pem", "hello\n")
-        #expect(throws: HTTPTransportError.self) { try HTTPTransport(options: HTTPTransportOptions(caFile: bogus.path)) }
-        #expect(throws: HTTPTransportError.self) { try HTTPTransport(options: HTTPTransportOptions(caFile: served.www.path("missing.pem").path)) }
+        #expect(throws: HTTPTransportError.self) {
+            try HTTPTransport(options: HTTPTransportOptions(caFile: bogus.path))
+        }
+        #expect(throws: HTTPTransportError.self) {
+            try HTTPTransport(options: HTTPTransportOptions(caFile: served.www.path("missing.pem").path))
+        }
     }
 
     @Test func fingerprintIsComputedAsOpensslShowsIt() throws {
@@ -112,16 +123,22 @@ func expectTransportError(
         let base64 = pem.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
         let der = try #require(Data(base64Encoded: base64))
         #expect(CertificateFingerprint(der: Array(der)).description == served.certificates.leafFingerprint)
-        #expect(try CertificateFingerprint(parsing: served.certificates.leafFingerprint.lowercased().replacingOccurrences(of: ":", with: "")).description
-            == served.certificates.leafFingerprint)
+        #expect(
+            try CertificateFingerprint(
+                parsing: served.certificates.leafFingerprint.lowercased().replacingOccurrences(of: ":", with: "")
+            ).description
+                == served.certificates.leafFingerprint)
         #expect(throws: HTTPTransportError.self) { try CertificateFingerprint(parsing: "AB:CD") }
-        #expect(throws: HTTPTransportError.self) { try CertificateFingerprint(parsing: String(repeating: "ZZ:", count: 31) + "ZZ") }
+        #expect(throws: HTTPTransportError.self) {
+            try CertificateFingerprint(parsing: String(repeating: "ZZ:", count: 31) + "ZZ")
+        }
     }
 
     @Test func pinnedFingerprintAcceptsTheLeafWithoutItsCA() async throws {
         let served = try ServedFiles()
         // No CA file: the leaf is signed by a CA nobody trusts, as on a fresh Proxmox node.
-        let transport = try served.transport(HTTPTransportOptions(pinnedFingerprint: served.certificates.leafFingerprint))
+        let transport = try served.transport(
+            HTTPTransportOptions(pinnedFingerprint: served.certificates.leafFingerprint))
         let (_, data) = try await transport.data(HTTPRequest(url: served.secure.url("file.bin")), limit: 8 << 20)
         #expect(data == served.payload)
     }
@@ -130,8 +147,12 @@ func expectTransportError(
         let served = try ServedFiles()
         // Even with the CA trusted, a pin that names another certificate refuses the connection.
         let transport = try served.transport(
-            HTTPTransportOptions(caFile: served.certificates.caCertificate.path, pinnedFingerprint: served.certificates.otherFingerprint))
-        await expectTransportError(.tls, containing: [served.certificates.otherFingerprint, served.certificates.leafFingerprint]) {
+            HTTPTransportOptions(
+                caFile: served.certificates.caCertificate.path, pinnedFingerprint: served.certificates.otherFingerprint)
+        )
+        await expectTransportError(
+            .tls, containing: [served.certificates.otherFingerprint, served.certificates.leafFingerprint]
+        ) {
             _ = try await transport.data(HTTPRequest(url: served.secure.url("hello.txt")))
         }
         #expect(try served.secure.log().isEmpty, "no request may be sent over a connection that failed the pin")
@@ -140,11 +161,13 @@ func expectTransportError(
     @Test(.timeLimit(.minutes(2))) func stallOnAPinnedConnectionTimesOut() async throws {
         let served = try ServedFiles()
         // The server sends half the body, then nothing for 300 s; the transport gives up after 1 s.
-        let transport = try served.transport(HTTPTransportOptions(pinnedFingerprint: served.certificates.leafFingerprint, stallTimeout: 1))
+        let transport = try served.transport(
+            HTTPTransportOptions(pinnedFingerprint: served.certificates.leafFingerprint, stallTimeout: 1))
         let clock = ContinuousClock()
         let start = clock.now
         await expectTransportError(.timeout, containing: ["stall timeout"]) {
-            _ = try await transport.data(HTTPRequest(url: served.secure.url("file.bin", fault: "stall1")), limit: 8 << 20)
+            _ = try await transport.data(
+                HTTPRequest(url: served.secure.url("file.bin", fault: "stall1")), limit: 8 << 20)
         }
         #expect(clock.now - start < .seconds(100), "the stall must end by the timeout, not by the server")
         #expect(try served.secure.log().count == 1)
@@ -153,7 +176,8 @@ func expectTransportError(
     @Test func httpsToPlainHTTPRedirectIsRefused() async throws {
         let served = try ServedFiles()
         await expectTransportError(.redirect, containing: ["plain HTTP"]) {
-            _ = try await served.transport(served.trusting).data(HTTPRequest(url: served.secure.url("hello.txt", fault: "toplainHTTP")))
+            _ = try await served.transport(served.trusting).data(
+                HTTPRequest(url: served.secure.url("hello.txt", fault: "toplainHTTP")))
         }
         #expect(try served.plain.log().isEmpty)
     }
@@ -177,7 +201,8 @@ func expectTransportError(
         let proxy = try ProxyServer()
         var options = served.trusting
         options.proxies = try HTTPProxySettings.fromEnvironment(["https_proxy": "http://127.0.0.1:\(proxy.port)"])
-        let (_, data) = try await served.transport(options).data(HTTPRequest(url: served.secure.url("file.bin")), limit: 8 << 20)
+        let (_, data) = try await served.transport(options).data(
+            HTTPRequest(url: served.secure.url("file.bin")), limit: 8 << 20)
         #expect(data == served.payload)
         #expect(try proxy.requests().map(\.method) == ["CONNECT"])
         #expect(try proxy.requests().first?.target == "127.0.0.1:\(served.secure.port)")
@@ -220,7 +245,8 @@ func expectTransportError(
         let proxy = try ProxyServer()
         var options = served.trusting
         options.proxies = try HTTPProxySettings.fromEnvironment([
-            "https_proxy": "http://127.0.0.1:\(proxy.port)", "http_proxy": "http://127.0.0.1:\(proxy.port)", "NO_PROXY": "example.org, 127.0.0.0/8",
+            "https_proxy": "http://127.0.0.1:\(proxy.port)", "http_proxy": "http://127.0.0.1:\(proxy.port)",
+            "NO_PROXY": "example.org, 127.0.0.0/8",
         ])
         let transport = try served.transport(options)
         _ = try await transport.data(HTTPRequest(url: served.secure.url("hello.txt")))
@@ -242,7 +268,9 @@ func expectTransportError(
         #expect(both.proxy(for: https)?.host == "lower")
         let all = try HTTPProxySettings.fromEnvironment(["ALL_PROXY": "allproxy"])
         #expect(all.proxy(for: https)?.port == 1080 && all.proxy(for: http)?.host == "allproxy")
-        #expect(throws: HTTPTransportError.self) { try HTTPProxySettings.fromEnvironment(["https_proxy": "socks5://p:1"]) }
+        #expect(throws: HTTPTransportError.self) {
+            try HTTPProxySettings.fromEnvironment(["https_proxy": "socks5://p:1"])
+        }
 
         func bypassed(_ host: String, _ noProxy: String) throws -> Bool {
             try HTTPProxySettings.fromEnvironment(["https_proxy": "p:1", "no_proxy": noProxy])
@@ -265,16 +293,21 @@ func expectTransportError(
 
     @Test func streamedUploadIsSentWithContentLengthAndArrivesWhole() async throws {
         let served = try ServedFiles()
-        let preamble = Data("--boundary\r\nContent-Disposition: form-data; name=\"filename\"; filename=\"file.bin\"\r\n\r\n".utf8)
+        let preamble = Data(
+            "--boundary\r\nContent-Disposition: form-data; name=\"filename\"; filename=\"file.bin\"\r\n\r\n".utf8)
         let epilogue = Data("\r\n--boundary--\r\n".utf8)
         let expected = preamble + served.payload + epilogue
         for (transport, url) in [
             (try served.transport(), served.plain.url("_upload")),
-            (try served.transport(HTTPTransportOptions(pinnedFingerprint: served.certificates.leafFingerprint)), served.secure.url("_upload")),
+            (
+                try served.transport(HTTPTransportOptions(pinnedFingerprint: served.certificates.leafFingerprint)),
+                served.secure.url("_upload")
+            ),
         ] {
             // A streamed body is read once: one per request.
             let body = try HTTPRequestBody.segments(
-                [.bytes(preamble), .file(served.www.path("file.bin")), .bytes(epilogue)], contentType: "multipart/form-data; boundary=boundary")
+                [.bytes(preamble), .file(served.www.path("file.bin")), .bytes(epilogue)],
+                contentType: "multipart/form-data; boundary=boundary")
             let (_, data) = try await transport.data(HTTPRequest(method: "POST", url: url, body: body))
             let answer = try JSONDecoder().decode(UploadAnswer.self, from: data)
             #expect(answer.length == expected.count)
@@ -310,14 +343,16 @@ func expectTransportError(
         let pieces = PieceSource([Data(repeating: 1, count: 1000)])
         let body = HTTPRequestBody.stream(length: 5000) { await pieces.next() }
         await expectTransportError(.request, containing: ["length"]) {
-            _ = try await served.transport().data(HTTPRequest(method: "POST", url: served.plain.url("_upload"), body: body))
+            _ = try await served.transport().data(
+                HTTPRequest(method: "POST", url: served.plain.url("_upload"), body: body))
         }
     }
 
     @Test func jsonRoundTripsOverPlainAndPinnedConnections() async throws {
         let served = try ServedFiles()
         let sent = Upload(name: "vm-101-disk-0", sizes: [1, 2, 3])
-        let plainAnswer = try await served.transport().json("POST", served.plain.url("_echo"), body: sent, as: Upload.self)
+        let plainAnswer = try await served.transport().json(
+            "POST", served.plain.url("_echo"), body: sent, as: Upload.self)
         #expect(plainAnswer == sent)
         let pinned = try served.transport(HTTPTransportOptions(pinnedFingerprint: served.certificates.leafFingerprint))
         #expect(try await pinned.json("POST", served.secure.url("_echo"), body: sent, as: Upload.self) == sent)

@@ -16,7 +16,8 @@ struct ISOCommandTests {
         try requireSeedgenBinary()
         let directory = try TemporaryDirectory()
         try writeInputs(directory)
-        let result = try ProcessRunner.seedgen(["iso", "seed.iso", "user-data", "-N", "network-config"], currentDirectory: directory.url)
+        let result = try ProcessRunner.seedgen(
+            ["iso", "seed.iso", "user-data", "-N", "network-config"], currentDirectory: directory.url)
         #expect(result.exitCode == 0, "\(result.stderr)")
         let contents = try ISOImageReader.contents(of: directory.path("seed.iso"))
         #expect(contents.map(\.name).sorted() == ["meta-data", "network-config", "user-data"])
@@ -30,7 +31,10 @@ struct ISOCommandTests {
 
         // A change of user-data changes the instance-id; the same content keeps it.
         try Data("#cloud-config\nhostname: other\n".utf8).write(to: directory.path("user-data"))
-        #expect(try ProcessRunner.seedgen(["iso", "second.iso", "user-data", "-N", "network-config"], currentDirectory: directory.url).exitCode == 0)
+        #expect(
+            try ProcessRunner.seedgen(
+                ["iso", "second.iso", "user-data", "-N", "network-config"], currentDirectory: directory.url
+            ).exitCode == 0)
         let changed = try SeedISOInspector.inspect(directory.path("second.iso")).instanceID
         #expect(changed != nil && changed != instanceID)
     }
@@ -46,7 +50,9 @@ struct ISOCommandTests {
         let ours = try ProcessRunner.seedgen(["iso", "ours.iso"] + arguments, currentDirectory: directory.url)
         #expect(ours.exitCode == 0, "\(ours.stderr)")
         for name in ["theirs", "ours"] {
-            try runTool("xorriso", ["-osirrox", "on", "-indev", "\(name).iso", "-extract", "/", name], currentDirectory: directory.url)
+            try runTool(
+                "xorriso", ["-osirrox", "on", "-indev", "\(name).iso", "-extract", "/", name],
+                currentDirectory: directory.url)
         }
         let theirs = try filesBelow(directory.path("theirs"))
         #expect(theirs.keys.sorted() == ["meta-data", "network-config", "user-data", "vendor-data"])
@@ -67,7 +73,8 @@ struct ISOCommandTests {
         let iso = output.path("seed.iso")
         var environment = ProcessInfo.processInfo.environment
         environment["SOURCE_DATE_EPOCH"] = String(testEpoch)
-        let result = try ProcessRunner.seedgen(["iso", inputs.url.path, "-o", iso.path, "--json"], environment: environment)
+        let result = try ProcessRunner.seedgen(
+            ["iso", inputs.url.path, "-o", iso.path, "--json"], environment: environment)
         #expect(result.exitCode == 0, "\(result.stderr)")
         #expect(result.stderr.contains("README is not a NoCloud file name"))
         let decoded = try JSONDecoder().decode(SeedISOPackResult.self, from: result.stdoutData)
@@ -102,13 +109,18 @@ struct ISOCommandTests {
         try requireSeedgenBinary()
         let directory = try TemporaryDirectory()
         try writeInputs(directory)
-        let accepted = try ProcessRunner.seedgen(["iso", "-o", "upper.iso", "--user-data", "user-data", "--volume-id", "CIDATA"], currentDirectory: directory.url)
+        let accepted = try ProcessRunner.seedgen(
+            ["iso", "-o", "upper.iso", "--user-data", "user-data", "--volume-id", "CIDATA"],
+            currentDirectory: directory.url)
         #expect(accepted.exitCode == 0, "\(accepted.stderr)")
         #expect(try SeedISOInspector.inspect(directory.path("upper.iso")).volumeID == "CIDATA")
         try expectSeedReadsBack(
-            directory.path("upper.iso"), byName(try ISOImageReader.contents(of: directory.path("upper.iso"))), volumeID: "CIDATA")
+            directory.path("upper.iso"), byName(try ISOImageReader.contents(of: directory.path("upper.iso"))),
+            volumeID: "CIDATA")
         let before = directoryEntries(directory.url)
-        let refused = try ProcessRunner.seedgen(["iso", "-o", "seed.iso", "--user-data", "user-data", "--volume-id", "CiData"], currentDirectory: directory.url)
+        let refused = try ProcessRunner.seedgen(
+            ["iso", "-o", "seed.iso", "--user-data", "user-data", "--volume-id", "CiData"],
+            currentDirectory: directory.url)
         #expect(refused.exitCode == 2)
         #expect(refused.stderr.contains("'CiData' is not a label cloud-init looks for"))
         #expect(directoryEntries(directory.url) == before)
@@ -122,7 +134,8 @@ struct ISOCommandTests {
         try Data().write(to: directory.path("empty"))
         let before = directoryEntries(directory.url)
 
-        let missing = try ProcessRunner.seedgen(["iso", "seed.iso", "user-data", "nope-meta", "-N", "nope-net"], currentDirectory: directory.url)
+        let missing = try ProcessRunner.seedgen(
+            ["iso", "seed.iso", "user-data", "nope-meta", "-N", "nope-net"], currentDirectory: directory.url)
         #expect(missing.exitCode == 2)
         #expect(missing.stderr.contains("error: meta-data: cannot read nope-meta: No such file or directory"))
         #expect(missing.stderr.contains("error: network-config: cannot read nope-net: No such file or directory"))
@@ -131,14 +144,16 @@ struct ISOCommandTests {
         #expect(empty.exitCode == 2)
         #expect(empty.stderr.contains("user-data: is empty"))
 
-        let noDirectory = try ProcessRunner.seedgen(["iso", "missing-dir/seed.iso", "user-data"], currentDirectory: directory.url)
+        let noDirectory = try ProcessRunner.seedgen(
+            ["iso", "missing-dir/seed.iso", "user-data"], currentDirectory: directory.url)
         #expect(noDirectory.exitCode == 1)
         #expect(noDirectory.stderr.contains("cannot write"))
         #expect(noDirectory.stderr.contains("hint:"))
 
         let usage = try ProcessRunner.seedgen(["iso", "seed.iso"], currentDirectory: directory.url)
         #expect(usage.exitCode == 2)
-        let vfat = try ProcessRunner.seedgen(["iso", "-f", "vfat", "seed.iso", "user-data"], currentDirectory: directory.url)
+        let vfat = try ProcessRunner.seedgen(
+            ["iso", "-f", "vfat", "seed.iso", "user-data"], currentDirectory: directory.url)
         #expect(vfat.exitCode == 2)
         #expect(vfat.stderr.contains("ISO 9660 seeds only"))
 

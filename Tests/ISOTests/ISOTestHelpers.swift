@@ -19,7 +19,9 @@ func sampleSeedFiles(userDataPadding: Int = 0) -> [SeedFile] {
         SeedFile(name: "meta-data", data: Data("instance-id: iid-web01-1\nlocal-hostname: web01\n".utf8)),
         SeedFile(
             name: "network-config",
-            data: Data("version: 2\nethernets:\n  eth0:\n    match: {macaddress: 'bc:24:11:12:34:56'}\n    set-name: eth0\n    dhcp4: true\n".utf8)),
+            data: Data(
+                "version: 2\nethernets:\n  eth0:\n    match: {macaddress: 'bc:24:11:12:34:56'}\n    set-name: eth0\n    dhcp4: true\n"
+                    .utf8)),
     ]
 }
 
@@ -34,7 +36,9 @@ func runTool(
         sourceLocation: sourceLocation)
     let result = try ProcessRunner.run(tool, arguments, environment: environment, currentDirectory: currentDirectory)
     if expectSuccess {
-        #expect(result.exitCode == 0, "\(tool) \(arguments.joined(separator: " ")) failed: \(result.stderr)", sourceLocation: sourceLocation)
+        #expect(
+            result.exitCode == 0, "\(tool) \(arguments.joined(separator: " ")) failed: \(result.stderr)",
+            sourceLocation: sourceLocation)
     }
     return result
 }
@@ -43,7 +47,8 @@ func runTool(
 func requireSeedgenBinary(sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
     try #require(
         FileManager.default.isExecutableFile(atPath: TestPaths.seedgenBinary.path),
-        "seedgen binary not found at \(TestPaths.seedgenBinary.path): run swift build first", sourceLocation: sourceLocation)
+        "seedgen binary not found at \(TestPaths.seedgenBinary.path): run swift build first",
+        sourceLocation: sourceLocation)
 }
 
 /// Files in `directory`, hidden ones included (temporary files start with a dot).
@@ -77,25 +82,34 @@ extension SeedgenError {
 /// `isoinfo -f -R`, `isoinfo -f -J`, `xorriso -pvd_info`, `xorriso -osirrox on -extract`,
 /// `blkid -p` — and compares names, label and extracted bytes with `expected`.
 func expectSeedReadsBack(
-    _ iso: URL, _ expected: [String: Data], volumeID: String = "cidata", sourceLocation: Testing.SourceLocation = #_sourceLocation
+    _ iso: URL, _ expected: [String: Data], volumeID: String = "cidata",
+    sourceLocation: Testing.SourceLocation = #_sourceLocation
 ) throws {
     let names = expected.keys.map { "/" + $0 }.sorted()
     let description = try runTool("isoinfo", ["-d", "-i", iso.path], sourceLocation: sourceLocation).stdout
-    #expect(description.contains("Volume id: \(volumeID)\n"), "isoinfo -d: \(description)", sourceLocation: sourceLocation)
+    #expect(
+        description.contains("Volume id: \(volumeID)\n"), "isoinfo -d: \(description)", sourceLocation: sourceLocation)
     #expect(description.contains("Rock Ridge signatures"), sourceLocation: sourceLocation)
     #expect(description.contains("Joliet"), sourceLocation: sourceLocation)
     for tree in ["-R", "-J"] {
         let listing = try runTool("isoinfo", ["-f", tree, "-i", iso.path], sourceLocation: sourceLocation).stdout
-        #expect(listing.split(separator: "\n").map(String.init).sorted() == names, "isoinfo -f \(tree)", sourceLocation: sourceLocation)
+        #expect(
+            listing.split(separator: "\n").map(String.init).sorted() == names, "isoinfo -f \(tree)",
+            sourceLocation: sourceLocation)
     }
     let pvd = try runTool("xorriso", ["-indev", iso.path, "-pvd_info"], sourceLocation: sourceLocation).stdout
     #expect(pvd.contains("Volume Id    : \(volumeID)\n"), "xorriso -pvd_info: \(pvd)", sourceLocation: sourceLocation)
     let probe = try runTool("blkid", ["-p", "-o", "export", iso.path], sourceLocation: sourceLocation).stdout
-    #expect(probe.contains("\nLABEL=\(volumeID)\n") && probe.contains("\nTYPE=iso9660\n"), "blkid -p: \(probe)", sourceLocation: sourceLocation)
+    #expect(
+        probe.contains("\nLABEL=\(volumeID)\n") && probe.contains("\nTYPE=iso9660\n"), "blkid -p: \(probe)",
+        sourceLocation: sourceLocation)
     let extracted = try TemporaryDirectory(prefix: "seedgen-extract")
     let target = extracted.path("root")
-    try runTool("xorriso", ["-osirrox", "on", "-indev", iso.path, "-extract", "/", target.path], sourceLocation: sourceLocation)
-    #expect(try filesBelow(target) == expected, "xorriso -extract bytes differ from the input", sourceLocation: sourceLocation)
+    try runTool(
+        "xorriso", ["-osirrox", "on", "-indev", iso.path, "-extract", "/", target.path], sourceLocation: sourceLocation)
+    #expect(
+        try filesBelow(target) == expected, "xorriso -extract bytes differ from the input",
+        sourceLocation: sourceLocation)
 }
 
 func byName(_ files: [SeedFile]) -> [String: Data] {

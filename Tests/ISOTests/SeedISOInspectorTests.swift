@@ -38,7 +38,9 @@ struct SeedISOInspectorTests {
         let files = sampleSeedFiles(userDataPadding: 300_000)
         try SeedISO.write(files: files, epoch: testEpoch, to: iso)
         let contents = try ISOImageReader.contents(of: iso)
-        #expect(Dictionary(uniqueKeysWithValues: contents.map { ($0.name, $0.data) }) == Dictionary(uniqueKeysWithValues: files.map { ($0.name, $0.data) }))
+        #expect(
+            Dictionary(uniqueKeysWithValues: contents.map { ($0.name, $0.data) })
+                == Dictionary(uniqueKeysWithValues: files.map { ($0.name, $0.data) }))
         let target = directory.path("out/nested")
         let written = try ISOImageReader.extract(iso, to: target)
         #expect(written.count == files.count)
@@ -75,22 +77,31 @@ struct SeedISOInspectorTests {
             (["user-data": "#cloud-config\n", "meta-data": "local-hostname: x\n"], "meta-data has no instance-id"),
             (["user-data": "#cloud-config\n", "meta-data": "instance-id: [unclosed\n"], "meta-data is not valid YAML"),
             (["user-data": "", "meta-data": "instance-id: a\n"], "user-data is empty"),
-            (["user-data": "#cloud-config\n", "meta-data": "instance-id: a\n", "USER-DATA": "x"], "'USER-DATA' should be named 'user-data'"),
-            (["user-data": "#cloud-config\n", "meta-data": "instance-id: a\n", "sub/x": "x"], "'sub/x' is in a subdirectory"),
+            (
+                ["user-data": "#cloud-config\n", "meta-data": "instance-id: a\n", "USER-DATA": "x"],
+                "'USER-DATA' should be named 'user-data'"
+            ),
+            (
+                ["user-data": "#cloud-config\n", "meta-data": "instance-id: a\n", "sub/x": "x"],
+                "'sub/x' is in a subdirectory"
+            ),
         ]
         for (files, warning) in cases {
             let directory = try TemporaryDirectory()
             let source = directory.path("src")
             for (name, text) in files {
                 let url = source.appendingPathComponent(name)
-                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
                 try Data(text.utf8).write(to: url)
             }
             let iso = directory.path("seed.iso")
             try runTool("genisoimage", ["-quiet", "-o", iso.path, "-V", "cidata", "-J", "-R", source.path])
             let inspection = try SeedISOInspector.inspect(iso)
             #expect(inspection.rockRidge && inspection.joliet)
-            #expect(inspection.warnings.contains { $0.contains(warning) }, "expected '\(warning)' in \(inspection.warnings)")
+            #expect(
+                inspection.warnings.contains { $0.contains(warning) }, "expected '\(warning)' in \(inspection.warnings)"
+            )
             #expect(!inspection.warnings.contains { $0.contains("volume id") })
         }
     }
@@ -114,7 +125,9 @@ struct SeedISOInspectorTests {
         let error = try #require(throws: SeedgenError.self) { try SeedISOInspector.inspect(text) }
         #expect(error.exitCode == 1)
         #expect(error.description.contains("is not a readable ISO 9660 image"))
-        let missing = try #require(throws: SeedgenError.self) { try SeedISOInspector.inspect(directory.path("nope.iso")) }
+        let missing = try #require(throws: SeedgenError.self) {
+            try SeedISOInspector.inspect(directory.path("nope.iso"))
+        }
         #expect(missing.description.contains("No such file or directory"))
     }
 }
@@ -143,7 +156,8 @@ struct SeedSizeLimitTests {
     @Test("exactly 3 MiB passes in every mode")
     func atTheLimit() {
         let files = [
-            SeedFile(name: "user-data", data: Data(count: 1 << 20)), SeedFile(name: "meta-data", data: Data(count: 1 << 20)),
+            SeedFile(name: "user-data", data: Data(count: 1 << 20)),
+            SeedFile(name: "meta-data", data: Data(count: 1 << 20)),
             SeedFile(name: "network-config", data: Data(count: 1 << 20)),
         ]
         for mode in CloudInitMode.allCases {

@@ -6,7 +6,9 @@ import Testing
 
 @Suite("seedgen iso: calling conventions and generated meta-data")
 struct SeedISORequestTests {
-    private func arguments(_ positionals: [String], output: String? = nil, _ configure: (inout SeedISOArguments) -> Void = { _ in })
+    private func arguments(
+        _ positionals: [String], output: String? = nil, _ configure: (inout SeedISOArguments) -> Void = { _ in }
+    )
         -> SeedISOArguments
     {
         var arguments = SeedISOArguments()
@@ -40,13 +42,17 @@ struct SeedISORequestTests {
         #expect(request.notes.count == 1 && request.notes[0].contains("extra.txt"))
     }
 
-    @Test("usage errors: nothing to pack, a directory without -o, conflicts, unsupported formats", arguments: [
-        (["seed.iso"], nil, "missing arguments"),
-        (["a", "b", "c", "d"], nil, "too many arguments"),
-        ([], "out.iso", "no user-data given"),
-    ] as [([String], String?, String)])
+    @Test(
+        "usage errors: nothing to pack, a directory without -o, conflicts, unsupported formats",
+        arguments: [
+            (["seed.iso"], nil, "missing arguments"),
+            (["a", "b", "c", "d"], nil, "too many arguments"),
+            ([], "out.iso", "no user-data given"),
+        ] as [([String], String?, String)])
     func usageErrors(positionals: [String], output: String?, message: String) throws {
-        let error = try #require(throws: SeedgenError.self) { try SeedISORequest.resolve(arguments(positionals, output: output)) }
+        let error = try #require(throws: SeedgenError.self) {
+            try SeedISORequest.resolve(arguments(positionals, output: output))
+        }
         #expect(error.exitCode == 2)
         #expect(error.description.contains(message), "\(error.description)")
     }
@@ -59,7 +65,10 @@ struct SeedISORequestTests {
             (arguments(["seed.iso", "ud", "md"]) { $0.instanceID = "i" }, "incompatible with --instance-id"),
             (arguments(["seed.iso", "ud"]) { $0.filesystem = "vfat" }, "ISO 9660 seeds only"),
             (arguments(["seed.iso", "ud"]) { $0.diskFormat = "qcow2" }, "raw ISO images only"),
-            (arguments(["seed.iso", "ud"]) { $0.networkConfig = "-" }, "only user-data may be read from standard input"),
+            (
+                arguments(["seed.iso", "ud"]) { $0.networkConfig = "-" },
+                "only user-data may be read from standard input"
+            ),
         ]
         for (given, message) in cases {
             let error = try #require(throws: SeedgenError.self) { try SeedISORequest.resolve(given) }
@@ -67,7 +76,9 @@ struct SeedISORequestTests {
             #expect(error.description.contains(message), "\(error.description)")
         }
         let directory = try TemporaryDirectory()
-        let noOutput = try #require(throws: SeedgenError.self) { try SeedISORequest.resolve(arguments([directory.url.path])) }
+        let noOutput = try #require(throws: SeedgenError.self) {
+            try SeedISORequest.resolve(arguments([directory.url.path]))
+        }
         #expect(noOutput.description.contains("-o seed.iso"))
     }
 
@@ -84,7 +95,8 @@ struct SeedISORequestTests {
         var changed = files
         changed[0].data.append(Data("# changed\n".utf8))
         #expect(SeedISOPacker.generatedMetaData(for: changed, hostname: "web01", dsmode: "local") != first)
-        let explicit = String(decoding: SeedISOPacker.generatedMetaData(for: files, instanceID: "i-\"quoted\"\n"), as: UTF8.self)
+        let explicit = String(
+            decoding: SeedISOPacker.generatedMetaData(for: files, instanceID: "i-\"quoted\"\n"), as: UTF8.self)
         #expect(explicit == "{\n\"instance-id\": \"i-\\\"quoted\\\"\\n\"\n}\n")
     }
 
@@ -93,9 +105,12 @@ struct SeedISORequestTests {
         try requireSeedgenBinary()
         let directory = try TemporaryDirectory()
         try sampleSeedFiles()[0].data.write(to: directory.path("user-data"))
-        let result = try ProcessRunner.seedgen(["iso", "seed.iso", "user-data", "-H", "web01"], currentDirectory: directory.url)
+        let result = try ProcessRunner.seedgen(
+            ["iso", "seed.iso", "user-data", "-H", "web01"], currentDirectory: directory.url)
         #expect(result.exitCode == 0, "\(result.stderr)")
-        try runTool("xorriso", ["-osirrox", "on", "-indev", "seed.iso", "-extract", "/", "seed"], currentDirectory: directory.url)
+        try runTool(
+            "xorriso", ["-osirrox", "on", "-indev", "seed.iso", "-extract", "/", "seed"],
+            currentDirectory: directory.url)
         // Debian's cloud-init lives in the system Python, whatever python3 is first on PATH.
         let script = """
             import json, os

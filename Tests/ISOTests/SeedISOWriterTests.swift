@@ -189,7 +189,9 @@ struct SeedISOReproducibilityTests {
 
 @Suite("SeedISO: bad input and failures leave nothing behind")
 struct SeedISOFailureTests {
-    @Test("a label cloud-init would not find is refused as invalid input", arguments: ["CiData", "config-2", "", "cidata "])
+    @Test(
+        "a label cloud-init would not find is refused as invalid input",
+        arguments: ["CiData", "config-2", "", "cidata "])
     func wrongLabel(label: String) throws {
         let directory = try TemporaryDirectory()
         let iso = directory.path("seed.iso")
@@ -201,7 +203,8 @@ struct SeedISOFailureTests {
         #expect(directoryEntries(directory.url).isEmpty)
     }
 
-    @Test("a NoCloud seed with empty user-data, missing user-data or meta-data, duplicate and bad names is invalid input")
+    @Test(
+        "a NoCloud seed with empty user-data, missing user-data or meta-data, duplicate and bad names is invalid input")
     func badFiles() throws {
         var emptyUserData = sampleSeedFiles()
         emptyUserData[0].data = Data()
@@ -259,7 +262,8 @@ struct SeedISOFailureTests {
         // root ignores directory permissions; the missing-directory case below covers it then.
         if getuid() != 0 {
             let error = try #require(throws: SeedgenError.self) {
-                try SeedISO.write(files: sampleSeedFiles(), epoch: testEpoch, to: locked.appendingPathComponent("seed.iso"))
+                try SeedISO.write(
+                    files: sampleSeedFiles(), epoch: testEpoch, to: locked.appendingPathComponent("seed.iso"))
             }
             #expect(error.exitCode == 1)
             #expect(error.description.contains("cannot write"))

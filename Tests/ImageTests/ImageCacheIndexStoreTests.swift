@@ -1,15 +1,17 @@
 import Foundation
 import SeedgenCore
-@testable import SeedgenImage
 import SeedgenTestSupport
 import Testing
+
+@testable import SeedgenImage
 
 /// index.json on its own: parallel writers lose nothing, a damaged index is never overwritten.
 @Suite struct ImageCacheIndexStoreTests {
     private func record(_ number: Int) -> ImageCacheRecord {
         ImageCacheRecord(
             name: nil, source: "https://example.org/\(number).img", fileName: "\(number).img",
-            sha256: String(repeating: "0", count: 60) + String(format: "%04d", number), sha512: nil, size: 1, format: "qcow2",
+            sha256: String(repeating: "0", count: 60) + String(format: "%04d", number), sha512: nil, size: 1,
+            format: "qcow2",
             virtualSize: 1, fetchedAt: "2026-12-02T00:00:00Z", verification: "test")
     }
 

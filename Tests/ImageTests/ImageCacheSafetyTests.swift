@@ -15,7 +15,8 @@ import Testing
         while let relative = walker?.nextObject() as? String {
             let url = directory.appendingPathComponent(relative)
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue
+            else { continue }
             files[relative] = try Data(contentsOf: url)
         }
         return files
@@ -33,7 +34,10 @@ import Testing
             case .garbage: damaged = Data([0x00, 0xFF, 0x13, 0x37]) + Data("not json at all".utf8)
             case .empty: damaged = Data()
             case .futureVersion:
-                damaged = Data(String(decoding: good, as: UTF8.self).replacingOccurrences(of: "\"version\" : 1", with: "\"version\" : 2").utf8)
+                damaged = Data(
+                    String(decoding: good, as: UTF8.self).replacingOccurrences(
+                        of: "\"version\" : 1", with: "\"version\" : 2"
+                    ).utf8)
                 #expect(damaged != good, "the index no longer spells its version as this test expects")
             case .wrongFields: damaged = Data(#"{"version": 1, "images": [{"sha256": 7}]}"#.utf8)
             }
@@ -45,11 +49,14 @@ import Testing
     func aDamagedIndexStopsEveryWriterAndChangesNothing(damage: Damage) async throws {
         let published = try PublishedImage()
         let store = try published.makeStore()
-        _ = try await store.fetch(try ImageSourcePlan(url: published.server.url("disk.qcow2"), sha256: published.sha256))
+        _ = try await store.fetch(
+            try ImageSourcePlan(url: published.server.url("disk.qcow2"), sha256: published.sha256))
         // An export to import from, and a second image to fetch, made while the index is good.
         let export = published.directory.path("export")
         _ = try store.export(to: export)
-        try FileManager.default.copyItem(at: published.www.appendingPathComponent("disk.qcow2"), to: published.www.appendingPathComponent("copy.qcow2"))
+        try FileManager.default.copyItem(
+            at: published.www.appendingPathComponent("disk.qcow2"),
+            to: published.www.appendingPathComponent("copy.qcow2"))
         try Data("stale".utf8).write(to: store.directory.appendingPathComponent("tmp/stale.part"))
         let index = store.directory.appendingPathComponent("index.json")
         try damage.apply(to: index)
@@ -70,12 +77,16 @@ import Testing
             }
         }
         await expectRefusal("gc") { _ = try store.collectGarbage() }
-        await expectRefusal("gc --remove") { _ = try store.collectGarbage(remove: [published.sha256], removeUnindexed: true) }
+        await expectRefusal("gc --remove") {
+            _ = try store.collectGarbage(remove: [published.sha256], removeUnindexed: true)
+        }
         await expectRefusal("fetch") {
-            _ = try await store.fetch(try ImageSourcePlan(url: published.server.url("copy.qcow2"), sha256: published.sha256))
+            _ = try await store.fetch(
+                try ImageSourcePlan(url: published.server.url("copy.qcow2"), sha256: published.sha256))
         }
         await expectRefusal("fetch of the cached image") {
-            _ = try await store.fetch(try ImageSourcePlan(url: published.server.url("disk.qcow2"), sha256: published.sha256))
+            _ = try await store.fetch(
+                try ImageSourcePlan(url: published.server.url("disk.qcow2"), sha256: published.sha256))
         }
         await expectRefusal("import") { _ = try store.importImages(from: export) }
         await expectRefusal("verify") { _ = try store.verifyAll() }
@@ -105,7 +116,8 @@ import Testing
     @Test func gcKeepsBlobsTheIndexDoesNotNameUnlessTold() async throws {
         let published = try PublishedImage()
         let store = try published.makeStore()
-        _ = try await store.fetch(try ImageSourcePlan(url: published.server.url("disk.qcow2"), sha256: published.sha256))
+        _ = try await store.fetch(
+            try ImageSourcePlan(url: published.server.url("disk.qcow2"), sha256: published.sha256))
         // A verified image whose entry was lost (an index restored from an older backup).
         let orphan = Data("an image the index forgot".utf8)
         let orphanPath = "sha256/\(Digest.sha256Hex(orphan))"
@@ -121,7 +133,9 @@ import Testing
         // Dropping an entry deletes the files only it used, and still keeps the orphans.
         let copy = published.www.appendingPathComponent("second.qcow2")
         try Data("second image bytes".utf8).write(to: copy)
-        let second = try await store.fetch(try ImageSourcePlan(url: published.server.url("second.qcow2"), sha256: Digest.sha256Hex(Data("second image bytes".utf8))))
+        let second = try await store.fetch(
+            try ImageSourcePlan(
+                url: published.server.url("second.qcow2"), sha256: Digest.sha256Hex(Data("second image bytes".utf8))))
         let dropped = try store.collectGarbage(remove: [second.sha256])
         #expect(dropped.removedRecords == 1)
         #expect(dropped.removedFiles == ["sha256/\(second.sha256)"])
@@ -144,7 +158,9 @@ import Testing
         // 150 ms per 256 KiB: each attempt resumes the part the last one left, so the file must stay slow to
         // fetch even on an idle machine for most of the kills to land mid-download.
         let url = published.server.url("disk.qcow2", fault: "slow150").absoluteString
-        let arguments = ["image", "fetch", url, "--sha256", published.sha256, "--cache", cache.path, "--progress", "none"]
+        let arguments = [
+            "image", "fetch", url, "--sha256", published.sha256, "--cache", cache.path, "--progress", "none",
+        ]
         var generator = SystemRandomNumberGenerator()
         var delays = (0..<10).map { UInt32($0) * 60_000 }  // 0 to 540 ms, microseconds
         delays.shuffle(using: &generator)
@@ -162,27 +178,39 @@ import Testing
             if process.terminationReason == .uncaughtSignal { interrupted += 1 }
             try expectNothingUnverified(cache, published: published, after: "a kill after \(delay / 1000) ms")
         }
-        #expect(interrupted >= 3, "only \(interrupted) fetches were killed before they finished; the download is too fast for this test")
+        #expect(
+            interrupted >= 3,
+            "only \(interrupted) fetches were killed before they finished; the download is too fast for this test")
         let finish = try ProcessRunner.run(binary, arguments)
         #expect(finish.exitCode == 0, "\(finish.stderr)")
         let verify = try ProcessRunner.run(binary, ["image", "verify", "--cache", cache.path])
-        #expect(verify.exitCode == 0 && verify.stdout.contains("1 of 1 cached images verified"), "\(verify.stdout)\(verify.stderr)")
+        #expect(
+            verify.exitCode == 0 && verify.stdout.contains("1 of 1 cached images verified"),
+            "\(verify.stdout)\(verify.stderr)")
         try expectNothingUnverified(cache, published: published, after: "the last fetch")
     }
 
-    func expectNothingUnverified(_ cache: URL, published: PublishedImage, after moment: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+    func expectNothingUnverified(
+        _ cache: URL, published: PublishedImage, after moment: String,
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) throws {
         let indexURL = cache.appendingPathComponent("index.json")
         if FileManager.default.fileExists(atPath: indexURL.path) {
             let object = try? JSONSerialization.jsonObject(with: try Data(contentsOf: indexURL)) as? [String: Any]
             #expect(object?["version"] as? Int == 1, "index.json unreadable \(moment)", sourceLocation: sourceLocation)
             for case let record as [String: Any] in (object?["images"] as? [Any]) ?? [] {
-                #expect(record["sha256"] as? String == published.sha256, "\(moment): \(record)", sourceLocation: sourceLocation)
+                #expect(
+                    record["sha256"] as? String == published.sha256, "\(moment): \(record)",
+                    sourceLocation: sourceLocation)
             }
         }
-        let blobs = (try? FileManager.default.contentsOfDirectory(atPath: cache.appendingPathComponent("sha256").path)) ?? []
+        let blobs =
+            (try? FileManager.default.contentsOfDirectory(atPath: cache.appendingPathComponent("sha256").path)) ?? []
         for name in blobs {
             let data = try Data(contentsOf: cache.appendingPathComponent("sha256/\(name)"))
-            #expect(Digest.sha256Hex(data) == name, "\(moment): sha256/\(name) holds other bytes (\(data.count))", sourceLocation: sourceLocation)
+            #expect(
+                Digest.sha256Hex(data) == name, "\(moment): sha256/\(name) holds other bytes (\(data.count))",
+                sourceLocation: sourceLocation)
         }
     }
 }

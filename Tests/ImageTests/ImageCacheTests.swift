@@ -13,14 +13,17 @@ import Testing
             let folder = published.www.appendingPathComponent("noble/\(serial)")
             try fileManager.createDirectory(at: folder, withIntermediateDirectories: true)
             for name in ["disk.qcow2", "SHA256SUMS", "SHA256SUMS.gpg"] {
-                try fileManager.copyItem(at: published.www.appendingPathComponent(name), to: folder.appendingPathComponent(name))
+                try fileManager.copyItem(
+                    at: published.www.appendingPathComponent(name), to: folder.appendingPathComponent(name))
             }
         }
         try published.write("noble/20240101/SHA256SUMS", "\(String(repeating: "1", count: 64)) *disk.qcow2\n")
         let base = published.server.url("noble").absoluteString
         return ImageCatalogEntry(
-            name: "test-serial", description: "", url: "\(base)/current/disk.qcow2", checksums: "SHA256SUMS", checksumFormat: .gnu,
-            digestAlgorithm: .sha256, signatureStyle: .detached, signature: "SHA256SUMS.gpg", keyring: published.keys.trusted.keyring.path,
+            name: "test-serial", description: "", url: "\(base)/current/disk.qcow2", checksums: "SHA256SUMS",
+            checksumFormat: .gnu,
+            digestAlgorithm: .sha256, signatureStyle: .detached, signature: "SHA256SUMS.gpg",
+            keyring: published.keys.trusted.keyring.path,
             fingerprints: [published.keys.trusted.fingerprint],
             latest: .serialDirectory(
                 indexURL: "\(base)/", serialPattern: "^[0-9]{8}$", imageURL: "\(base)/{serial}/disk.qcow2",
@@ -50,17 +53,23 @@ import Testing
         // If the publisher's bytes change under the dated URL, the lock refuses them.
         try published.write("noble/20240202/disk.qcow2", "not the image")
         let third = try published.makeStore([entry], cache: published.directory.path("cache3"))
-        await expectRuntimeError({ _ = try await third.resolve(ImageSpec(catalogName: "test-serial"), lockfile: lockURL) }, containing: "seedgen.lock")
+        await expectRuntimeError(
+            { _ = try await third.resolve(ImageSpec(catalogName: "test-serial"), lockfile: lockURL) },
+            containing: "seedgen.lock")
         try expectCacheClean(third)
     }
 
     @Test func lockResolvesALatestTwinInTheList() async throws {
         let published = try PublishedImage()
-        try FileManager.default.copyItem(at: published.www.appendingPathComponent("disk.qcow2"), to: published.www.appendingPathComponent("disk-9.4-20240507.qcow2"))
-        try published.write("TWIN/SHA256SUMS", "\(published.sha256) *disk.qcow2\n\(published.sha256) *disk-9.4-20240507.qcow2\n")
+        try FileManager.default.copyItem(
+            at: published.www.appendingPathComponent("disk.qcow2"),
+            to: published.www.appendingPathComponent("disk-9.4-20240507.qcow2"))
+        try published.write(
+            "TWIN/SHA256SUMS", "\(published.sha256) *disk.qcow2\n\(published.sha256) *disk-9.4-20240507.qcow2\n")
         let entry = ImageCatalogEntry(
             name: "test-twin", description: "", url: published.server.url("disk.qcow2").absoluteString,
-            checksums: published.server.url("TWIN/SHA256SUMS").absoluteString, checksumFormat: .gnu, digestAlgorithm: .sha256,
+            checksums: published.server.url("TWIN/SHA256SUMS").absoluteString, checksumFormat: .gnu,
+            digestAlgorithm: .sha256,
             signatureStyle: .none, latest: .sameDigestInList(datedNamePattern: "^disk-9\\.[0-9]+-[0-9]{8}\\.qcow2$"))
         let store = try published.makeStore([entry])
         let locked = try #require(try await store.lockEntry(for: ImageSpec(catalogName: "test-twin")))
@@ -73,7 +82,10 @@ import Testing
         let entry = published.signedEntry()
         let connected = try published.makeStore([entry])
         _ = try await connected.resolve(ImageSpec(catalogName: entry.name), lockfile: nil)
-        _ = try await connected.resolve(ImageSpec(url: published.server.url("disk.qcow2", fault: "slow0"), checksumsURL: published.server.url("SHA512SUMS")), lockfile: nil)
+        _ = try await connected.resolve(
+            ImageSpec(
+                url: published.server.url("disk.qcow2", fault: "slow0"),
+                checksumsURL: published.server.url("SHA512SUMS")), lockfile: nil)
         let export = published.directory.path("export")
         let exported = try connected.export(to: export)
         #expect(exported.count == 2)
@@ -95,12 +107,16 @@ import Testing
         try handle.close()
         let other = try published.makeStore([entry], cache: published.directory.path("airgap2"), offline: true)
         let refused = try #require(throws: SeedgenError.self) { try other.importImages(from: export) }
-        guard case .runtime(let message, _, _) = refused else { Issue.record("not a runtime error: \(refused)"); return }
+        guard case .runtime(let message, _, _) = refused else {
+            Issue.record("not a runtime error: \(refused)"); return
+        }
         // Every exported entry names the tampered blob, so every one is refused: "N of N exported images failed…".
         let counts = message.split(separator: " ").prefix(3).map(String.init)
         #expect(counts.count == 3 && counts[1] == "of" && counts[0] == counts[2], "\(message)")
         #expect(message.contains("exported images failed verification and were not imported"), "\(message)")
-        #expect(message.contains("\(published.sha256.prefix(12))") && message.contains("corrupt"), "the bad image and why: \(message)")
+        #expect(
+            message.contains("\(published.sha256.prefix(12))") && message.contains("corrupt"),
+            "the bad image and why: \(message)")
         #expect(try other.records().isEmpty)
         try expectCacheClean(other)
     }
@@ -108,13 +124,15 @@ import Testing
     @Test func verifyDetectsCorruptionAndGCRemovesIt() async throws {
         let published = try PublishedImage()
         let store = try published.makeStore()
-        let resolved = try await store.resolve(ImageSpec(url: published.server.url("disk.qcow2"), sha256: published.sha256), lockfile: nil)
+        let resolved = try await store.resolve(
+            ImageSpec(url: published.server.url("disk.qcow2"), sha256: published.sha256), lockfile: nil)
         #expect(try store.verifyAll().allSatisfy { $0.ok })
         _ = chmod(resolved.path.path, 0o644)
         try Data("corrupt".utf8).write(to: resolved.path)
         let findings = try store.verifyAll()
         #expect(findings.count == 1 && !findings[0].ok)
-        try FileManager.default.createDirectory(at: store.directory.appendingPathComponent("tmp"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: store.directory.appendingPathComponent("tmp"), withIntermediateDirectories: true)
         try Data("stale".utf8).write(to: store.directory.appendingPathComponent("tmp/stale.part"))
         let report = try store.collectGarbage(remove: [published.sha256])
         #expect(report.removedRecords == 1)
@@ -133,7 +151,12 @@ import Testing
         let results = try await withThrowingTaskGroup(of: ProcessResult.self) { group in
             for _ in 0..<4 {
                 group.addTask {
-                    try ProcessRunner.run(binary, ["image", "fetch", url, "--sha256", published.sha256, "--cache", cache.path, "--progress", "none", "--json"])
+                    try ProcessRunner.run(
+                        binary,
+                        [
+                            "image", "fetch", url, "--sha256", published.sha256, "--cache", cache.path, "--progress",
+                            "none", "--json",
+                        ])
                 }
             }
             return try await group.reduce(into: [ProcessResult]()) { $0.append($1) }
@@ -142,7 +165,9 @@ import Testing
             #expect(result.exitCode == 0, "\(result.stderr)")
             #expect(result.stdout.contains(published.sha256))
         }
-        #expect(try published.server.requests().filter { $0.path.hasSuffix("disk.qcow2") }.count == 1, "one download for four processes")
+        #expect(
+            try published.server.requests().filter { $0.path.hasSuffix("disk.qcow2") }.count == 1,
+            "one download for four processes")
         let verify = try ProcessRunner.run(binary, ["image", "verify", "--cache", cache.path])
         #expect(verify.exitCode == 0, "\(verify.stdout)\(verify.stderr)")
         #expect(verify.stdout.contains("1 of 1 cached images verified"))
@@ -160,7 +185,8 @@ import Testing
             let cache = published.directory.path("cache-\(fault)")
             let url = published.server.url("disk.qcow2", fault: fault).absoluteString
             let result = try ProcessRunner.run(
-                binary, ["image", "fetch", url, "--sha256", sha256, "--cache", cache.path, "--progress", "none"], environment: environment)
+                binary, ["image", "fetch", url, "--sha256", sha256, "--cache", cache.path, "--progress", "none"],
+                environment: environment)
             return (result, cache)
         }
         func verify(_ cache: URL) throws -> ProcessResult {
@@ -179,7 +205,8 @@ import Testing
         let check = try verify(cache)
         #expect(check.exitCode == 0, "\(check.stdout)\(check.stderr)")
         #expect(check.stdout.contains("0 of 0 cached images verified"), "nothing may be cached: \(check.stdout)")
-        let partials = (try? FileManager.default.contentsOfDirectory(atPath: cache.appendingPathComponent("tmp").path)) ?? []
+        let partials =
+            (try? FileManager.default.contentsOfDirectory(atPath: cache.appendingPathComponent("tmp").path)) ?? []
         #expect(partials.filter { $0.hasSuffix(".part") }.isEmpty, "\(partials)")
     }
 
@@ -192,13 +219,20 @@ import Testing
         let proxy = try ProxyServer()
         let url = secure.url("disk.qcow2").absoluteString
         var environment = ProcessInfo.processInfo.environment
-        for name in ["http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY", "SEEDGEN_CA_FILE"] {
+        for name in [
+            "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY",
+            "SEEDGEN_CA_FILE",
+        ] {
             environment[name] = nil
         }
-        func fetch(_ name: String, _ extra: [String] = [], _ variables: [String: String] = [:]) throws -> ProcessResult {
+        func fetch(_ name: String, _ extra: [String] = [], _ variables: [String: String] = [:]) throws -> ProcessResult
+        {
             try ProcessRunner.run(
                 TestPaths.seedgenBinary.path,
-                ["image", "fetch", url, "--sha256", published.sha256, "--cache", published.directory.path("cache-\(name)").path, "--progress", "none"] + extra,
+                [
+                    "image", "fetch", url, "--sha256", published.sha256, "--cache",
+                    published.directory.path("cache-\(name)").path, "--progress", "none",
+                ] + extra,
                 environment: environment.merging(variables) { $1 })
         }
         let untrusted = try fetch("untrusted", [], ["SEEDGEN_FETCH_ATTEMPTS": "1"])
@@ -211,7 +245,8 @@ import Testing
         #expect(variable.exitCode == 0, "\(variable.stderr)")
         #expect(try proxy.requests().isEmpty)
         let proxied = try fetch(
-            "proxied", ["--ca-file", certificates.caCertificate.path], ["https_proxy": "http://127.0.0.1:\(proxy.port)"])
+            "proxied", ["--ca-file", certificates.caCertificate.path], ["https_proxy": "http://127.0.0.1:\(proxy.port)"]
+        )
         #expect(proxied.exitCode == 0, "\(proxied.stderr)")
         #expect(try proxy.requests().map(\.method) == ["CONNECT"])
     }

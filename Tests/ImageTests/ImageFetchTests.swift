@@ -1,9 +1,10 @@
 import CXattr
 import Foundation
 import SeedgenCore
-@testable import SeedgenImage
 import SeedgenTestSupport
 import Testing
+
+@testable import SeedgenImage
 
 /// Fetch + verify against a loopback server with injected faults. After every failure the cache
 /// must hold nothing corrupt and verify cleanly.
@@ -32,8 +33,10 @@ import Testing
     @Test func clearsignedBSDListSuccess() async throws {
         let published = try PublishedImage()
         let entry = ImageCatalogEntry(
-            name: "test-clear", description: "", url: published.server.url("disk.qcow2").absoluteString, checksums: "CHECKSUM",
-            checksumFormat: .bsd, digestAlgorithm: .sha256, signatureStyle: .clearsigned, keyring: published.keys.trusted.keyring.path,
+            name: "test-clear", description: "", url: published.server.url("disk.qcow2").absoluteString,
+            checksums: "CHECKSUM",
+            checksumFormat: .bsd, digestAlgorithm: .sha256, signatureStyle: .clearsigned,
+            keyring: published.keys.trusted.keyring.path,
             fingerprints: [published.keys.trusted.fingerprint])
         let store = try published.makeStore([entry])
         let resolved = try await store.resolve(ImageSpec(catalogName: "test-clear"), lockfile: nil)
@@ -57,9 +60,12 @@ import Testing
         try published.write("BAD256SUMS", "\(String(repeating: "ab", count: 32))  disk.qcow2\n")
         let store = try published.makeStore()
         let spec = ImageSpec(url: published.server.url("disk.qcow2"), checksumsURL: published.server.url("BAD256SUMS"))
-        await expectRuntimeError({ _ = try await store.resolve(spec, lockfile: nil) }, containing: "sha256 mismatch for disk.qcow2")
+        await expectRuntimeError(
+            { _ = try await store.resolve(spec, lockfile: nil) }, containing: "sha256 mismatch for disk.qcow2")
         #expect(try store.records().isEmpty)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: store.directory.appendingPathComponent("tmp").path).filter { $0.hasSuffix(".part") }.isEmpty)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: store.directory.appendingPathComponent("tmp").path)
+                .filter { $0.hasSuffix(".part") }.isEmpty)
         try expectCacheClean(store)
         // A pinned sha256 that disagrees is refused the same way.
         let pinned = ImageSpec(url: published.server.url("disk.qcow2"), sha256: String(repeating: "cd", count: 32))
@@ -71,7 +77,9 @@ import Testing
         let published = try PublishedImage()
         // The signature of SHA256SUMS served over a different list: cryptographically bad.
         try published.write("TAMPERED/SHA256SUMS", "\(String(repeating: "ab", count: 32)) *disk.qcow2\n")
-        try FileManager.default.copyItem(at: published.www.appendingPathComponent("SHA256SUMS.gpg"), to: published.www.appendingPathComponent("TAMPERED/SHA256SUMS.gpg"))
+        try FileManager.default.copyItem(
+            at: published.www.appendingPathComponent("SHA256SUMS.gpg"),
+            to: published.www.appendingPathComponent("TAMPERED/SHA256SUMS.gpg"))
         try await expectListRefused(published, folder: "TAMPERED", containing: "bad signature")
     }
 
@@ -86,7 +94,8 @@ import Testing
         entry.signature = published.server.url("\(folder)/SHA256SUMS.gpg").absoluteString
         let store = try published.makeStore([entry])
         await expectRuntimeError(
-            { _ = try await store.resolve(ImageSpec(catalogName: entry.name), lockfile: nil) }, containing: message, sourceLocation: sourceLocation)
+            { _ = try await store.resolve(ImageSpec(catalogName: entry.name), lockfile: nil) }, containing: message,
+            sourceLocation: sourceLocation)
         #expect(try store.records().isEmpty, sourceLocation: sourceLocation)
         try expectCacheClean(store, sourceLocation: sourceLocation)
     }
@@ -95,7 +104,9 @@ import Testing
         let published = try PublishedImage()
         let entry = published.signedEntry(signature: "SHA256SUMS.other.gpg", keyring: published.keys.combinedKeyring)
         let store = try published.makeStore([entry])
-        await expectRuntimeError({ _ = try await store.resolve(ImageSpec(catalogName: entry.name), lockfile: nil) }, containing: "not a pinned key")
+        await expectRuntimeError(
+            { _ = try await store.resolve(ImageSpec(catalogName: entry.name), lockfile: nil) },
+            containing: "not a pinned key")
         #expect(try store.records().isEmpty)
         try expectCacheClean(store)
     }
@@ -114,12 +125,18 @@ import Testing
         let published = try PublishedImage()
         // The pinned key's good signature of SHA256SUMS, then the other key's signature of another list.
         try published.write("MIXED/another-list", "\(String(repeating: "ab", count: 32)) *disk.qcow2\n")
-        try published.keys.other.detachSign(published.www.appendingPathComponent("MIXED/another-list"), output: published.www.appendingPathComponent("MIXED/another-list.gpg"))
-        try FileManager.default.copyItem(at: published.www.appendingPathComponent("SHA256SUMS"), to: published.www.appendingPathComponent("MIXED/SHA256SUMS"))
-        let mixed = try Data(contentsOf: published.www.appendingPathComponent("SHA256SUMS.gpg"))
+        try published.keys.other.detachSign(
+            published.www.appendingPathComponent("MIXED/another-list"),
+            output: published.www.appendingPathComponent("MIXED/another-list.gpg"))
+        try FileManager.default.copyItem(
+            at: published.www.appendingPathComponent("SHA256SUMS"),
+            to: published.www.appendingPathComponent("MIXED/SHA256SUMS"))
+        let mixed =
+            try Data(contentsOf: published.www.appendingPathComponent("SHA256SUMS.gpg"))
             + Data(contentsOf: published.www.appendingPathComponent("MIXED/another-list.gpg"))
         try mixed.write(to: published.www.appendingPathComponent("MIXED/SHA256SUMS.gpg"))
-        try await expectListRefused(published, folder: "MIXED", keyring: published.keys.combinedKeyring, containing: "BADSIG")
+        try await expectListRefused(
+            published, folder: "MIXED", keyring: published.keys.combinedKeyring, containing: "BADSIG")
     }
 
     @Test func truncatedBodyFailsAndCachesNothing() async throws {
@@ -161,7 +178,8 @@ import Testing
         let published = try PublishedImage()
         let store = try published.makeStore()
         let spec = ImageSpec(url: published.server.url("missing.qcow2"), sha256: published.sha256)
-        await expectRuntimeError({ _ = try await store.resolve(spec, lockfile: nil) }, containing: "was not found (HTTP 404)")
+        await expectRuntimeError(
+            { _ = try await store.resolve(spec, lockfile: nil) }, containing: "was not found (HTTP 404)")
         #expect(try published.server.requests().filter { $0.path.hasSuffix("missing.qcow2") }.count == 1)
         try expectCacheClean(store)
     }
@@ -236,7 +254,9 @@ import Testing
         // Leave half a file as .part, then resume against a server that ignores Range.
         let first = ImageSpec(url: published.server.url("disk.qcow2", fault: "norange"), sha256: published.sha256)
         let part = store.directory.appendingPathComponent("tmp").appendingPathComponent(
-            String(Digest.sha256Hex(Data(published.server.url("disk.qcow2", fault: "norange").absoluteString.utf8)).prefix(32)) + ".part")
+            String(
+                Digest.sha256Hex(Data(published.server.url("disk.qcow2", fault: "norange").absoluteString.utf8)).prefix(
+                    32)) + ".part")
         try Data(try Data(contentsOf: published.www.appendingPathComponent("disk.qcow2")).prefix(1000)).write(to: part)
         let resolved = try await store.resolve(first, lockfile: nil)
         #expect(resolved.sha256 == published.sha256)
@@ -248,11 +268,14 @@ import Testing
         let store = try published.makeStore()
         let spec = ImageSpec(url: published.server.url("disk.qcow2", fault: "reset1"), sha256: published.sha256)
         _ = try await store.resolve(spec, lockfile: nil)
-        let imageRequests = try published.server.log().filter { ($0["path"] as? String)?.hasSuffix("disk.qcow2") == true }
+        let imageRequests = try published.server.log().filter {
+            ($0["path"] as? String)?.hasSuffix("disk.qcow2") == true
+        }
         #expect(imageRequests.count == 2)
         #expect(imageRequests.first?["if_range"] as? String == nil)
         let validator = try #require(imageRequests.last?["if_range"] as? String, "the resume must carry If-Range")
-        #expect(validator.hasPrefix("\"") && validator.hasSuffix("\""), "the ETag the server sent, quoted: \(validator)")
+        #expect(
+            validator.hasPrefix("\"") && validator.hasSuffix("\""), "the ETag the server sent, quoted: \(validator)")
     }
 
     @Test func changedFileIsFetchedWholeNotSpliced() async throws {
@@ -267,7 +290,8 @@ import Testing
         #expect(setxattr(part.path, "user.seedgen.validator", stale, stale.count, 0) == 0)
         let resolved = try await store.resolve(ImageSpec(url: url, sha256: published.sha256), lockfile: nil)
         #expect(resolved.sha256 == published.sha256)
-        let request = try #require(try published.server.log().last { ($0["path"] as? String)?.hasSuffix("disk.qcow2") == true })
+        let request = try #require(
+            try published.server.log().last { ($0["path"] as? String)?.hasSuffix("disk.qcow2") == true })
         #expect(request["range"] as? String == "bytes=1000-")
         #expect(request["if_range"] as? String == "\"an-earlier-version\"")
         try expectCacheClean(store)
@@ -291,7 +315,9 @@ import Testing
         let published = try PublishedImage()
         let entry = published.signedEntry(name: "test-offline")
         let offline = try published.makeStore([entry], offline: true)
-        await expectRuntimeError({ _ = try await offline.resolve(ImageSpec(catalogName: "test-offline"), lockfile: nil) }, containing: "seedgen image fetch test-offline")
+        await expectRuntimeError(
+            { _ = try await offline.resolve(ImageSpec(catalogName: "test-offline"), lockfile: nil) },
+            containing: "seedgen image fetch test-offline")
         #expect(try published.server.requests().isEmpty, "offline mode opened a connection")
         // Once a connected run cached it, offline works from the cache.
         let online = try published.makeStore([entry], cache: offline.directory)
@@ -309,6 +335,10 @@ import Testing
         let resolved = try await store.resolve(ImageSpec(path: path, sha256: published.sha256), lockfile: nil)
         #expect(resolved.path.path == path)
         #expect(resolved.verification == "sha256 pinned")
-        await expectRuntimeError({ _ = try await store.resolve(ImageSpec(path: path, sha256: String(repeating: "0", count: 64)), lockfile: nil) }, containing: "mismatch")
+        await expectRuntimeError(
+            {
+                _ = try await store.resolve(
+                    ImageSpec(path: path, sha256: String(repeating: "0", count: 64)), lockfile: nil)
+            }, containing: "mismatch")
     }
 }

@@ -18,7 +18,9 @@ struct FixtureError: Error, CustomStringConvertible {
 }
 
 @discardableResult
-func runChecked(_ tool: String, _ arguments: [String], environment: [String: String]? = nil, stdin: Data? = nil) throws -> ProcessResult {
+func runChecked(_ tool: String, _ arguments: [String], environment: [String: String]? = nil, stdin: Data? = nil) throws
+    -> ProcessResult
+{
     let result = try ProcessRunner.run(tool, arguments, environment: environment, stdin: stdin)
     guard result.exitCode == 0 else {
         throw FixtureError("\(tool) \(arguments.joined(separator: " ")) exited \(result.exitCode): \(result.stderr)")
@@ -38,16 +40,20 @@ func runGPG(_ arguments: [String], home: URL) throws -> (stdout: Data, stderr: S
     }
     let quoted = arguments.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
     let environment = ["GNUPGHOME": home.path, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
-    let result = try ProcessRunner.run("sh", ["-c", "gpg \(quoted) >'\(out.path)' 2>'\(err.path)' </dev/null"], environment: environment)
+    let result = try ProcessRunner.run(
+        "sh", ["-c", "gpg \(quoted) >'\(out.path)' 2>'\(err.path)' </dev/null"], environment: environment)
     let stderr = (try? String(contentsOf: err, encoding: .utf8)) ?? ""
-    guard result.exitCode == 0 else { throw FixtureError("gpg \(arguments.joined(separator: " ")) exited \(result.exitCode): \(stderr)") }
+    guard result.exitCode == 0 else {
+        throw FixtureError("gpg \(arguments.joined(separator: " ")) exited \(result.exitCode): \(stderr)")
+    }
     return ((try? Data(contentsOf: out)) ?? Data(), stderr)
 }
 
 /// Stops the gpg-agent that gpg started for `home`.
 func stopAgent(home: URL) {
     let environment = ["GNUPGHOME": home.path, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
-    _ = try? ProcessRunner.run("sh", ["-c", "gpgconf --kill gpg-agent >/dev/null 2>&1 </dev/null"], environment: environment)
+    _ = try? ProcessRunner.run(
+        "sh", ["-c", "gpgconf --kill gpg-agent >/dev/null 2>&1 </dev/null"], environment: environment)
 }
 
 /// A throwaway OpenPGP key in its own GNUPGHOME (no passphrase), and a binary keyring exporting it.
@@ -63,9 +69,16 @@ final class TestSigningKey: Sendable {
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
         _ = chmod(home.path, 0o700)
         defer { stopAgent(home: home) }
-        try runGPG(["--batch", "--passphrase", "", "--quick-gen-key", "seedgen test \(name) <\(name)@example.invalid>", "ed25519", "sign", "never"], home: home)
-        let listing = String(decoding: try runGPG(["--batch", "--with-colons", "--list-keys"], home: home).stdout, as: UTF8.self)
-        guard let line = listing.split(separator: "\n").first(where: { $0.hasPrefix("fpr:") }) else { throw FixtureError("no fingerprint in \(listing)") }
+        try runGPG(
+            [
+                "--batch", "--passphrase", "", "--quick-gen-key", "seedgen test \(name) <\(name)@example.invalid>",
+                "ed25519", "sign", "never",
+            ], home: home)
+        let listing = String(
+            decoding: try runGPG(["--batch", "--with-colons", "--list-keys"], home: home).stdout, as: UTF8.self)
+        guard let line = listing.split(separator: "\n").first(where: { $0.hasPrefix("fpr:") }) else {
+            throw FixtureError("no fingerprint in \(listing)")
+        }
         fingerprint = String(line.split(separator: ":", omittingEmptySubsequences: false)[9])
         keyring = directory.appendingPathComponent("\(name).gpg")
         try runGPG(["--batch", "--export", fingerprint], home: home).stdout.write(to: keyring)
@@ -78,14 +91,22 @@ final class TestSigningKey: Sendable {
         Self.signing.lock()
         defer { Self.signing.unlock() }
         defer { stopAgent(home: home) }
-        try runGPG(["--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "", "--detach-sign", "-o", output.path, file.path], home: home)
+        try runGPG(
+            [
+                "--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "", "--detach-sign", "-o",
+                output.path, file.path,
+            ], home: home)
     }
 
     func clearsign(_ file: URL, output: URL) throws {
         Self.signing.lock()
         defer { Self.signing.unlock() }
         defer { stopAgent(home: home) }
-        try runGPG(["--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "", "--clearsign", "-o", output.path, file.path], home: home)
+        try runGPG(
+            [
+                "--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "", "--clearsign", "-o", output.path,
+                file.path,
+            ], home: home)
     }
 }
 
@@ -102,7 +123,8 @@ final class SharedKeys: Sendable {
     let combinedKeyring: URL
 
     private init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("seedgen-image-keys-\(UUID().uuidString)")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "seedgen-image-keys-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         trusted = try TestSigningKey(name: "trusted", in: directory)
         other = try TestSigningKey(name: "other", in: directory)
@@ -134,7 +156,9 @@ final class PublishedImage: @unchecked Sendable {
         let published = directory.path("www")
         try FileManager.default.createDirectory(at: published, withIntermediateDirectories: true)
         let raw = directory.path("disk.raw")
-        var bytes = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).read(upToCount: dataMiB << 20) ?? Data()
+        var bytes =
+            try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).read(upToCount: dataMiB << 20)
+            ?? Data()
         bytes.append(Data(count: Int(virtualSize) - bytes.count))
         try bytes.write(to: raw)
         let image = published.appendingPathComponent(fileName)
@@ -143,17 +167,24 @@ final class PublishedImage: @unchecked Sendable {
         sha256 = Digest.sha256Hex(data)
         sha512 = Digest.sha512Hex(data)
         size = UInt64(data.count)
-        try Self.write(published, "SHA256SUMS", "\(sha256) *\(fileName)\n\(String(repeating: "0", count: 64)) *other.img\n")
+        try Self.write(
+            published, "SHA256SUMS", "\(sha256) *\(fileName)\n\(String(repeating: "0", count: 64)) *other.img\n")
         try Self.write(published, "SHA512SUMS", "\(sha512)  \(fileName)\n")
-        try Self.write(published, "CHECKSUM.unsigned", "# \(fileName): \(size) bytes\nSHA256 (\(fileName)) = \(sha256)\n")
-        try keys.trusted.detachSign(published.appendingPathComponent("SHA256SUMS"), output: published.appendingPathComponent("SHA256SUMS.gpg"))
-        try keys.other.detachSign(published.appendingPathComponent("SHA256SUMS"), output: published.appendingPathComponent("SHA256SUMS.other.gpg"))
+        try Self.write(
+            published, "CHECKSUM.unsigned", "# \(fileName): \(size) bytes\nSHA256 (\(fileName)) = \(sha256)\n")
+        try keys.trusted.detachSign(
+            published.appendingPathComponent("SHA256SUMS"), output: published.appendingPathComponent("SHA256SUMS.gpg"))
+        try keys.other.detachSign(
+            published.appendingPathComponent("SHA256SUMS"),
+            output: published.appendingPathComponent("SHA256SUMS.other.gpg"))
         // Two signatures in one file, as OpenPGP allows: the pinned key's and one by a key that a
         // keyring of the trusted key alone does not hold.
-        let bothSignatures = try Data(contentsOf: published.appendingPathComponent("SHA256SUMS.gpg"))
+        let bothSignatures =
+            try Data(contentsOf: published.appendingPathComponent("SHA256SUMS.gpg"))
             + Data(contentsOf: published.appendingPathComponent("SHA256SUMS.other.gpg"))
         try bothSignatures.write(to: published.appendingPathComponent("SHA256SUMS.both.gpg"))
-        try keys.trusted.clearsign(published.appendingPathComponent("CHECKSUM.unsigned"), output: published.appendingPathComponent("CHECKSUM"))
+        try keys.trusted.clearsign(
+            published.appendingPathComponent("CHECKSUM.unsigned"), output: published.appendingPathComponent("CHECKSUM"))
         server = try FaultServer(root: published)
     }
 
@@ -168,31 +199,44 @@ final class PublishedImage: @unchecked Sendable {
     }
 
     /// A catalog entry for the image behind `fault`, trusting `trusted` only.
-    func signedEntry(name: String = "test-signed", fault: String? = nil, signature: String = "SHA256SUMS.gpg", keyring: URL? = nil) -> ImageCatalogEntry {
+    func signedEntry(
+        name: String = "test-signed", fault: String? = nil, signature: String = "SHA256SUMS.gpg", keyring: URL? = nil
+    ) -> ImageCatalogEntry {
         ImageCatalogEntry(
             name: name, description: "test image", url: server.url(fileName, fault: fault).absoluteString,
-            checksums: server.url("SHA256SUMS").absoluteString, checksumFormat: .gnu, digestAlgorithm: .sha256, signatureStyle: .detached,
-            signature: server.url(signature).absoluteString, keyring: (keyring ?? keys.trusted.keyring).path, fingerprints: [keys.trusted.fingerprint])
+            checksums: server.url("SHA256SUMS").absoluteString, checksumFormat: .gnu, digestAlgorithm: .sha256,
+            signatureStyle: .detached,
+            signature: server.url(signature).absoluteString, keyring: (keyring ?? keys.trusted.keyring).path,
+            fingerprints: [keys.trusted.fingerprint])
     }
 
-    func makeStore(_ entries: [ImageCatalogEntry] = [], cache: URL? = nil, offline: Bool = false, attempts: Int = 3, timeout: TimeInterval = 5) throws -> ImageStore {
+    func makeStore(
+        _ entries: [ImageCatalogEntry] = [], cache: URL? = nil, offline: Bool = false, attempts: Int = 3,
+        timeout: TimeInterval = 5
+    ) throws -> ImageStore {
         try ImageStore(
-            directory: cache ?? directory.path("cache"), catalog: ImageCatalog(entries: entries), progress: .none, offline: offline,
+            directory: cache ?? directory.path("cache"), catalog: ImageCatalog(entries: entries), progress: .none,
+            offline: offline,
             policy: ImageFetchPolicy(attempts: attempts, stallTimeout: timeout, backoff: 0.05))
     }
 }
 
 /// Asserts the cache holds nothing corrupt: no stray blob, every indexed image verifies.
 func expectCacheClean(_ store: ImageStore, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
-    let blobs = try FileManager.default.contentsOfDirectory(atPath: store.directory.appendingPathComponent("sha256").path)
+    let blobs = try FileManager.default.contentsOfDirectory(
+        atPath: store.directory.appendingPathComponent("sha256").path)
     let indexed = Set(try store.records().map(\.sha256))
-    #expect(Set(blobs) == indexed, "blobs without index entries: \(Set(blobs).subtracting(indexed))", sourceLocation: sourceLocation)
+    #expect(
+        Set(blobs) == indexed, "blobs without index entries: \(Set(blobs).subtracting(indexed))",
+        sourceLocation: sourceLocation)
     for finding in try store.verifyAll() {
         #expect(finding.ok, "\(finding.problems)", sourceLocation: sourceLocation)
     }
 }
 
-func expectRuntimeError(_ body: () async throws -> Void, containing text: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) async {
+func expectRuntimeError(
+    _ body: () async throws -> Void, containing text: String, sourceLocation: Testing.SourceLocation = #_sourceLocation
+) async {
     do {
         try await body()
         Issue.record("expected an error containing \(text)", sourceLocation: sourceLocation)

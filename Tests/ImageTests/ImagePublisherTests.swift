@@ -31,7 +31,10 @@ import Testing
     }
 
     @Test func ubuntuURLsAreCheckedBySHA256SUMSSignedByThePinnedKey() throws {
-        for url in [Self.roleURLs["ubuntu-24.04"]!, Self.roleURLs["ubuntu-22.04"]!, "https://cloud-images.ubuntu.com/noble/20240423/noble-server-cloudimg-amd64.img"] {
+        for url in [
+            Self.roleURLs["ubuntu-24.04"]!, Self.roleURLs["ubuntu-22.04"]!,
+            "https://cloud-images.ubuntu.com/noble/20240423/noble-server-cloudimg-amd64.img",
+        ] {
             let plan = try plan(url)
             let directory = url[..<url.lastIndex(of: "/")!]
             #expect(plan.imageURL.absoluteString == url)
@@ -47,7 +50,10 @@ import Testing
     }
 
     @Test func debianURLsAreCheckedBySHA512SUMSForTheFileTheyName() throws {
-        for url in [Self.roleURLs["debian-12"]!, Self.roleURLs["debian-11"]!, "https://cloud.debian.org/images/cloud/bookworm/20250428-2096/debian-12-genericcloud-amd64-20250428-2096.qcow2"] {
+        for url in [
+            Self.roleURLs["debian-12"]!, Self.roleURLs["debian-11"]!,
+            "https://cloud.debian.org/images/cloud/bookworm/20250428-2096/debian-12-genericcloud-amd64-20250428-2096.qcow2",
+        ] {
             let plan = try plan(url)
             let directory = url[..<url.lastIndex(of: "/")!]
             #expect(plan.checksumsURL?.absoluteString == "\(directory)/SHA512SUMS")
@@ -73,15 +79,25 @@ import Testing
             #expect(catalog.publisher(covering: try #require(URL(string: url))) == nil, "\(url)")
             #expect(try plan(url).checksumsURL == nil, "\(url)")
         }
-        #expect(catalog.publisher(covering: URL(string: "https://repo.almalinux.org/almalinux/9/cloud/x86_64/images/AlmaLinux-9-GenericCloud-9.5-20241120.x86_64.qcow2")!)?.name == "almalinux-9")
+        #expect(
+            catalog.publisher(
+                covering: URL(
+                    string:
+                        "https://repo.almalinux.org/almalinux/9/cloud/x86_64/images/AlmaLinux-9-GenericCloud-9.5-20241120.x86_64.qcow2"
+                )!)?.name == "almalinux-9")
         // A digest the user pinned is what verifies the file; the publisher's list is then not asked.
-        let pinned = try ImageSourcePlan(spec: ImageSpec(url: URL(string: Self.roleURLs["ubuntu-24.04"]!), sha256: String(repeating: "ab", count: 32)), catalog: catalog)
+        let pinned = try ImageSourcePlan(
+            spec: ImageSpec(
+                url: URL(string: Self.roleURLs["ubuntu-24.04"]!), sha256: String(repeating: "ab", count: 32)),
+            catalog: catalog)
         #expect(pinned.checksumsURL == nil && pinned.pinnedHex == String(repeating: "ab", count: 32))
     }
 
     @Test func aUserCatalogCanAddOrReplacePublishers() throws {
         let directory = try TemporaryDirectory(prefix: "seedgen-publishers")
-        let file = try directory.write("catalog.yaml", """
+        let file = try directory.write(
+            "catalog.yaml",
+            """
             publishers:
               debian:
                 root: http://127.0.0.1:9/debian/
@@ -96,21 +112,33 @@ import Testing
                 fingerprints: [D2EB44626FDDC30B513D5BB71A5D6C4C7DB87C81]
             """)
         let catalog = try ImageCatalog.load(userCatalog: file)
-        #expect(catalog.ansibleRoleImageURL(named: "debian-12")?.absoluteString == "http://127.0.0.1:9/debian/bookworm/latest/debian-12-generic-amd64.qcow2")
+        #expect(
+            catalog.ansibleRoleImageURL(named: "debian-12")?.absoluteString
+                == "http://127.0.0.1:9/debian/bookworm/latest/debian-12-generic-amd64.qcow2")
         #expect(catalog.publisher(covering: URL(string: Self.roleURLs["debian-12"]!)!) == nil)
-        #expect(catalog.publisher(covering: URL(string: "https://mirror.example.invalid/ubuntu/noble/current/x.img")!)?.name == "mirror")
+        #expect(
+            catalog.publisher(covering: URL(string: "https://mirror.example.invalid/ubuntu/noble/current/x.img")!)?.name
+                == "mirror")
         #expect(catalog.entry(named: "ubuntu-24.04") != nil)
 
-        let bad = try directory.write("bad.yaml", "publishers:\n  x:\n    root: https://example.invalid/\n    checksums: SHA256SUMS\n    signature: detached\n")
+        let bad = try directory.write(
+            "bad.yaml",
+            "publishers:\n  x:\n    root: https://example.invalid/\n    checksums: SHA256SUMS\n    signature: "
+                + "detached\n"
+        )
         #expect(throws: SeedgenError.self) { _ = try ImageCatalog.load(userCatalog: bad) }
     }
 
     // MARK: End to end on loopback: the same mapping with the publishers' roots on 127.0.0.1
 
     /// `published`'s image copied into `path` under www, with `listName` beside it naming `listedName`.
-    func publish(_ published: PublishedImage, at path: String, list listName: String, naming listedName: String? = nil, sign: Bool) throws {
+    func publish(
+        _ published: PublishedImage, at path: String, list listName: String, naming listedName: String? = nil,
+        sign: Bool
+    ) throws {
         let target = published.www.appendingPathComponent(path)
-        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: published.www.appendingPathComponent(published.fileName), to: target)
         let name = listedName ?? target.lastPathComponent
         let line = listName == "SHA512SUMS" ? "\(published.sha512)  \(name)\n" : "\(published.sha256) *\(name)\n"
@@ -120,21 +148,28 @@ import Testing
     }
 
     func loopbackCatalog(_ published: PublishedImage, keyring: URL? = nil) -> ImageCatalog {
-        ImageCatalog(entries: [], publishers: [
-            ImagePublisher(
-                name: "ubuntu", root: published.server.url("ubuntu/").absoluteString, checksums: "SHA256SUMS", checksumFormat: .gnu,
-                digestAlgorithm: .sha256, signatureStyle: .detached, signature: "SHA256SUMS.gpg",
-                keyring: (keyring ?? published.keys.trusted.keyring).path, fingerprints: [published.keys.trusted.fingerprint]),
-            ImagePublisher(
-                name: "debian", root: published.server.url("debian/").absoluteString, checksums: "SHA512SUMS", checksumFormat: .gnu,
-                digestAlgorithm: .sha512, signatureStyle: .none),
-        ])
+        ImageCatalog(
+            entries: [],
+            publishers: [
+                ImagePublisher(
+                    name: "ubuntu", root: published.server.url("ubuntu/").absoluteString, checksums: "SHA256SUMS",
+                    checksumFormat: .gnu,
+                    digestAlgorithm: .sha256, signatureStyle: .detached, signature: "SHA256SUMS.gpg",
+                    keyring: (keyring ?? published.keys.trusted.keyring).path,
+                    fingerprints: [published.keys.trusted.fingerprint]),
+                ImagePublisher(
+                    name: "debian", root: published.server.url("debian/").absoluteString, checksums: "SHA512SUMS",
+                    checksumFormat: .gnu,
+                    digestAlgorithm: .sha512, signatureStyle: .none),
+            ])
     }
 
     /// The Ansible variables file the role's docs show, loaded with `catalog`.
     func roleVM(_ name: String, catalog: ImageCatalog) throws -> VMSpec {
         let directory = try TemporaryDirectory(prefix: "seedgen-role-vm")
-        let file = try directory.write("vars.yml", """
+        let file = try directory.write(
+            "vars.yml",
+            """
             proxmox_operation: create_vm
             proxmox_vm_name: web01
             proxmox_vm_vmid: 9001
@@ -145,71 +180,98 @@ import Testing
 
     @Test func roleUbuntuImageIsVerifiedBySignedSHA256SUMSOnLoopback() async throws {
         let published = try PublishedImage(dataMiB: 1)
-        try publish(published, at: "ubuntu/releases/24.04/release/ubuntu-24.04-server-cloudimg-amd64.img", list: "SHA256SUMS", sign: true)
+        try publish(
+            published, at: "ubuntu/releases/24.04/release/ubuntu-24.04-server-cloudimg-amd64.img", list: "SHA256SUMS",
+            sign: true)
         let catalog = loopbackCatalog(published)
         let spec = try roleVM("ubuntu-24.04", catalog: catalog)
-        #expect(spec.image?.url == published.server.url("ubuntu/releases/24.04/release/ubuntu-24.04-server-cloudimg-amd64.img"))
-        let store = try ImageStore(directory: published.directory.path("cache"), catalog: catalog, progress: .none, offline: false)
+        #expect(
+            spec.image?.url
+                == published.server.url("ubuntu/releases/24.04/release/ubuntu-24.04-server-cloudimg-amd64.img"))
+        let store = try ImageStore(
+            directory: published.directory.path("cache"), catalog: catalog, progress: .none, offline: false)
         let resolved = try await store.resolve(try #require(spec.image), lockfile: nil)
         #expect(resolved.sha256 == published.sha256)
         #expect(resolved.fileName == "ubuntu-24.04-server-cloudimg-amd64.img")
         #expect(resolved.verification == "signed (VALIDSIG \(published.keys.trusted.fingerprint))")
         let paths = try published.server.requests().map(\.path)
-        #expect(paths.contains("/ubuntu/releases/24.04/release/SHA256SUMS") && paths.contains("/ubuntu/releases/24.04/release/SHA256SUMS.gpg"))
+        #expect(
+            paths.contains("/ubuntu/releases/24.04/release/SHA256SUMS")
+                && paths.contains("/ubuntu/releases/24.04/release/SHA256SUMS.gpg"))
         try expectCacheClean(store)
     }
 
     @Test func importTrustsThePublishersPinsOfTheLocalCatalogNotTheExport() async throws {
         let published = try PublishedImage(dataMiB: 1)
-        try publish(published, at: "ubuntu/releases/24.04/release/ubuntu-24.04-server-cloudimg-amd64.img", list: "SHA256SUMS", sign: true)
+        try publish(
+            published, at: "ubuntu/releases/24.04/release/ubuntu-24.04-server-cloudimg-amd64.img", list: "SHA256SUMS",
+            sign: true)
         let catalog = loopbackCatalog(published)
-        let connected = try ImageStore(directory: published.directory.path("cache"), catalog: catalog, progress: .none, offline: false)
+        let connected = try ImageStore(
+            directory: published.directory.path("cache"), catalog: catalog, progress: .none, offline: false)
         _ = try await connected.resolve(try #require(try roleVM("ubuntu-24.04", catalog: catalog).image), lockfile: nil)
         let export = published.directory.path("export")
         _ = try connected.export(to: export)
 
         // The offline host pins another key for that publisher: the exported record's own pin does not count.
         var distrusting = catalog
-        distrusting.merge(publishers: [ImagePublisher(
-            name: "ubuntu", root: published.server.url("ubuntu/").absoluteString, checksums: "SHA256SUMS", checksumFormat: .gnu,
-            digestAlgorithm: .sha256, signatureStyle: .detached, signature: "SHA256SUMS.gpg", keyring: published.keys.trusted.keyring.path,
-            fingerprints: [published.keys.other.fingerprint])])
-        let refusing = try ImageStore(directory: published.directory.path("offline1"), catalog: distrusting, progress: .none, offline: true)
+        distrusting.merge(publishers: [
+            ImagePublisher(
+                name: "ubuntu", root: published.server.url("ubuntu/").absoluteString, checksums: "SHA256SUMS",
+                checksumFormat: .gnu,
+                digestAlgorithm: .sha256, signatureStyle: .detached, signature: "SHA256SUMS.gpg",
+                keyring: published.keys.trusted.keyring.path,
+                fingerprints: [published.keys.other.fingerprint])
+        ])
+        let refusing = try ImageStore(
+            directory: published.directory.path("offline1"), catalog: distrusting, progress: .none, offline: true)
         #expect(throws: SeedgenError.self) { _ = try refusing.importImages(from: export) }
         #expect(try refusing.records().isEmpty)
 
-        let accepting = try ImageStore(directory: published.directory.path("offline2"), catalog: catalog, progress: .none, offline: true)
+        let accepting = try ImageStore(
+            directory: published.directory.path("offline2"), catalog: catalog, progress: .none, offline: true)
         let findings = try accepting.importImages(from: export)
         #expect(findings.allSatisfy(\.ok) && findings.count == 1)
-        #expect(try accepting.records().first?.verification == "signed (VALIDSIG \(published.keys.trusted.fingerprint))")
+        #expect(
+            try accepting.records().first?.verification == "signed (VALIDSIG \(published.keys.trusted.fingerprint))")
     }
 
     @Test func roleUbuntuImageSignedByAnotherKeyIsRefused() async throws {
         let published = try PublishedImage(dataMiB: 1)
-        try publish(published, at: "ubuntu/releases/22.04/release/ubuntu-22.04-server-cloudimg-amd64.img", list: "SHA256SUMS", sign: false)
+        try publish(
+            published, at: "ubuntu/releases/22.04/release/ubuntu-22.04-server-cloudimg-amd64.img", list: "SHA256SUMS",
+            sign: false)
         let list = published.www.appendingPathComponent("ubuntu/releases/22.04/release/SHA256SUMS")
         try published.keys.other.detachSign(list, output: list.appendingPathExtension("gpg"))
         let catalog = loopbackCatalog(published, keyring: published.keys.combinedKeyring)
         let spec = try roleVM("ubuntu-22.04", catalog: catalog)
-        let store = try ImageStore(directory: published.directory.path("cache"), catalog: catalog, progress: .none, offline: false)
-        await expectRuntimeError({ _ = try await store.resolve(try #require(spec.image), lockfile: nil) }, containing: "not a pinned key")
+        let store = try ImageStore(
+            directory: published.directory.path("cache"), catalog: catalog, progress: .none, offline: false)
+        await expectRuntimeError(
+            { _ = try await store.resolve(try #require(spec.image), lockfile: nil) }, containing: "not a pinned key")
         #expect(try store.records().isEmpty)
     }
 
     @Test func roleDebianImageIsVerifiedBySHA512SUMSForExactlyItsFile() async throws {
         let published = try PublishedImage(dataMiB: 1)
-        try publish(published, at: "debian/bookworm/latest/debian-12-generic-amd64.qcow2", list: "SHA512SUMS", sign: false)
+        try publish(
+            published, at: "debian/bookworm/latest/debian-12-generic-amd64.qcow2", list: "SHA512SUMS", sign: false)
         let catalog = loopbackCatalog(published)
         let spec = try roleVM("debian-12", catalog: catalog)
-        let store = try ImageStore(directory: published.directory.path("cache"), catalog: catalog, progress: .none, offline: false)
+        let store = try ImageStore(
+            directory: published.directory.path("cache"), catalog: catalog, progress: .none, offline: false)
         let resolved = try await store.resolve(try #require(spec.image), lockfile: nil)
         #expect(resolved.verification == "digest-pinned, unsigned")
         #expect(try store.records().first?.sha512 == published.sha512)
 
         // A list that has only the catalog's genericcloud file does not vouch for the role's generic one.
-        try publish(published, at: "debian/bullseye/latest/debian-11-generic-amd64.qcow2", list: "SHA512SUMS", naming: "debian-11-genericcloud-amd64.qcow2", sign: false)
+        try publish(
+            published, at: "debian/bullseye/latest/debian-11-generic-amd64.qcow2", list: "SHA512SUMS",
+            naming: "debian-11-genericcloud-amd64.qcow2", sign: false)
         let other = try roleVM("debian-11", catalog: catalog)
-        await expectRuntimeError({ _ = try await store.resolve(try #require(other.image), lockfile: nil) }, containing: "SHA512SUMS has no sha512 line for debian-11-generic-amd64.qcow2")
+        await expectRuntimeError(
+            { _ = try await store.resolve(try #require(other.image), lockfile: nil) },
+            containing: "SHA512SUMS has no sha512 line for debian-11-generic-amd64.qcow2")
     }
 
     // MARK: Trust on first use
@@ -251,7 +313,8 @@ import Testing
         try FileManager.default.removeItem(at: published.www.appendingPathComponent("disk.qcow2"))
         try Data(repeating: 7, count: 4096).write(to: published.www.appendingPathComponent("disk.qcow2"))
         let third = try published.makeStore(cache: published.directory.path("cache3"))
-        await expectRuntimeError({ _ = try await third.resolve(spec, lockfile: lockURL) }, containing: "(from seedgen.lock)")
+        await expectRuntimeError(
+            { _ = try await third.resolve(spec, lockfile: lockURL) }, containing: "(from seedgen.lock)")
         #expect(try third.records().isEmpty)
     }
 }

@@ -6,7 +6,9 @@ import Testing
 
 @Suite struct ImageCatalogTests {
     @Test func builtInCatalogHasTheRequiredNamesAndTrustPolicies() throws {
-        for name in ["ubuntu-24.04", "ubuntu-22.04", "debian-12", "debian-11", "debian-13", "ubuntu-26.04", "almalinux-9"] {
+        for name in [
+            "ubuntu-24.04", "ubuntu-22.04", "debian-12", "debian-11", "debian-13", "ubuntu-26.04", "almalinux-9",
+        ] {
             #expect(ImageCatalog.knownNames.contains(name), "\(name)")
         }
         let catalog = ImageCatalog.builtIn()
@@ -16,7 +18,9 @@ import Testing
         #expect(noble.fingerprints == ["D2EB44626FDDC30B513D5BB71A5D6C4C7DB87C81"])
         #expect(noble.keyring == "/usr/share/keyrings/ubuntu-cloudimage-keyring.gpg")
         let bookworm = try #require(catalog.entry(named: "debian-12"))
-        #expect(bookworm.signatureStyle == .none && bookworm.digestAlgorithm == .sha512 && bookworm.checksums == "SHA512SUMS")
+        #expect(
+            bookworm.signatureStyle == .none && bookworm.digestAlgorithm == .sha512
+                && bookworm.checksums == "SHA512SUMS")
         let alma = try #require(catalog.entry(named: "almalinux-9"))
         #expect(alma.checksumFormat == .bsd && alma.signature == "CHECKSUM.asc")
         for entry in catalog.entries where entry.signatureStyle != .none {
@@ -30,7 +34,8 @@ import Testing
     @Test func newestDatedBuildIsChosenByItsNumbers() throws {
         let catalog = ImageCatalog.builtIn()
         func serialPattern(_ name: String) throws -> String {
-            guard case .serialDirectory(_, let pattern, _, _, _) = try #require(catalog.entry(named: name)?.latest) else {
+            guard case .serialDirectory(_, let pattern, _, _, _) = try #require(catalog.entry(named: name)?.latest)
+            else {
                 throw SeedgenError.runtime(message: "\(name) has no dated directories")
             }
             return pattern
@@ -41,18 +46,24 @@ import Testing
             <a href="20250501-87/">20250501-87/</a> <a href="20250501-100/">20250501-100/</a>
             <a href="daily/">daily/</a> <a href="latest/">latest/</a>
             """
-        #expect(try ImageLatestPages.newestSerial(in: debianIndex, matching: serialPattern("debian-12")) == "20250501-100")
+        #expect(
+            try ImageLatestPages.newestSerial(in: debianIndex, matching: serialPattern("debian-12")) == "20250501-100")
         let ubuntuIndex = """
             <a href="20240423/">20240423/</a> <a href="20240612/">20240612/</a> <a href="20240612.1/">20240612.1/</a>
             <a href="current/">current/</a> <a href="release/">release/</a>
             """
-        #expect(try ImageLatestPages.newestSerial(in: ubuntuIndex, matching: serialPattern("ubuntu-24.04")) == "20240612.1")
-        #expect(try ImageLatestPages.newestSerial(in: "<a href=\"latest/\">latest/</a>", matching: serialPattern("debian-12")) == nil)
+        #expect(
+            try ImageLatestPages.newestSerial(in: ubuntuIndex, matching: serialPattern("ubuntu-24.04")) == "20240612.1")
+        #expect(
+            try ImageLatestPages.newestSerial(
+                in: "<a href=\"latest/\">latest/</a>", matching: serialPattern("debian-12")) == nil)
     }
 
     @Test func userCatalogExtendsAndReportsErrors() throws {
         let directory = try TemporaryDirectory()
-        let good = try directory.write("catalog.yaml", """
+        let good = try directory.write(
+            "catalog.yaml",
+            """
             images:
               my-image:
                 url: https://example.org/images/current/disk.qcow2
@@ -70,7 +81,9 @@ import Testing
         #expect(mine.fingerprints == ["0123456789ABCDEF0123456789ABCDEF01234567"])
         #expect(catalog.entry(named: "ubuntu-24.04")?.url == "https://mirror.example.org/noble.img")
         #expect(catalog.entry(named: "debian-12") != nil)
-        let bad = try directory.write("bad.yaml", """
+        let bad = try directory.write(
+            "bad.yaml",
+            """
             images:
               broken:
                 ulr: https://example.org/x.img
@@ -92,22 +105,27 @@ import Testing
 
 @Suite struct ImageChecksumListTests {
     @Test func parsesGNUAndBSDLinesByExactName() {
-        let a = String(repeating: "a", count: 64), b = String(repeating: "B", count: 64), c = String(repeating: "c", count: 128)
-        let list = ImageChecksumList(parsing: """
-            # comment
-            \(a) *noble-server-cloudimg-amd64.img
-            \(b)  noble-server-cloudimg-amd64.img.manifest
-            \(c)  debian-12-genericcloud-amd64.qcow2
-            SHA256 (AlmaLinux-9-GenericCloud-latest.x86_64.qcow2) = \(a)
-            -----BEGIN PGP SIGNATURE-----
-            """)
+        let a = String(repeating: "a", count: 64), b = String(repeating: "B", count: 64),
+            c = String(repeating: "c", count: 128)
+        let list = ImageChecksumList(
+            parsing: """
+                # comment
+                \(a) *noble-server-cloudimg-amd64.img
+                \(b)  noble-server-cloudimg-amd64.img.manifest
+                \(c)  debian-12-genericcloud-amd64.qcow2
+                SHA256 (AlmaLinux-9-GenericCloud-latest.x86_64.qcow2) = \(a)
+                -----BEGIN PGP SIGNATURE-----
+                """)
         #expect(list.digest(for: "noble-server-cloudimg-amd64.img", algorithm: .sha256) == a)
         #expect(list.digest(for: "noble-server-cloudimg-amd64.img.manifest", algorithm: .sha256) == b.lowercased())
         #expect(list.digest(for: "noble-server-cloudimg", algorithm: .sha256) == nil)
         #expect(list.digest(for: "debian-12-genericcloud-amd64.qcow2", algorithm: .sha512) == c)
         #expect(list.digest(for: "debian-12-genericcloud-amd64.qcow2", algorithm: .sha256) == nil)
         #expect(list.digest(for: "AlmaLinux-9-GenericCloud-latest.x86_64.qcow2", algorithm: .sha256) == a)
-        #expect(Set(list.fileNames(withDigest: a)) == ["noble-server-cloudimg-amd64.img", "AlmaLinux-9-GenericCloud-latest.x86_64.qcow2"])
+        #expect(
+            Set(list.fileNames(withDigest: a)) == [
+                "noble-server-cloudimg-amd64.img", "AlmaLinux-9-GenericCloud-latest.x86_64.qcow2",
+            ])
     }
 }
 
@@ -139,7 +157,9 @@ import Testing
         let xz = try directory.write("disk.img.xz", "\u{FD}7zXZ\u{0}rest")
         try Data([0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00, 1, 2]).write(to: xz)
         let compressed = try #require(throws: SeedgenError.self) { try ImageInspector.inspect(xz) }
-        guard case .runtime(let message, let hint, _) = compressed else { Issue.record("not a runtime error: \(compressed)"); return }
+        guard case .runtime(let message, let hint, _) = compressed else {
+            Issue.record("not a runtime error: \(compressed)"); return
+        }
         #expect(message == "disk.img.xz is xz-compressed", "\(message)")
         #expect(hint?.contains("decompress it first") == true)
     }
@@ -151,14 +171,17 @@ import Testing
         let cache = try TemporaryDirectory()
         let list = try ProcessRunner.run(binary, ["image", "list", "--cache", cache.url.path])
         #expect(list.exitCode == 0, "\(list.stderr)")
-        #expect(list.stdout.contains("ubuntu-24.04") && list.stdout.contains("D2EB44626FDDC30B513D5BB71A5D6C4C7DB87C81".suffix(16)))
+        #expect(
+            list.stdout.contains("ubuntu-24.04")
+                && list.stdout.contains("D2EB44626FDDC30B513D5BB71A5D6C4C7DB87C81".suffix(16)))
         let json = try ProcessRunner.run(binary, ["image", "list", "--cache", cache.url.path, "--json"])
         let object = try #require(try JSONSerialization.jsonObject(with: json.stdoutData) as? [String: Any])
         #expect((object["catalog"] as? [Any])?.count == ImageCatalog.knownNames.count)
         let unknown = try ProcessRunner.run(binary, ["image", "fetch", "ubuntu-2404", "--cache", cache.url.path])
         #expect(unknown.exitCode == 2)
         #expect(unknown.stderr.contains("did you mean ubuntu-24.04"))
-        let offline = try ProcessRunner.run(binary, ["image", "fetch", "debian-12", "--offline", "--cache", cache.url.path])
+        let offline = try ProcessRunner.run(
+            binary, ["image", "fetch", "debian-12", "--offline", "--cache", cache.url.path])
         #expect(offline.exitCode == 1)
         #expect(offline.stderr.contains("seedgen image fetch debian-12"))
     }
@@ -166,7 +189,9 @@ import Testing
     @Test func lockCommandWritesTheLockfileBesideVMFile() async throws {
         let published = try PublishedImage()
         let directory = published.directory
-        let vm = try directory.write("vm/vm.yaml", """
+        let vm = try directory.write(
+            "vm/vm.yaml",
+            """
             name: web01
             vmid: 9001
             image:
@@ -176,7 +201,9 @@ import Testing
               keyring: \(published.keys.trusted.keyring.path)
               fingerprints: [\(published.keys.trusted.fingerprint)]
             """)
-        let result = try ProcessRunner.run(TestPaths.seedgenBinary.path, ["image", "lock", vm.path, "--cache", directory.path("cache").path, "--progress", "none"])
+        let result = try ProcessRunner.run(
+            TestPaths.seedgenBinary.path,
+            ["image", "lock", vm.path, "--cache", directory.path("cache").path, "--progress", "none"])
         #expect(result.exitCode == 0, "\(result.stderr)")
         let lockfile = try ImageLockfile.read(directory.path("vm/seedgen.lock"))
         let entry = try #require(lockfile.images[published.server.url("disk.qcow2").absoluteString])
@@ -190,16 +217,19 @@ import Testing
     private let catalog = ImageCatalog.builtIn()
 
     @Test func aCatalogNameIsItsEntryAndSha256PinsIt() throws {
-        let plan = try ImageSourcePlan(ImageFetchRequest(image: "debian-12", sha256: String(repeating: "AB", count: 32)), catalog: catalog)
+        let plan = try ImageSourcePlan(
+            ImageFetchRequest(image: "debian-12", sha256: String(repeating: "AB", count: 32)), catalog: catalog)
         #expect(plan.imageURL.absoluteString.hasPrefix("https://cloud.debian.org/"))
         #expect(plan.pinnedAlgorithm == .sha256 && plan.pinnedHex == String(repeating: "ab", count: 32))
     }
 
     @Test func aURLUnderAPublisherIsVerifiedByItsListUnlessTheRequestSaysHow() throws {
-        let url = "https://cloud-images.ubuntu.com/releases/noble/release-20250403/ubuntu-24.04-server-cloudimg-amd64.img"
+        let url =
+            "https://cloud-images.ubuntu.com/releases/noble/release-20250403/ubuntu-24.04-server-cloudimg-amd64.img"
         let published = try ImageSourcePlan(ImageFetchRequest(image: url), catalog: catalog)
         #expect(published.checksumsURL?.lastPathComponent == "SHA256SUMS")
-        let pinned = try ImageSourcePlan(ImageFetchRequest(image: url, sha256: String(repeating: "0", count: 64)), catalog: catalog)
+        let pinned = try ImageSourcePlan(
+            ImageFetchRequest(image: url, sha256: String(repeating: "0", count: 64)), catalog: catalog)
         #expect(pinned.checksumsURL == nil && pinned.pinnedHex == String(repeating: "0", count: 64))
     }
 
@@ -211,7 +241,8 @@ import Testing
             return message.contains("did you mean debian-12?")
         }
         #expect(throws: SeedgenError.self) {
-            try ImageSourcePlan(ImageFetchRequest(image: "https://example.org/x.img", checksumsURL: "no scheme"), catalog: catalog)
+            try ImageSourcePlan(
+                ImageFetchRequest(image: "https://example.org/x.img", checksumsURL: "no scheme"), catalog: catalog)
         }
     }
 }
@@ -220,8 +251,12 @@ import Testing
     @Test func recordKeepsTheOtherEntriesAndReplacesItsOwn() throws {
         let directory = try TemporaryDirectory()
         let vmFile = directory.path("vm.yaml")
-        let first = ImageLockEntry(url: "https://a/x-1.img", fileName: "x-1.img", sha256: String(repeating: "1", count: 64), size: 1, verification: "v")
-        let second = ImageLockEntry(url: "https://b/y-1.img", fileName: "y-1.img", sha256: String(repeating: "2", count: 64), size: 2, verification: "v")
+        let first = ImageLockEntry(
+            url: "https://a/x-1.img", fileName: "x-1.img", sha256: String(repeating: "1", count: 64), size: 1,
+            verification: "v")
+        let second = ImageLockEntry(
+            url: "https://b/y-1.img", fileName: "y-1.img", sha256: String(repeating: "2", count: 64), size: 2,
+            verification: "v")
         let lockURL = try ImageLockfile.record(first, key: "x", besides: vmFile)
         #expect(lockURL == directory.path("seedgen.lock"))
         try ImageLockfile.record(second, key: "y", besides: vmFile)
@@ -237,8 +272,12 @@ import Testing
     @Test func aDamagedLockfileIsNotOverwritten() throws {
         let directory = try TemporaryDirectory()
         let lockURL = try directory.write("seedgen.lock", "{ not json")
-        let entry = ImageLockEntry(url: "https://a/x.img", fileName: "x.img", sha256: String(repeating: "1", count: 64), size: 1, verification: "v")
-        #expect(throws: SeedgenError.self) { try ImageLockfile.record(entry, key: "x", besides: directory.path("vm.yaml")) }
+        let entry = ImageLockEntry(
+            url: "https://a/x.img", fileName: "x.img", sha256: String(repeating: "1", count: 64), size: 1,
+            verification: "v")
+        #expect(throws: SeedgenError.self) {
+            try ImageLockfile.record(entry, key: "x", besides: directory.path("vm.yaml"))
+        }
         #expect(try String(contentsOf: lockURL, encoding: .utf8) == "{ not json")
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
-import SeedgenYAML
 import SeedgenRender
 import SeedgenSpec
 import SeedgenTestSupport
+import SeedgenYAML
 import Testing
 
 /// Strings that break naive YAML templating: quoting, shell syntax, YAML indicators, YAML 1.1
@@ -89,7 +89,9 @@ func specWithEverywhere(_ value: String, networkVersion: Int) -> VMSpec {
 
     @Test(arguments: hostileStrings)
     func networkConfigParsesBackToTheInput(value: String) throws {
-        let v2 = try #require(try loadWithPyYAML(SeedRenderer.render(specWithEverywhere(value, networkVersion: 2)).networkConfig) as? [String: Any])
+        let v2 = try #require(
+            try loadWithPyYAML(SeedRenderer.render(specWithEverywhere(value, networkVersion: 2)).networkConfig)
+                as? [String: Any])
         let eth0 = try #require((v2["ethernets"] as? [String: Any])?["eth0"] as? [String: Any])
         #expect(eth0["addresses"] as? [String] == ["\(value)/24", "\(value)/64"])
         #expect(eth0["gateway4"] as? String == value)
@@ -98,7 +100,9 @@ func specWithEverywhere(_ value: String, networkVersion: Int) -> VMSpec {
         #expect(nameservers["addresses"] as? [String] == [value])
         #expect(nameservers["search"] as? [String] == [value])
 
-        let v1 = try #require(try loadWithPyYAML(SeedRenderer.render(specWithEverywhere(value, networkVersion: 1)).networkConfig) as? [String: Any])
+        let v1 = try #require(
+            try loadWithPyYAML(SeedRenderer.render(specWithEverywhere(value, networkVersion: 1)).networkConfig)
+                as? [String: Any])
         let config = try #require(v1["config"] as? [[String: Any]])
         let subnets = try #require(config.first?["subnets"] as? [[String: Any]])
         #expect(subnets.map { $0["address"] as? String } == ["\(value)/24", "\(value)/64"])
@@ -129,7 +133,8 @@ func specWithEverywhere(_ value: String, networkVersion: Int) -> VMSpec {
 
     @Test func extraKeysKeepTheirExactValues() throws {
         var spec = RenderSpecs.minimal()
-        spec.cloudInit.extra = .map(hostileStrings.enumerated().map { (key: "k\($0.offset) \($0.element)", value: .string($0.element)) })
+        spec.cloudInit.extra = .map(
+            hostileStrings.enumerated().map { (key: "k\($0.offset) \($0.element)", value: .string($0.element)) })
         let document = try #require(try loadWithPyYAML(SeedRenderer.render(spec).userData) as? [String: Any])
         for (index, value) in hostileStrings.enumerated() {
             #expect(document["k\(index) \(value)"] as? String == value, "key k\(index)")

@@ -30,10 +30,14 @@ let passThroughHeader = "name: pass\nvmid: 9100\nimage: debian-12\n"
 
         """
 
-    func expectSameValues(_ original: String, _ merged: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+    func expectSameValues(
+        _ original: String, _ merged: String, sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) throws {
         guard PyYAMLOracle.isAvailable else { return }
         let verdict = try PyYAMLOracle.compare([(original, merged)])
-        #expect(verdict == [nil], "PyYAML reads the seed differently: \(verdict)\n\(merged)", sourceLocation: sourceLocation)
+        #expect(
+            verdict == [nil], "PyYAML reads the seed differently: \(verdict)\n\(merged)", sourceLocation: sourceLocation
+        )
         let schema = try PyYAMLOracle.schemaProblems([merged])
         #expect(schema == [nil], "cloud-init's schema rejects the seed: \(schema)", sourceLocation: sourceLocation)
     }
@@ -69,7 +73,8 @@ let passThroughHeader = "name: pass\nvmid: 9100\nimage: debian-12\n"
     @Test func unquotedOctalInExtraKeepsItsValue() throws {
         let original = "write_files:\n  - path: /usr/local/bin/tool\n    content: x\n    permissions: 0755\n"
         let userData = try renderedUserData(
-            vmYAML: passThroughHeader + "cloud_init:\n  extra: {write_files: [{path: /usr/local/bin/tool, content: x, permissions: 0755}]}\n")
+            vmYAML: passThroughHeader
+                + "cloud_init:\n  extra: {write_files: [{path: /usr/local/bin/tool, content: x, permissions: 0755}]}\n")
         #expect(!userData.contains("permissions: 755"), "\(userData)")
         guard PyYAMLOracle.isAvailable else { return }
         #expect(try PyYAMLOracle.compare([(original, userData)]) == [nil], "\(userData)")
@@ -79,29 +84,39 @@ let passThroughHeader = "name: pass\nvmid: 9100\nimage: debian-12\n"
 @Suite struct ExplainTests {
     @Test func everyTopLevelKeyNamesItsSource() throws {
         let directory = try TemporaryDirectory(prefix: "explain")
-        try directory.write("user-data.yaml", "write_files:\n  - path: /etc/motd\n    content: hi\nntp:\n  enabled: false\n")
-        let file = try directory.write("vm.yaml", passThroughHeader + """
-            cloud_init:
-              packages: [vim]
-              templates:
-                user_data: user-data.yaml
-              extra:
-                ntp: {enabled: true}
-                snap: {commands: [echo]}
+        try directory.write(
+            "user-data.yaml", "write_files:\n  - path: /etc/motd\n    content: hi\nntp:\n  enabled: false\n")
+        let file = try directory.write(
+            "vm.yaml",
+            passThroughHeader + """
+                cloud_init:
+                  packages: [vim]
+                  templates:
+                    user_data: user-data.yaml
+                  extra:
+                    ntp: {enabled: true}
+                    snap: {commands: [echo]}
 
-            """)
+                """)
         let spec = try SpecLoader(options: .init(environment: [:])).load(file.path)
-        let origins = Dictionary(uniqueKeysWithValues: try SeedRenderer.explainUserData(spec).map { ($0.key, $0.sources) })
+        let origins = Dictionary(
+            uniqueKeysWithValues: try SeedRenderer.explainUserData(spec).map { ($0.key, $0.sources) })
         #expect(origins["manage_etc_hosts"] == ["built-in template"])
-        #expect(origins["packages"] == ["structured field `cloud_init.packages` (\(file.path):5:13), through the built-in template"])
+        #expect(
+            origins["packages"] == [
+                "structured field `cloud_init.packages` (\(file.path):5:13), through the built-in template"
+            ])
         let template = try #require(spec.cloudInit.templates.userData?.path)
         #expect(origins["write_files"] == ["your template \(template)"])
-        #expect(origins["ntp"] == ["your template \(template)", "`cloud_init.extra` (\(file.path):9:5), merged over it"])
+        #expect(
+            origins["ntp"] == ["your template \(template)", "`cloud_init.extra` (\(file.path):9:5), merged over it"])
         #expect(origins["snap"] == ["`cloud_init.extra` (\(file.path):10:5)"])
         // Every key of the rendered user-data is explained, in its order.
         let userData = String(decoding: try SeedRenderer.render(spec).userData, as: UTF8.self)
-        let topLevelKeys = userData.split(separator: "\n").filter { !$0.hasPrefix(" ") && !$0.hasPrefix("#") && !$0.hasPrefix("-") }
-            .map { String($0.prefix { $0 != ":" }) }
+        let topLevelKeys = userData.split(separator: "\n").filter {
+            !$0.hasPrefix(" ") && !$0.hasPrefix("#") && !$0.hasPrefix("-")
+        }
+        .map { String($0.prefix { $0 != ":" }) }
         #expect(try SeedRenderer.explainUserData(spec).map(\.key) == topLevelKeys)
         #expect(try SeedRenderer.explanation(spec).contains("snap              `cloud_init.extra`"))
     }

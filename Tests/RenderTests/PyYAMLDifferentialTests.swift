@@ -28,31 +28,42 @@ struct CloudConfigDocumentGenerator {
     init(seed: UInt64) { random = SeededGenerator(state: seed) }
 
     static let plainScalars = [
-        "0755", "0o600", "0x1F", "-0x1f", "0b1010", "1_000", "1:20", "-1:20:30", "190:20:30.15", "yes", "No", "ON", "off", "True",
-        "FALSE", "y", "n", "Y", "N", "~", "null", "Null", ".inf", "-.Inf", "+.INF", ".nan", "2001-12-14", "2001-12-14t21:59:43.10-05:00",
-        "2001-12-14 21:59:43.10 -5", "2002-1-1 1:02:03", "1e3", "1.5e3", "6.8523015e+5", "+1", "-0", "0", "00", "3.14", "1.e+5", ".5",
-        "1.", "08", "0o17", "12_", "hello world", "ünïcödé ☃", "a:b", "-dash", "x-y", "10.0.0.1/8", "fe80::1", "bc:24:11:00:00:01",
+        "0755", "0o600", "0x1F", "-0x1f", "0b1010", "1_000", "1:20", "-1:20:30", "190:20:30.15", "yes", "No", "ON",
+        "off", "True",
+        "FALSE", "y", "n", "Y", "N", "~", "null", "Null", ".inf", "-.Inf", "+.INF", ".nan", "2001-12-14",
+        "2001-12-14t21:59:43.10-05:00",
+        "2001-12-14 21:59:43.10 -5", "2002-1-1 1:02:03", "1e3", "1.5e3", "6.8523015e+5", "+1", "-0", "0", "00", "3.14",
+        "1.e+5", ".5",
+        "1.", "08", "0o17", "12_", "hello world", "ünïcödé ☃", "a:b", "-dash", "x-y", "10.0.0.1/8", "fe80::1",
+        "bc:24:11:00:00:01",
         "9223372036854775807", "-9223372036854775808", "v1.2", "1024M", "ssh-ed25519 AAAA key@host", "日本語", "🙂 emoji",
     ]
     static let quotedScalars = [
-        "'yes'", "'0755'", "'it''s'", "''", "'null'", "'~'", "'1:20'", "'2001-12-14'", "\"tab\\there\"", "\"\\u00e9t\\u00e9\"",
-        "\"line\\nbreak\"", "\"0x1F\"", "\"\\x41\\x42\"", "\"bell\\a\"", "\"\"", "\"quote \\\" inside\"", "\"trailing \\n\"",
-        "\"\\ttab first\"", "\"  leading blanks\"", "\"nul\\0byte\"", "\"\\u2028sep\"", "\"\\uFEFFbom\"", "'# not a comment'",
+        "'yes'", "'0755'", "'it''s'", "''", "'null'", "'~'", "'1:20'", "'2001-12-14'", "\"tab\\there\"",
+        "\"\\u00e9t\\u00e9\"",
+        "\"line\\nbreak\"", "\"0x1F\"", "\"\\x41\\x42\"", "\"bell\\a\"", "\"\"", "\"quote \\\" inside\"",
+        "\"trailing \\n\"",
+        "\"\\ttab first\"", "\"  leading blanks\"", "\"nul\\0byte\"", "\"\\u2028sep\"", "\"\\uFEFFbom\"",
+        "'# not a comment'",
         "\"a: b # c\"", "'<<'", "'='", "\"\\U0001F600\"",
     ]
     static let taggedScalars = [
-        "!!binary aGVsbG8gd29ybGQ=", "!!binary \"AAECAwQF\"", "!!str 0755", "!!str yes", "!!str ~", "!!int \"0755\"", "!!int \"1_000\"",
-        "!!int '0x1F'", "!!float \"1\"", "!!float 3", "!!bool \"on\"", "!!bool 'No'", "!!null \"\"", "!!null ~", "!!timestamp 2001-12-14",
+        "!!binary aGVsbG8gd29ybGQ=", "!!binary \"AAECAwQF\"", "!!str 0755", "!!str yes", "!!str ~", "!!int \"0755\"",
+        "!!int \"1_000\"",
+        "!!int '0x1F'", "!!float \"1\"", "!!float 3", "!!bool \"on\"", "!!bool 'No'", "!!null \"\"", "!!null ~",
+        "!!timestamp 2001-12-14",
         "!!str", "! 12", "! '0o7'", "!!str 1:20", "!!float '.5'",
     ]
     static let blockLines = [
-        "line one", "ünïcödé ☃", "#not a comment", "key: value", "- not a list", "'quoted'", "trailing blank ", "  indented more",
+        "line one", "ünïcödé ☃", "#not a comment", "key: value", "- not a list", "'quoted'", "trailing blank ",
+        "  indented more",
         "", "\t tab then blank", "{{ not mustache }}".replacingOccurrences(of: "{{", with: "{ {"), "0755", "yes",
     ]
     static let blockHeaders = ["|", "|-", "|+", ">", ">-", ">+"]
     /// Keys whose Python identities differ from one another (1 and true would collide).
     static let keys = [
-        "name", "path", "content", "7", "0x1F", "false", "3.5", "~", "2001-12-14", "1:20", "yes", "'7'", "\"0x1F\"", "0o7", ".inf",
+        "name", "path", "content", "7", "0x1F", "false", "3.5", "~", "2001-12-14", "1:20", "yes", "'7'", "\"0x1F\"",
+        "0o7", ".inf",
         "ünï", "'<<x'", "\"k: v\"", "a b", "-5",
     ]
 
@@ -83,14 +94,19 @@ struct CloudConfigDocumentGenerator {
         case 0..<4: return pick(Self.plainScalars)
         case 4..<6: return pick(Self.quotedScalars)
         case 6..<8: return pick(Self.taggedScalars)
-        case 8: return String(repeating: "long line \(int(0..<10)) ", count: int(20..<200)).trimmingCharacters(in: .whitespaces)
+        case 8:
+            return String(repeating: "long line \(int(0..<10)) ", count: int(20..<200)).trimmingCharacters(
+                in: .whitespaces)
         default: return pick(Self.plainScalars + Self.quotedScalars)
         }
     }
 
     private mutating func flowScalar() -> String {
         // Plain scalars in flow context may not hold `,[]{}` or `: `; these do not.
-        let safe = Self.plainScalars.filter { !$0.contains(":") && !$0.contains(" ") } + Self.quotedScalars + ["!!binary AAEC", "!!str 12"]
+        let safe =
+            Self.plainScalars.filter { !$0.contains(":") && !$0.contains(" ") } + Self.quotedScalars + [
+                "!!binary AAEC", "!!str 12",
+            ]
         return pick(safe)
     }
 
@@ -103,7 +119,9 @@ struct CloudConfigDocumentGenerator {
         case 4: return "!!pairs [{a: 1}, {a: \(flowScalar())}]"
         case 5: return "{a: \(flowScalar()), b: [\(flowScalar()), \(flowScalar())]}"
         default:
-            let items = (0..<int(1..<5)).map { _ in depth < 2 && chance(20) ? flowCollection(depth: depth + 1) : flowScalar() }
+            let items = (0..<int(1..<5)).map { _ in
+                depth < 2 && chance(20) ? flowCollection(depth: depth + 1) : flowScalar()
+            }
             return (chance(20) ? "!!seq " : "") + "[" + items.joined(separator: ", ") + "]"
         }
     }
@@ -164,7 +182,8 @@ struct CloudConfigDocumentGenerator {
 
 @Suite struct PyYAMLDifferentialTests {
     /// SEEDGEN_YAML_SEED=<n> repeats a run; otherwise every run tries new documents.
-    static let seed: UInt64 = ProcessInfo.processInfo.environment["SEEDGEN_YAML_SEED"].flatMap(UInt64.init)
+    static let seed: UInt64 =
+        ProcessInfo.processInfo.environment["SEEDGEN_YAML_SEED"].flatMap(UInt64.init)
         ?? UInt64.random(in: 1..<UInt64.max)
     static let cases = Int(ProcessInfo.processInfo.environment["SEEDGEN_YAML_CASES"] ?? "") ?? 1000
 
@@ -182,7 +201,8 @@ struct CloudConfigDocumentGenerator {
         let pyyaml = try PyYAMLOracle.loads(documents)
         let directory = try TemporaryDirectory(prefix: "differential")
         try directory.write("user-data.yaml", "{}\n")
-        let templateFile = try directory.write("vm-template.yaml", passThroughHeader + "cloud_init:\n  templates:\n    user_data: user-data.yaml\n")
+        let templateFile = try directory.write(
+            "vm-template.yaml", passThroughHeader + "cloud_init:\n  templates:\n    user_data: user-data.yaml\n")
         // The template route: the loaded VM with the template's text swapped, as the loader reads it.
         var templateSpec = try SpecLoader(options: .init(environment: [:])).load(templateFile.path)
         var pairs: [(original: String, merged: String)] = []
@@ -194,13 +214,17 @@ struct CloudConfigDocumentGenerator {
             // run and starve the suite's timing-sensitive async tests.
             if index % 8 == 0 { await Task.yield() }
             templateSpec.cloudInit.templates.userData?.text = document
-            let extra = document.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "    " + $0 }
-                .joined(separator: "\n")
+            let extra = document.split(separator: "\n", omittingEmptySubsequences: false).map {
+                $0.isEmpty ? "" : "    " + $0
+            }
+            .joined(separator: "\n")
             try directory.write("vm-extra.yaml", passThroughHeader + "cloud_init:\n  extra:\n" + extra)
             for route in ["template", "extra"] {
                 let rendered = Result { () throws -> String in
-                    let spec = route == "template"
-                        ? templateSpec : try SpecLoader(options: .init(environment: [:])).load(directory.path("vm-extra.yaml").path)
+                    let spec =
+                        route == "template"
+                        ? templateSpec
+                        : try SpecLoader(options: .init(environment: [:])).load(directory.path("vm-extra.yaml").path)
                     return String(decoding: try SeedRenderer.render(spec).userData, as: UTF8.self)
                 }
                 switch (rendered, pyyaml[index]) {
@@ -212,11 +236,15 @@ struct CloudConfigDocumentGenerator {
                 case (.failure(let error), true):
                     failures += 1
                     if failures > 5 { continue }
-                    Issue.record("seed \(Self.seed), case \(index) as \(route): seedgen refuses what PyYAML reads: \(error)\n\(document)")
+                    Issue.record(
+                        "seed \(Self.seed), case \(index) as \(route): seedgen refuses what PyYAML reads: \(error)\n\(document)"
+                    )
                 case (.success, false):
                     failures += 1
                     if failures > 5 { continue }
-                    Issue.record("seed \(Self.seed), case \(index) as \(route): seedgen accepts what PyYAML refuses\n\(document)")
+                    Issue.record(
+                        "seed \(Self.seed), case \(index) as \(route): seedgen accepts what PyYAML refuses\n\(document)"
+                    )
                 }
             }
         }
@@ -224,14 +252,19 @@ struct CloudConfigDocumentGenerator {
         for (position, verdict) in verdicts.enumerated() {
             guard let verdict, failures < 5 else { continue }
             failures += 1
-            Issue.record("seed \(Self.seed), \(labels[position]): \(verdict)\n--- user's text\n\(pairs[position].original)--- seed\n\(pairs[position].merged)")
+            Issue.record(
+                "seed \(Self.seed), \(labels[position]): \(verdict)\n--- user's text\n\(pairs[position].original)--- seed\n\(pairs[position].merged)"
+            )
         }
         let schema = try PyYAMLOracle.schemaProblems(pairs.map(\.merged))
         for (position, problem) in schema.enumerated() {
             guard let problem, failures < 10 else { continue }
             failures += 1
-            Issue.record("seed \(Self.seed), \(labels[position]): cloud-init schema: \(problem)\n\(pairs[position].merged)")
+            Issue.record(
+                "seed \(Self.seed), \(labels[position]): cloud-init schema: \(problem)\n\(pairs[position].merged)")
         }
-        #expect(pairs.count > Self.cases, "seed \(Self.seed): too few documents were usable (\(refusedByBoth / 2) refused by both)")
+        #expect(
+            pairs.count > Self.cases,
+            "seed \(Self.seed): too few documents were usable (\(refusedByBoth / 2) refused by both)")
     }
 }

@@ -33,12 +33,15 @@ enum RenderSpecs {
 
         var ops = UserSpec(name: "ops")
         ops.sshAuthorizedKeys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleExampleExampleExampleExample ops@laptop"]
-        ops.passwordHash = "$6$saltsalt$7wQ1uYDBq7ZV2h5n0l3Wv0mZqQO7r3pTn6mXjvQ0bY1c8W2oH6bPq9kGyJ0u1a2b3c4d5e6f7g8h9i0jKlMnOp"
+        ops.passwordHash =
+            "$6$saltsalt$7wQ1uYDBq7ZV2h5n0l3Wv0mZqQO7r3pTn6mXjvQ0bY1c8W2oH6bPq9kGyJ0u1a2b3c4d5e6f7g8h9i0jKlMnOp"
         ops.sudo = "ALL=(ALL) NOPASSWD:ALL"
         ops.groups = ["sudo", "adm"]
         ops.shell = "/bin/bash"
         var deploy = UserSpec(name: "deploy")
-        deploy.sshAuthorizedKeys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDeployDeployDeployDeployDeployDeploy deploy@ci"]
+        deploy.sshAuthorizedKeys = [
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDeployDeployDeployDeployDeployDeploy deploy@ci"
+        ]
         spec.cloudInit.networkConfigVersion = networkVersion
         spec.cloudInit.users = [ops, deploy]
         spec.cloudInit.timezone = "Etc/UTC"
@@ -56,7 +59,9 @@ enum RenderSpecs {
         appended.append = true
         spec.cloudInit.writeFiles = [motd, binary, appended]
         spec.cloudInit.bootcmd = [.shell("echo booting > /dev/console")]
-        spec.cloudInit.runcmd = [.shell("systemctl enable --now qemu-guest-agent"), .argv(["touch", "/var/tmp/seeded"])]
+        spec.cloudInit.runcmd = [
+            .shell("systemctl enable --now qemu-guest-agent"), .argv(["touch", "/var/tmp/seeded"]),
+        ]
         return spec
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
-@testable import SeedgenRender
-@testable import SeedgenSpec
 import SeedgenTestSupport
 import Testing
+
+@testable import SeedgenRender
+@testable import SeedgenSpec
 
 /// A user template that places one value in every position a template author might use.
 let everyPositionTemplate = """
@@ -58,7 +59,9 @@ let everyPositionTemplate = """
         #expect(content.hasPrefix("first line\nvalue: "))
         #expect(content.hasSuffix(" here\nlast line\n"))
         let embedded = String(content.dropFirst("first line\nvalue: ".count).dropLast(" here\nlast line\n".count))
-        #expect(embedded == value || embedded == RenderYAMLQuoting.doubleQuoted(value), "block value: \(embedded.debugDescription)")
+        #expect(
+            embedded == value || embedded == RenderYAMLQuoting.doubleQuoted(value),
+            "block value: \(embedded.debugDescription)")
         #expect(document["after_block"] as? String == value)
         let nested = try #require((document["nested"] as? [[String: Any]])?.first)
         #expect(nested["path"] as? String == "/etc/" + value)
@@ -69,8 +72,9 @@ let everyPositionTemplate = """
             "after_block", "nested",
         ]
         #expect(Set(document.keys).isSuperset(of: expectedKeys))
-        #expect(Set(document.keys).subtracting(expectedKeys).subtracting(
-            ["hostname", "manage_etc_hosts", "users", "chpasswd", "ssh_pwauth", "package_upgrade"]).isEmpty,
+        #expect(
+            Set(document.keys).subtracting(expectedKeys).subtracting(
+                ["hostname", "manage_etc_hosts", "users", "chpasswd", "ssh_pwauth", "package_upgrade"]).isEmpty,
             "no value may add keys: \(document.keys.sorted())")
     }
 
@@ -94,16 +98,19 @@ let everyPositionTemplate = """
     @Test func handCheckAgreesWithThePattern() throws {
         let pattern = try NSRegularExpression(pattern: "(^|[:-] +)[|>][-+0-9]*$")
         let lines = [
-            "key: |", "key: >", "key: |-", "key: >+", "key: |2", "key: |2-", "key: |+1", "  - |", "- >-", "|", ">", "|-",
+            "key: |", "key: >", "key: |-", "key: >+", "key: |2", "key: |2-", "key: |+1", "  - |", "- >-", "|", ">",
+            "|-",
             "key: | # comment", "key: |2 # a # b", "key:|", "key: x|", "key: | x", "key: 'a' |", "key: \"|\"", "- - |",
-            "a - |", "a: b: |", "key:  \t|", "key: \u{A0}|", "key: |\u{A0}", "  ", "", "#", " # |", "key: |#x", "key: |  ",
+            "a - |", "a: b: |", "key:  \t|", "key: \u{A0}|", "key: |\u{A0}", "  ", "", "#", " # |", "key: |#x",
+            "key: |  ",
             "\tkey: >\t", "key: ||", "key: >|", "-|", ":|", " : |", "-  >2", "x: -|", "key: |9-+", "key: text # |",
         ]
         for line in lines {
             let withoutComment = line.range(of: " #").map { String(line[..<$0.lowerBound]) } ?? line
             let trimmed = withoutComment.trimmingCharacters(in: .whitespaces)
             let expected = pattern.firstMatch(in: trimmed, range: NSRange(trimmed.startIndex..., in: trimmed)) != nil
-            #expect(RenderValueSplicer.opensBlockScalar(Array(line.unicodeScalars)) == expected, "\(line.debugDescription)")
+            #expect(
+                RenderValueSplicer.opensBlockScalar(Array(line.unicodeScalars)) == expected, "\(line.debugDescription)")
         }
     }
 }

@@ -1,10 +1,11 @@
 import Foundation
+import SeedgenTestSupport
 import SeedgenYAML
+import Testing
+
 @testable import SeedgenCore
 @testable import SeedgenRender
 @testable import SeedgenSpec
-import SeedgenTestSupport
-import Testing
 
 func diagnostics(of body: () throws -> Any) -> [Diagnostic] {
     do {
@@ -29,7 +30,8 @@ func document(_ data: Data) throws -> [String: Any] {
         #expect(Set(names.map { String($0.dropLast(".mustache".count)) }) == Set(RenderBuiltinTemplates.byName.keys))
         for name in names {
             let onDisk = try String(contentsOf: TestPaths.templates.appendingPathComponent(name), encoding: .utf8)
-            #expect(RenderBuiltinTemplates.byName[String(name.dropLast(".mustache".count))] == onDisk, "\(name) drifted")
+            #expect(
+                RenderBuiltinTemplates.byName[String(name.dropLast(".mustache".count))] == onDisk, "\(name) drifted")
             // Rendering skips these checks for built-in templates, so they hold here.
             #expect(!onDisk.contains("CONTENT_TYPE") && !RenderValueSplicer.containsMarkers(onDisk), "\(name)")
         }
@@ -37,21 +39,23 @@ func document(_ data: Data) throws -> [String: Any] {
 
     @Test func userTemplateAndExtraMergeOverTheGeneratedDocument() throws {
         var spec = RenderSpecs.full()
-        spec.cloudInit.templates.userData = TemplateSource(path: "templates/my-user-data.yaml", text: """
-            #cloud-config
-            hostname: {{fqdn}}
-            packages:
-              - htop
-            ntp:
-              enabled: true
-              servers: [time.example.com]
-            chpasswd:
-              users:
-            {{#users}}
-                - name: {{name}}
-                  type: RANDOM
-            {{/users}}
-            """)
+        spec.cloudInit.templates.userData = TemplateSource(
+            path: "templates/my-user-data.yaml",
+            text: """
+                #cloud-config
+                hostname: {{fqdn}}
+                packages:
+                  - htop
+                ntp:
+                  enabled: true
+                  servers: [time.example.com]
+                chpasswd:
+                  users:
+                {{#users}}
+                    - name: {{name}}
+                      type: RANDOM
+                {{/users}}
+                """)
         spec.cloudInit.extra = .map([
             (key: "ntp", value: .map([(key: "servers", value: .list([.string("ntp.example.org")]))])),
             (key: "timezone", value: .null),
@@ -88,14 +92,16 @@ func document(_ data: Data) throws -> [String: Any] {
 
     @Test func invalidYAMLIsReportedOnTheTemplateLineThatProducedIt() {
         var spec = RenderSpecs.full()
-        spec.cloudInit.templates.userData = TemplateSource(path: "tpl/user.yaml", text: """
-            hostname: {{hostname}}
-            packages:
-            {{#packages}}
-              - {{.}}
-            {{/packages}}
-            fqdn: {{fqdn}}: x
-            """)
+        spec.cloudInit.templates.userData = TemplateSource(
+            path: "tpl/user.yaml",
+            text: """
+                hostname: {{hostname}}
+                packages:
+                {{#packages}}
+                  - {{.}}
+                {{/packages}}
+                fqdn: {{fqdn}}: x
+                """)
         let found = diagnostics { try SeedRenderer.render(spec) }
         #expect(found.count == 1)
         let diagnostic = found.first
@@ -116,38 +122,50 @@ func document(_ data: Data) throws -> [String: Any] {
     @Test func usersFromExtraMustStayValidForCloudInit() {
         var spec = RenderSpecs.minimal()
         spec.locations["cloud_init.extra"] = SeedgenCore.SourceLocation(file: "vm.yaml", line: 12, column: 3)
-        spec.cloudInit.extra = .map([(key: "users", value: .list([
-            .string("default"),
-            .map([(key: "name", value: .string("a")), (key: "ssh-authorized-keys", value: .list([.string("k")]))]),
-            .map([(key: "name", value: .string("b")), (key: "groups", value: .list([]))]),
-            .map([(key: "shell", value: .string("/bin/sh"))]),
-        ]))])
+        spec.cloudInit.extra = .map([
+            (
+                key: "users",
+                value: .list([
+                    .string("default"),
+                    .map([
+                        (key: "name", value: .string("a")), (key: "ssh-authorized-keys", value: .list([.string("k")])),
+                    ]),
+                    .map([(key: "name", value: .string("b")), (key: "groups", value: .list([]))]),
+                    .map([(key: "shell", value: .string("/bin/sh"))]),
+                ])
+            )
+        ])
         let found = diagnostics { try SeedRenderer.render(spec) }
-        #expect(found.map(\.keyPath) == [
-            "cloud_init.extra.users[1].ssh-authorized-keys", "cloud_init.extra.users[2].groups", "cloud_init.extra.users[3]",
-        ], "\(found)")
+        #expect(
+            found.map(\.keyPath) == [
+                "cloud_init.extra.users[1].ssh-authorized-keys", "cloud_init.extra.users[2].groups",
+                "cloud_init.extra.users[3]",
+            ], "\(found)")
         #expect(found.first?.allowed == "did you mean `ssh_authorized_keys`?")
         #expect(found.allSatisfy { $0.location?.line == 12 })
     }
 
     @Test func templatesCannotSwitchOffQuoting() {
         var spec = RenderSpecs.minimal()
-        spec.cloudInit.templates.userData = TemplateSource(path: "u.yaml", text: "a: 1\n{{%CONTENT_TYPE: TEXT}}\nb: {{hostname}}\n")
+        spec.cloudInit.templates.userData = TemplateSource(
+            path: "u.yaml", text: "a: 1\n{{%CONTENT_TYPE: TEXT}}\nb: {{hostname}}\n")
         let found = diagnostics { try SeedRenderer.render(spec) }
         #expect(found.first?.location?.line == 2, "\(found)")
     }
 
     @Test func wrappedNetworkTemplateIsMergedIntoTheGeneratedOne() throws {
         var spec = RenderSpecs.full()
-        spec.cloudInit.templates.networkConfig = TemplateSource(path: "net.yaml", text: """
-            network:
-              version: 2
-              ethernets:
-            {{#interfaces}}
-                {{name}}:
-                  mtu: 9000
-            {{/interfaces}}
-            """)
+        spec.cloudInit.templates.networkConfig = TemplateSource(
+            path: "net.yaml",
+            text: """
+                network:
+                  version: 2
+                  ethernets:
+                {{#interfaces}}
+                    {{name}}:
+                      mtu: 9000
+                {{/interfaces}}
+                """)
         let network = try document(SeedRenderer.render(spec).networkConfig)
         #expect(network["network"] == nil)
         let eth1 = try #require((network["ethernets"] as? [String: Any])?["eth1"] as? [String: Any])
@@ -157,11 +175,13 @@ func document(_ data: Data) throws -> [String: Any] {
 
     @Test func metaDataTemplateAddsKeysButInstanceIDIsSeedgens() throws {
         var spec = RenderSpecs.minimal(name: "web01.example.com")
-        spec.cloudInit.templates.metaData = TemplateSource(path: "meta.yaml", text: """
-            instance-id: mine
-            local-hostname: {{fqdn}}
-            vmid: {{{vmid}}}
-            """)
+        spec.cloudInit.templates.metaData = TemplateSource(
+            path: "meta.yaml",
+            text: """
+                instance-id: mine
+                local-hostname: {{fqdn}}
+                vmid: {{{vmid}}}
+                """)
         let seed = try SeedRenderer.render(spec)
         #expect(text(seed.metaData).hasPrefix("instance-id: \(seed.instanceID)\n"))
         let meta = try document(seed.metaData)
@@ -192,10 +212,13 @@ func document(_ data: Data) throws -> [String: Any] {
         #expect(user["fqdn"] as? String == "web01.example.com")
         let files = try #require(user["write_files"] as? [[String: Any]])
         #expect(files[1]["encoding"] as? String == "b64")
-        #expect(Data(base64Encoded: files[1]["content"] as? String ?? "") == RenderSpecs.full().cloudInit.writeFiles[1].content)
+        #expect(
+            Data(base64Encoded: files[1]["content"] as? String ?? "")
+                == RenderSpecs.full().cloudInit.writeFiles[1].content)
         #expect(files[1]["defer"] as? Bool == true)
         #expect(files[2]["append"] as? Bool == true)
-        #expect(text(seed.userData).contains("content: |\n    hello\n    world\n"), "multi-line text is a literal block")
+        #expect(
+            text(seed.userData).contains("content: |\n    hello\n    world\n"), "multi-line text is a literal block")
     }
 
     @Test func defaultUserCanBeDisabled() throws {
@@ -227,7 +250,9 @@ func document(_ data: Data) throws -> [String: Any] {
             let network = text(try SeedRenderer.render(RenderSpecs.full(networkVersion: version)).networkConfig)
             #expect(!network.contains("routes"), "v\(version)")
             #expect(!network.contains("default"), "v\(version)")
-            #expect(!network.uppercased().contains("BC:24:11:12:34:56".lowercased().uppercased()) || network.contains("bc:24:11:12:34:56"))
+            #expect(
+                !network.uppercased().contains("BC:24:11:12:34:56".lowercased().uppercased())
+                    || network.contains("bc:24:11:12:34:56"))
         }
         let v2 = try document(SeedRenderer.render(RenderSpecs.full()).networkConfig)
         #expect(v2["version"] as? Int == 2)
@@ -266,7 +291,10 @@ func document(_ data: Data) throws -> [String: Any] {
         let seed = try SeedRenderer.render(spec)
         #expect(seed.vendorData == vendor)
         #expect(seed.files.map(\.name) == ["user-data", "meta-data", "network-config", "vendor-data"])
-        #expect(try SeedRenderer.render(RenderSpecs.minimal()).files.map(\.name) == ["user-data", "meta-data", "network-config"])
+        #expect(
+            try SeedRenderer.render(RenderSpecs.minimal()).files.map(\.name) == [
+                "user-data", "meta-data", "network-config",
+            ])
     }
 }
 
@@ -274,10 +302,13 @@ func document(_ data: Data) throws -> [String: Any] {
     func specWithParts() -> VMSpec {
         var spec = RenderSpecs.full()
         spec.cloudInit.parts = [
-            MIMEPartSpec(type: "text/x-shellscript", filename: "setup.sh", content: Data("#!/bin/sh\necho \"hi\"\n".utf8)),
+            MIMEPartSpec(
+                type: "text/x-shellscript", filename: "setup.sh", content: Data("#!/bin/sh\necho \"hi\"\n".utf8)),
             MIMEPartSpec(type: "text/cloud-boothook", filename: "hook.sh", content: Data("#!/bin/sh\necho ünï\n".utf8)),
             MIMEPartSpec(type: "text/x-shellscript", filename: "no-newline.sh", content: Data("#!/bin/sh\ntrue".utf8)),
-            MIMEPartSpec(type: "text/cloud-config", filename: "more.yaml", content: Data("#cloud-config\nntp: {enabled: true}\n".utf8)),
+            MIMEPartSpec(
+                type: "text/cloud-config", filename: "more.yaml",
+                content: Data("#cloud-config\nntp: {enabled: true}\n".utf8)),
         ]
         return spec
     }

@@ -31,7 +31,11 @@ struct NameNotKnown: Error, CustomStringConvertible {
 private final class UnknownNameResolver: Resolver, @unchecked Sendable {
     let loop: any EventLoop
     init(loop: any EventLoop) { self.loop = loop }
-    func initiateAQuery(host: String, port: Int) -> EventLoopFuture<[SocketAddress]> { loop.makeFailedFuture(NameNotKnown(host: host)) }
-    func initiateAAAAQuery(host: String, port: Int) -> EventLoopFuture<[SocketAddress]> { loop.makeFailedFuture(NameNotKnown(host: host)) }
+    func initiateAQuery(host: String, port: Int) -> EventLoopFuture<[SocketAddress]> {
+        loop.makeFailedFuture(NameNotKnown(host: host))
+    }
+    func initiateAAAAQuery(host: String, port: Int) -> EventLoopFuture<[SocketAddress]> {
+        loop.makeFailedFuture(NameNotKnown(host: host))
+    }
     func cancelQueries() {}
 }

@@ -55,12 +55,15 @@ public final class FakeNode {
     public func addForeignVM(_ vmid: Int, description: String = "owned by someone else") throws {
         let vms = state.appendingPathComponent("vms")
         try FileManager.default.createDirectory(at: vms, withIntermediateDirectories: true)
-        let vm: [String: Any] = ["config": ["name": "other", "description": description, "memory": "1024"], "status": "running"]
+        let vm: [String: Any] = [
+            "config": ["name": "other", "description": description, "memory": "1024"], "status": "running",
+        ]
         try JSONSerialization.data(withJSONObject: vm).write(to: vms.appendingPathComponent("\(vmid).json"))
     }
 
     /// Runs `bash deploy.sh ARGS` from `currentDirectory` with the fake tools first on PATH.
-    public func deploy(_ script: URL, _ arguments: [String] = [], currentDirectory: URL? = nil) throws -> ProcessResult {
+    public func deploy(_ script: URL, _ arguments: [String] = [], currentDirectory: URL? = nil) throws -> ProcessResult
+    {
         var environment = ProcessInfo.processInfo.environment
         environment["PATH"] = Self.fixture.path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
         environment["FAKE_PVE_STATE"] = state.path
@@ -109,7 +112,9 @@ public final class FakeNode {
         var result: [String: String] = [:]
         for top in ["vms", "storage"] {
             let root = state.appendingPathComponent(top)
-            guard let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else { continue }
+            guard let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else {
+                continue
+            }
             for case let url as URL in enumerator {
                 var isDirectory: ObjCBool = false
                 _ = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory)
@@ -135,7 +140,8 @@ public enum QMOptionChecker {
         var result: [String: NSRegularExpression] = [:]
         for (key, value) in object {
             guard let entry = value as? [String: Any], let pattern = entry["regex"] as? String,
-                  let regex = try? NSRegularExpression(pattern: pattern) else { continue }
+                let regex = try? NSRegularExpression(pattern: pattern)
+            else { continue }
             result[key] = regex
         }
         return result
@@ -160,7 +166,9 @@ public enum QMOptionChecker {
                 return
             }
             let range = NSRange(value.startIndex..., in: value)
-            if regex.firstMatch(in: value, range: range) == nil { problems.append("\(label) '\(value)' does not match \(schema)") }
+            if regex.firstMatch(in: value, range: range) == nil {
+                problems.append("\(label) '\(value)' does not match \(schema)")
+            }
         }
         switch call[1] {
         case "create", "set":
@@ -195,4 +203,3 @@ public enum QMOptionChecker {
         return problems
     }
 }
-

@@ -1,8 +1,9 @@
 import Foundation
 import SeedgenApply
 import SeedgenCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A Proxmox VE node's API in memory, for `apply`'s tests. It follows Proxmox's own rules as its
@@ -99,7 +100,9 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
     }
 
     public func vmConfig(_ vmid: Int) -> [String: String]? { setup.vms[vmid] }
-    public func volumes(on storage: String) -> [String: (sha256: String, size: UInt64)] { setup.storages[storage]?.volumes ?? [:] }
+    public func volumes(on storage: String) -> [String: (sha256: String, size: UInt64)] {
+        setup.storages[storage]?.volumes ?? [:]
+    }
     public func changingCalls() -> [String] { received.filter { !$0.hasPrefix("GET ") } }
     public func isRunning(_ vmid: Int) -> Bool { running.contains(vmid) }
     public func setFailingTasks(_ failing: [String: String]) { setup.failingTasks = failing }
@@ -134,7 +137,9 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         var roles: [String: Set<String>] = [:]
         for command in commands {
             let words = command.split(separator: " ").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "'")) }
-            func value(_ flag: String) -> String? { words.firstIndex(of: flag).flatMap { $0 + 1 < words.count ? words[$0 + 1] : nil } }
+            func value(_ flag: String) -> String? {
+                words.firstIndex(of: flag).flatMap { $0 + 1 < words.count ? words[$0 + 1] : nil }
+            }
             if words.starts(with: ["pveum", "role", "add"]), words.count > 3, let privileges = value("--privs") {
                 roles[words[3]] = Set(privileges.split(separator: ",").map(String.init))
             } else if words.starts(with: ["pveum", "acl", "modify"]), words.count > 3 {
@@ -162,7 +167,11 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
     private func require(_ path: String, _ privileges: [String], any: Bool = false) throws {
         let have = effectivePrivileges(path)
         let ok = any ? privileges.contains(where: have.contains) : privileges.allSatisfy(have.contains)
-        if !ok { throw Refusal(status: 403, message: "Permission check failed (\(path), \(privileges.joined(separator: any ? " | " : ", ")))") }
+        if !ok {
+            throw Refusal(
+                status: 403,
+                message: "Permission check failed (\(path), \(privileges.joined(separator: any ? " | " : ", ")))")
+        }
     }
 
     // MARK: the API
@@ -172,12 +181,20 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         let violations = PublishedAPISchema.violations(call)
         if !violations.isEmpty {
             received.append("\(call.method.rawValue) \(call.path)")
-            let (status, body) = violations[""] != nil
-                ? (501, try JSONSerialization.data(withJSONObject: ["data": NSNull(), "message": "\(violations[""] ?? "")\n"]))
+            let (status, body) =
+                violations[""] != nil
+                ? (
+                    501,
+                    try JSONSerialization.data(withJSONObject: [
+                        "data": NSNull(), "message": "\(violations[""] ?? "")\n",
+                    ])
+                )
                 : FakeProxmoxAPIServer.parameterError(violations)
             return ProxmoxAPIResponse(status: status, body: body)
         }
-        let uploaded = call.upload.flatMap { upload in artifactDirectory.flatMap { try? Data(contentsOf: upload.location(in: $0)) } }
+        let uploaded = call.upload.flatMap { upload in
+            artifactDirectory.flatMap { try? Data(contentsOf: upload.location(in: $0)) }
+        }
         return try respond(to: call, uploaded: uploaded)
     }
 
@@ -195,14 +212,21 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
     }
 
     private static func response(_ status: Int, _ body: [String: Any]) throws -> ProxmoxAPIResponse {
-        ProxmoxAPIResponse(status: status, body: try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]))
+        ProxmoxAPIResponse(
+            status: status, body: try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]))
     }
 
     private func handle(_ call: ProxmoxAPICall, uploaded: Data?) throws -> Any? {
         let values = call.pathValues
-        let parameters = Dictionary(call.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
+        let parameters = Dictionary(
+            call.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
         if let node = values["node"], !setup.nodes.contains(node) {
-            throw Refusal(status: 500, message: "hostname lookup '\(node)' failed - failed to get address info for: \(node): Name or service not known")
+            throw Refusal(
+                status: 500,
+                message:
+                    "hostname lookup '\(node)' failed - failed to get address info for: \(node): Name or service not "
+                    + "known"
+            )
         }
         let vmid = values["vmid"].flatMap { Int($0) }
         switch (call.method, call.endpoint) {
@@ -212,7 +236,11 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
             return setup.nodes.map { ["node": $0, "status": "online", "type": "node"] }
         case (.get, "/cluster/nextid"):
             let wanted = Int(parameters["vmid"] ?? "") ?? 100
-            if setup.vms[wanted] != nil { throw Refusal(status: 400, message: "Parameter verification failed.", errors: ["vmid": "VM \(wanted) already exists"]) }
+            if setup.vms[wanted] != nil {
+                throw Refusal(
+                    status: 400, message: "Parameter verification failed.",
+                    errors: ["vmid": "VM \(wanted) already exists"])
+            }
             return String(wanted)
         case (.get, "/access/permissions"):
             let path = parameters["path"] ?? "/"
@@ -222,8 +250,10 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
                 let have = effectivePrivileges("/storage/\(id)")
                 guard have.contains("Datastore.Audit") || have.contains("Datastore.AllocateSpace") else { return nil }
                 let storage = setup.storages[id]!
-                return ["storage": id, "type": storage.type, "content": storage.content.sorted().joined(separator: ","),
-                        "enabled": storage.enabled ? 1 : 0, "active": storage.enabled ? 1 : 0]
+                return [
+                    "storage": id, "type": storage.type, "content": storage.content.sorted().joined(separator: ","),
+                    "enabled": storage.enabled ? 1 : 0, "active": storage.enabled ? 1 : 0,
+                ]
             }
         case (.get, "/nodes/{node}/storage/{storage}/content"):
             let storageID = values["storage"] ?? ""
@@ -250,24 +280,33 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         case (.post, "/nodes/{node}/qemu"):
             return try create(parameters, call.parameters.map(\.name))
         case (.get, "/nodes/{node}/qemu/{vmid}/config"):
-            guard let vmid, let config = setup.vms[vmid] else { throw Refusal(status: 500, message: "Configuration file 'nodes/pve01/qemu-server/\(values["vmid"] ?? "").conf' does not exist") }
+            guard let vmid, let config = setup.vms[vmid] else {
+                throw Refusal(
+                    status: 500,
+                    message: "Configuration file 'nodes/pve01/qemu-server/\(values["vmid"] ?? "").conf' does not exist")
+            }
             try require("/vms/\(vmid)", ["VM.Audit"])
             return config
         case (.post, "/nodes/{node}/qemu/{vmid}/config"):
-            guard let vmid, setup.vms[vmid] != nil else { throw Refusal(status: 500, message: "VM \(values["vmid"] ?? "") does not exist") }
+            guard let vmid, setup.vms[vmid] != nil else {
+                throw Refusal(status: 500, message: "VM \(values["vmid"] ?? "") does not exist")
+            }
             for (key, value) in parameters {
                 try checkOption(key, value, vmid: vmid, creating: false)
             }
             for (key, value) in parameters { setup.vms[vmid]?[key] = value }
             return task("qmconfig", vmid: vmid)
         case (.put, "/nodes/{node}/qemu/{vmid}/resize"):
-            guard let vmid, let config = setup.vms[vmid] else { throw Refusal(status: 500, message: "VM does not exist") }
+            guard let vmid, let config = setup.vms[vmid] else {
+                throw Refusal(status: 500, message: "VM does not exist")
+            }
             try require("/vms/\(vmid)", ["VM.Config.Disk"])
             let disk = parameters["disk"] ?? ""
             guard let drive = config[disk] else { throw Refusal(status: 500, message: "disk '\(disk)' does not exist") }
             try require("/storage/\(drive.prefix { $0 != ":" })", ["Datastore.AllocateSpace"])
             let size = parameters["size"] ?? ""
-            setup.vms[vmid]?[disk] = drive.replacingOccurrences(of: "size=[^,]*", with: "size=\(size)", options: .regularExpression)
+            setup.vms[vmid]?[disk] = drive.replacingOccurrences(
+                of: "size=[^,]*", with: "size=\(size)", options: .regularExpression)
             return task("resize", vmid: vmid)
         case (.post, "/nodes/{node}/qemu/{vmid}/status/start"):
             guard let vmid, setup.vms[vmid] != nil else { throw Refusal(status: 500, message: "VM does not exist") }
@@ -281,7 +320,9 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         case (.get, "/nodes/{node}/tasks/{upid}/status"):
             guard let task = tasks[values["upid"] ?? ""] else { throw Refusal(status: 500, message: "no such task") }
             if task.running { return ["status": "running", "type": task.type, "upid": values["upid"] ?? ""] }
-            return ["status": "stopped", "exitstatus": task.exitStatus, "type": task.type, "upid": values["upid"] ?? ""]
+            return [
+                "status": "stopped", "exitstatus": task.exitStatus, "type": task.type, "upid": values["upid"] ?? "",
+            ]
         case (.get, "/nodes/{node}/tasks/{upid}/log"):
             guard let task = tasks[values["upid"] ?? ""] else { throw Refusal(status: 500, message: "no such task") }
             return task.log.enumerated().map { ["n": $0.offset + 1, "t": $0.element] }
@@ -290,10 +331,13 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         }
     }
 
-    private func task(_ type: String, vmid: Int?, exitStatus: String = "OK", log: [String] = [], id: String? = nil) -> String {
+    private func task(_ type: String, vmid: Int?, exitStatus: String = "OK", log: [String] = [], id: String? = nil)
+        -> String
+    {
         let exitStatus = setup.failingTasks[type] ?? exitStatus
         taskCounter += 1
-        let upid = "UPID:\(setup.nodes[0]):\(String(format: "%08X", 0x1000 + taskCounter)):00000001:6747A0F1:\(type):\(id ?? vmid.map(String.init) ?? ""):\(setup.token):"
+        let upid =
+            "UPID:\(setup.nodes[0]):\(String(format: "%08X", 0x1000 + taskCounter)):00000001:6747A0F1:\(type):\(id ?? vmid.map(String.init) ?? ""):\(setup.token):"
         tasks[upid] = Task(type: type, exitStatus: exitStatus, log: log + ["TASK \(exitStatus)"])
         return upid
     }
@@ -304,10 +348,13 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         // The multipart parser reads the non-file fields in this fixed order, then `filename`.
         let order = call.parameters.map(\.name)
         guard order == ["content", "checksum-algorithm", "checksum"] || order == ["content"],
-              let upload = call.upload else {
+            let upload = call.upload
+        else {
             throw Refusal(status: 400, message: "unexpected multipart fields \(order)")
         }
-        guard var storage = setup.storages[storageID] else { throw Refusal(status: 500, message: "storage '\(storageID)' does not exist") }
+        guard var storage = setup.storages[storageID] else {
+            throw Refusal(status: 500, message: "storage '\(storageID)' does not exist")
+        }
         let content = parameters["content"] ?? ""
         guard storage.content.contains(content) else {
             throw Refusal(status: 500, message: "storage '\(storageID)' does not support '\(content)' content")
@@ -320,7 +367,8 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         default: allowed = []
         }
         guard allowed.contains(where: name.hasSuffix) else {
-            throw Refusal(status: 400, message: "Parameter verification failed.", errors: ["filename": "wrong file extension"])
+            throw Refusal(
+                status: 400, message: "Parameter verification failed.", errors: ["filename": "wrong file extension"])
         }
         guard let bytes = uploaded else { throw Refusal(status: 400, message: "no file part") }
         let digest = Digest.sha256Hex(bytes)
@@ -353,40 +401,59 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         }
         let algorithms = ["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]
         if let algorithm = parameters["checksum-algorithm"], !algorithms.contains(algorithm) {
-            errors["checksum-algorithm"] = "value '\(algorithm)' does not have a value in the enumeration '\(algorithms.joined(separator: ", "))'"
+            errors["checksum-algorithm"] =
+                "value '\(algorithm)' does not have a value in the enumeration '\(algorithms.joined(separator: ", "))'"
         }
-        if parameters["checksum"] != nil && parameters["checksum-algorithm"] == nil { errors["checksum-algorithm"] = "parameter is required by 'checksum'" }
-        if parameters["checksum-algorithm"] != nil && parameters["checksum"] == nil { errors["checksum"] = "parameter is required by 'checksum-algorithm'" }
+        if parameters["checksum"] != nil && parameters["checksum-algorithm"] == nil {
+            errors["checksum-algorithm"] = "parameter is required by 'checksum'"
+        }
+        if parameters["checksum-algorithm"] != nil && parameters["checksum"] == nil {
+            errors["checksum"] = "parameter is required by 'checksum-algorithm'"
+        }
         if !errors.isEmpty { throw Refusal(status: 400, message: "Parameter verification failed.", errors: errors) }
 
         try require("/storage/\(storageID)", ["Datastore.AllocateTemplate"])
         let root = effectivePrivileges("/")
-        guard (root.contains("Sys.Audit") && root.contains("Sys.Modify")) || effectivePrivileges("/nodes/\(node)").contains("Sys.AccessNetwork") else {
+        guard
+            (root.contains("Sys.Audit") && root.contains("Sys.Modify"))
+                || effectivePrivileges("/nodes/\(node)").contains("Sys.AccessNetwork")
+        else {
             throw Refusal(status: 403, message: "Permission check failed (/nodes/\(node), Sys.AccessNetwork)")
         }
-        guard let storage = setup.storages[storageID] else { throw Refusal(status: 500, message: "storage '\(storageID)' does not exist") }
+        guard let storage = setup.storages[storageID] else {
+            throw Refusal(status: 500, message: "storage '\(storageID)' does not exist")
+        }
         guard storage.enabled else { throw Refusal(status: 500, message: "storage '\(storageID)' is disabled") }
         let content = parameters["content"] ?? ""
         guard storage.content.contains(content) else {
-            throw Refusal(status: 500, message: "storage '\(storageID)' is not configured for content-type '\(content)'")
+            throw Refusal(
+                status: 500, message: "storage '\(storageID)' is not configured for content-type '\(content)'")
         }
         // normalize_content_filename: the path stripped, then every character outside [A-Za-z0-9_.-] as `_`.
         let given = parameters["filename"] ?? ""
-        let name = ProxmoxAPIEncoding.normalizedUploadName(String(given.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last ?? ""))
+        let name = ProxmoxAPIEncoding.normalizedUploadName(
+            String(given.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last ?? ""))
         let format: String?
         switch content {
         case "iso":
             guard name.range(of: "[^/]+\\.(iso|img)$", options: [.regularExpression, .caseInsensitive]) != nil else {
-                throw Refusal(status: 400, message: "Parameter verification failed.", errors: ["filename": "wrong file extension"])
+                throw Refusal(
+                    status: 400, message: "Parameter verification failed.", errors: ["filename": "wrong file extension"]
+                )
             }
             format = nil
         case "import":
-            guard let match = name.range(of: "^[a-zA-Z0-9.+=_-]+\\.(ova|qcow2|raw|vmdk)$", options: .regularExpression) else {
-                throw Refusal(status: 400, message: "Parameter verification failed.", errors: ["filename": "invalid filename or wrong extension"])
+            guard let match = name.range(of: "^[a-zA-Z0-9.+=_-]+\\.(ova|qcow2|raw|vmdk)$", options: .regularExpression)
+            else {
+                throw Refusal(
+                    status: 400, message: "Parameter verification failed.",
+                    errors: ["filename": "invalid filename or wrong extension"])
             }
             format = String(name[match].split(separator: ".").last ?? "")
         default:
-            throw Refusal(status: 400, message: "Parameter verification failed.", errors: ["content": "upload content-type '\(content)' is not allowed"])
+            throw Refusal(
+                status: 400, message: "Parameter verification failed.",
+                errors: ["content": "upload content-type '\(content)' is not allowed"])
         }
         let url = parameters["url"] ?? ""
         let volume = "\(storageID):\(content)/\(name)"
@@ -400,9 +467,16 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
                 return task("download", vmid: nil, exitStatus: "refusing to override existing file '\(name)'", id: name)
             }
             if existing.sha256 == expected {
-                return task("download", vmid: nil, log: ["downloading \(url) to \(name)", "calculating checksum of existing file...OK, got correct file already, no need to download"], id: name)
+                return task(
+                    "download", vmid: nil,
+                    log: [
+                        "downloading \(url) to \(name)",
+                        "calculating checksum of existing file...OK, got correct file already, no need to download",
+                    ], id: name)
             }
-            return task("download", vmid: nil, exitStatus: "checksum mismatch: got '\(existing.sha256)' != expect '\(expected)', aborting", id: name)
+            return task(
+                "download", vmid: nil,
+                exitStatus: "checksum mismatch: got '\(existing.sha256)' != expect '\(expected)', aborting", id: name)
         }
         let upid = task("download", vmid: nil, log: ["downloading \(url) to \(name)"], id: name)
         tasks[upid]?.running = true
@@ -412,10 +486,14 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         let executor = self.executor
         Thread.detachNewThread { [self] in
             let result: Result<(Int, Data), FetchError>
-            do { result = .success(try Self.loopbackGet(url)) } catch { result = .failure(FetchError(description: "\(error)")) }
+            do { result = .success(try Self.loopbackGet(url)) } catch {
+                result = .failure(FetchError(description: "\(error)"))
+            }
             executor.queue.async {
                 self.assumeIsolated { api in
-                    api.finishDownload(upid, result: result, volume: volume, storage: storageID, expected: expected, algorithm: algorithm, format: format, url: url)
+                    api.finishDownload(
+                        upid, result: result, volume: volume, storage: storageID, expected: expected,
+                        algorithm: algorithm, format: format, url: url)
                 }
             }
         }
@@ -423,7 +501,8 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
     }
 
     private func finishDownload(
-        _ upid: String, result: Result<(Int, Data), FetchError>, volume: String, storage: String, expected: String?, algorithm: String?,
+        _ upid: String, result: Result<(Int, Data), FetchError>, volume: String, storage: String, expected: String?,
+        algorithm: String?,
         format: String?, url: String
     ) {
         func end(_ exitStatus: String, _ lines: [String]) {
@@ -438,18 +517,25 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         case .failure(let error):
             return end("download failed: \(error)", [])
         case .success((let status, let body)):
-            guard status == 200 else { return end("download failed: wget: server returned error: HTTP/1.0 \(status)", []) }
+            guard status == 200 else {
+                return end("download failed: wget: server returned error: HTTP/1.0 \(status)", [])
+            }
             bytes = body
         }
         if let expected {
             // seedgen pins sha256; the fake computes no other digest.
-            guard algorithm == "sha256" else { return end("the fake verifies sha256 only (asked for \(algorithm ?? "?"))", []) }
+            guard algorithm == "sha256" else {
+                return end("the fake verifies sha256 only (asked for \(algorithm ?? "?"))", [])
+            }
             let got = Digest.sha256Hex(bytes)
-            guard got == expected else { return end("checksum mismatch: got '\(got)' != expect '\(expected)'", ["calculating checksum..."]) }
+            guard got == expected else {
+                return end("checksum mismatch: got '\(got)' != expect '\(expected)'", ["calculating checksum..."])
+            }
         }
         // file_size_info with the extension's format, untrusted: a qcow2 must be one.
         if format == "qcow2", !bytes.starts(with: [0x51, 0x46, 0x49, 0xFB]) {
-            return end("failed to query file information with qemu-img", ["calculating checksum...OK, checksum verified"])
+            return end(
+                "failed to query file information with qemu-img", ["calculating checksum...OK, checksum verified"])
         }
         setup.storages[storage]?.volumes[volume] = (Digest.sha256Hex(bytes), UInt64(bytes.count))
         end("OK", ["calculating checksum...OK, checksum verified", "download of '\(url)' to '\(volume)' finished"])
@@ -473,11 +559,16 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
-        guard connected == 0 else { throw FetchError(description: "Connecting to 127.0.0.1:\(port)... failed: Connection refused.") }
+        guard connected == 0 else {
+            throw FetchError(description: "Connecting to 127.0.0.1:\(port)... failed: Connection refused.")
+        }
         let path = url.path.isEmpty ? "/" : url.path + (url.query.map { "?\($0)" } ?? "")
-        let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: Wget/1.21.3\r\nAccept: */*\r\n\r\n".utf8)
+        let request = Array(
+            "GET \(path) HTTP/1.0\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: Wget/1.21.3\r\nAccept: */*\r\n\r\n".utf8)
         var sent = 0
         while sent < request.count {
             let written = request[sent...].withUnsafeBytes { Glibc.send(socketFD, $0.baseAddress, $0.count, 0) }
@@ -492,20 +583,29 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
             if count == 0 { break }
             response.append(contentsOf: buffer[0..<count])
         }
-        guard let split = response.range(of: Data("\r\n\r\n".utf8)) else { throw FetchError(description: "no HTTP response from 127.0.0.1:\(port)") }
-        let statusLine = String(decoding: response[..<split.lowerBound], as: UTF8.self).split(separator: "\r\n").first ?? ""
+        guard let split = response.range(of: Data("\r\n\r\n".utf8)) else {
+            throw FetchError(description: "no HTTP response from 127.0.0.1:\(port)")
+        }
+        let statusLine =
+            String(decoding: response[..<split.lowerBound], as: UTF8.self).split(separator: "\r\n").first ?? ""
         let status = statusLine.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
         return (status, Data(response[split.upperBound...]))
     }
 
     private func create(_ parameters: [String: String], _ order: [String]) throws -> Any? {
-        guard let vmid = Int(parameters["vmid"] ?? "") else { throw Refusal(status: 400, message: "Parameter verification failed.", errors: ["vmid": "property is missing and it is not optional"]) }
+        guard let vmid = Int(parameters["vmid"] ?? "") else {
+            throw Refusal(
+                status: 400, message: "Parameter verification failed.",
+                errors: ["vmid": "property is missing and it is not optional"])
+        }
         try require("/vms/\(vmid)", ["VM.Allocate"])
         for key in order where key != "vmid" {
             try checkOption(key, parameters[key] ?? "", vmid: vmid, creating: true)
         }
         if setup.vms[vmid] != nil {
-            return task("qmcreate", vmid: vmid, exitStatus: "unable to create VM \(vmid) - VM \(vmid) already exists on node '\(setup.nodes[0])'")
+            return task(
+                "qmcreate", vmid: vmid,
+                exitStatus: "unable to create VM \(vmid) - VM \(vmid) already exists on node '\(setup.nodes[0])'")
         }
         var config = parameters
         config["vmid"] = nil
@@ -554,29 +654,45 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         let cpu: Set = ["cores", "cpu", "sockets", "numa", "vcpus", "cpulimit", "cpuunits"]
         let memory: Set = ["memory", "balloon", "shares"]
         let hardware: Set = ["machine", "scsihw", "vga", "acpi", "kvm", "tablet", "hotplug", "smbios1", "watchdog"]
-        let general: Set = ["agent", "bios", "description", "name", "onboot", "ostype", "protection", "startup", "tags"]
-        let cloudInit: Set = ["cicustom", "cipassword", "citype", "ciuser", "ciupgrade", "nameserver", "searchdomain", "sshkeys"]
-        if cpu.contains(key) { try require(vm, ["VM.Config.CPU"]) }
-        else if memory.contains(key) { try require(vm, ["VM.Config.Memory"]) }
-        else if hardware.contains(key) { try require(vm, ["VM.Config.HWType"]) }
-        else if general.contains(key) { try require(vm, ["VM.Config.Options"]) }
-        else if key == "boot" { try require(vm, ["VM.Config.Disk"]) }
-        else if cloudInit.contains(key) || key.hasPrefix("ipconfig") {
+        let general: Set = [
+            "agent", "bios", "description", "name", "onboot", "ostype", "protection", "startup", "tags",
+        ]
+        let cloudInit: Set = [
+            "cicustom", "cipassword", "citype", "ciuser", "ciupgrade", "nameserver", "searchdomain", "sshkeys",
+        ]
+        if cpu.contains(key) {
+            try require(vm, ["VM.Config.CPU"])
+        } else if memory.contains(key) {
+            try require(vm, ["VM.Config.Memory"])
+        } else if hardware.contains(key) {
+            try require(vm, ["VM.Config.HWType"])
+        } else if general.contains(key) {
+            try require(vm, ["VM.Config.Options"])
+        } else if key == "boot" {
+            try require(vm, ["VM.Config.Disk"])
+        } else if cloudInit.contains(key) || key.hasPrefix("ipconfig") {
             try require(vm, ["VM.Config.Cloudinit", "VM.Config.Network"], any: true)
             if key == "sshkeys", value.removingPercentEncoding == nil {
-                throw Refusal(status: 400, message: "Parameter verification failed.", errors: ["sshkeys": "invalid urlencoded string"])
+                throw Refusal(
+                    status: 400, message: "Parameter verification failed.",
+                    errors: ["sshkeys": "invalid urlencoded string"])
             }
         } else if key.hasPrefix("serial") {
-            guard value == "socket" else { throw Refusal(status: 500, message: "only root can set '\(key)' config for real devices") }
+            guard value == "socket" else {
+                throw Refusal(status: 500, message: "only root can set '\(key)' config for real devices")
+            }
             try require(vm, ["VM.Config.HWType"])
         } else if key.hasPrefix("net") {
             try require(vm, ["VM.Config.Network"])
-            let fields = Dictionary(value.split(separator: ",").compactMap { part -> (String, String)? in
-                let pair = part.split(separator: "=", maxSplits: 1)
-                return pair.count == 2 ? (String(pair[0]), String(pair[1])) : nil
-            }, uniquingKeysWith: { first, _ in first })
+            let fields = Dictionary(
+                value.split(separator: ",").compactMap { part -> (String, String)? in
+                    let pair = part.split(separator: "=", maxSplits: 1)
+                    return pair.count == 2 ? (String(pair[0]), String(pair[1])) : nil
+                }, uniquingKeysWith: { first, _ in first })
             if let bridge = fields["bridge"] {
-                try require(fields["tag"].map { "/sdn/zones/localnetwork/\(bridge)/\($0)" } ?? "/sdn/zones/localnetwork/\(bridge)", ["SDN.Use"])
+                try require(
+                    fields["tag"].map { "/sdn/zones/localnetwork/\(bridge)/\($0)" }
+                        ?? "/sdn/zones/localnetwork/\(bridge)", ["SDN.Use"])
             }
         } else if isDrive(key) {
             try checkDrive(key, value, vmid: vmid, creating: creating)
@@ -595,26 +711,39 @@ public actor FakeProxmoxAPI: ProxmoxAPIClient {
         if name == "cloudinit" { return }
         if name.hasPrefix("iso/") {
             if releaseIsAtLeast(8, 4) && !cdrom {
-                throw Refusal(status: 400, message: "Parameter verification failed.", errors: [key: "an ISO image needs media=cdrom"])
+                throw Refusal(
+                    status: 400, message: "Parameter verification failed.",
+                    errors: [key: "an ISO image needs media=cdrom"])
             }
-            guard setup.storages[storage]?.volumes[volume] != nil else { throw Refusal(status: 500, message: "volume '\(volume)' does not exist") }
-            try require("/storage/\(storage)", ["Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.Audit"], any: true)
+            guard setup.storages[storage]?.volumes[volume] != nil else {
+                throw Refusal(status: 500, message: "volume '\(volume)' does not exist")
+            }
+            try require(
+                "/storage/\(storage)", ["Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.Audit"], any: true)
             return
         }
         guard setup.storages[storage]?.content.contains("images") == true else {
-            throw Refusal(status: 400, message: "Parameter verification failed.", errors: ["storage": "storage '\(storage)' does not support vm images"])
+            throw Refusal(
+                status: 400, message: "Parameter verification failed.",
+                errors: ["storage": "storage '\(storage)' does not support vm images"])
         }
         try require("/storage/\(storage)", ["Datastore.AllocateSpace"])
         if let source = fields.first(where: { $0.hasPrefix("import-from=") })?.dropFirst("import-from=".count) {
-            if source.hasPrefix("/") { throw Refusal(status: 500, message: "Only root can pass arbitrary filesystem paths.") }
+            if source.hasPrefix("/") {
+                throw Refusal(status: 500, message: "Only root can pass arbitrary filesystem paths.")
+            }
             let sourceStorage = String(source.prefix { $0 != ":" })
             guard source.contains(":import/") || source.contains(":images/") || source.contains(":vm-") else {
-                throw Refusal(status: 400, message: "Parameter verification failed.", errors: [key: "\(source) has wrong type - needs to be 'images' or 'import'"])
+                throw Refusal(
+                    status: 400, message: "Parameter verification failed.",
+                    errors: [key: "\(source) has wrong type - needs to be 'images' or 'import'"])
             }
             guard setup.storages[sourceStorage]?.volumes[String(source)] != nil else {
                 throw Refusal(status: 500, message: "volume '\(source)' does not exist")
             }
-            try require("/storage/\(sourceStorage)", ["Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.Audit"], any: true)
+            try require(
+                "/storage/\(sourceStorage)", ["Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.Audit"],
+                any: true)
         }
     }
 }

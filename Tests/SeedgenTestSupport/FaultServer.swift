@@ -24,7 +24,8 @@ public final class FaultServer: @unchecked Sendable {
         if let tls { arguments += ["--tls", tls.certificate.path, tls.key.path] }
         if let plainPort { arguments += ["--plain-port", String(plainPort)] }
         script = try LoopbackScript(
-            TestPaths.fixtures.appendingPathComponent("image/fault_server.py"), arguments: arguments, secondPort: tls != nil)
+            TestPaths.fixtures.appendingPathComponent("image/fault_server.py"), arguments: arguments,
+            secondPort: tls != nil)
         port = script.port
         scheme = tls == nil ? "http" : "https"
     }
@@ -54,13 +55,16 @@ public final class ProxyServer: @unchecked Sendable {
     /// `credentials`: `user:password` the proxy demands (407 without them).
     public init(credentials: String? = nil) throws {
         script = try LoopbackScript(
-            TestPaths.fixtures.appendingPathComponent("http/proxy_server.py"), arguments: credentials.map { ["--auth", $0] } ?? [])
+            TestPaths.fixtures.appendingPathComponent("http/proxy_server.py"),
+            arguments: credentials.map { ["--auth", $0] } ?? [])
         port = script.port
     }
 
     /// (method, target) per proxied request: `CONNECT 127.0.0.1:PORT` or `GET http://…`.
     public func requests() throws -> [(method: String, target: String, authorization: String?)] {
-        try script.log().map { ($0["method"] as? String ?? "", $0["target"] as? String ?? "", $0["authorization"] as? String) }
+        try script.log().map {
+            ($0["method"] as? String ?? "", $0["target"] as? String ?? "", $0["authorization"] as? String)
+        }
     }
 }
 
@@ -103,7 +107,9 @@ final class LoopbackScript: @unchecked Sendable {
                 if byte.isEmpty || byte == Data([0x0A]) { break }
                 line.append(byte)
             }
-            guard let port = Int(String(decoding: line, as: UTF8.self)) else { throw TestFixtureError("\(script.lastPathComponent) did not start") }
+            guard let port = Int(String(decoding: line, as: UTF8.self)) else {
+                throw TestFixtureError("\(script.lastPathComponent) did not start")
+            }
             return port
         }
         port = try readPort()
@@ -136,11 +142,17 @@ enum LoopbackHTTP {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
-        guard connected == 0 else { throw TestFixtureError("connect to 127.0.0.1:\(port): \(String(cString: strerror(errno)))") }
+        guard connected == 0 else {
+            throw TestFixtureError("connect to 127.0.0.1:\(port): \(String(cString: strerror(errno)))")
+        }
         let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
-        guard send(descriptor, request, request.count, 0) == request.count else { throw TestFixtureError("send failed") }
+        guard send(descriptor, request, request.count, 0) == request.count else {
+            throw TestFixtureError("send failed")
+        }
         var response = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -150,7 +162,9 @@ enum LoopbackHTTP {
             response += buffer[0..<count]
         }
         let text = String(decoding: response, as: UTF8.self)
-        guard let split = text.range(of: "\r\n\r\n") else { throw TestFixtureError("no HTTP response from 127.0.0.1:\(port)\(path)") }
+        guard let split = text.range(of: "\r\n\r\n") else {
+            throw TestFixtureError("no HTTP response from 127.0.0.1:\(port)\(path)")
+        }
         return String(text[split.upperBound...])
     }
 }

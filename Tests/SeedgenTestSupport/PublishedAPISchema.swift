@@ -16,8 +16,9 @@ public enum PublishedAPISchema {
     public static func load() -> Endpoints {
         let url = TestPaths.fixtures.appendingPathComponent("pve-api/apidata-subset.json")
         guard let data = try? Data(contentsOf: url),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let endpoints = object["endpoints"] as? [String: [String: Any]] else { return [:] }
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let endpoints = object["endpoints"] as? [String: [String: Any]]
+        else { return [:] }
         return endpoints
     }
 
@@ -29,7 +30,8 @@ public enum PublishedAPISchema {
     /// Everything about `call` that the schema refuses, as `parameter: message` (`""` for the call
     /// itself: unknown endpoint or method, or one tokens may not use).
     public static func violations(
-        method: String, endpoint: String, parameters: [(name: String, value: String)], in endpoints: Endpoints = endpoints
+        method: String, endpoint: String, parameters: [(name: String, value: String)],
+        in endpoints: Endpoints = endpoints
     ) -> [String: String] {
         guard let methods = endpoints[endpoint] else { return ["": "\(endpoint): not in the API schema"] }
         guard let info = methods[method] as? [String: Any] else { return ["": "\(method) \(endpoint): no such method"] }
@@ -43,10 +45,13 @@ public enum PublishedAPISchema {
             given[name] = value
         }
         for (name, value) in given {
-            let key = schema[name] != nil ? name : name.replacingOccurrences(of: "[0-9]+$", with: "[n]", options: .regularExpression)
+            let key =
+                schema[name] != nil
+                ? name : name.replacingOccurrences(of: "[0-9]+$", with: "[n]", options: .regularExpression)
             guard let property = schema[key] else {
                 if (parameterSchema["additionalProperties"] as? Int) != 1 {
-                    errors[name] = "property is not defined in schema and the schema does not allow additional properties"
+                    errors[name] =
+                        "property is not defined in schema and the schema does not allow additional properties"
                 }
                 continue
             }
@@ -63,14 +68,18 @@ public enum PublishedAPISchema {
 
     /// `violations` of a call as it would be sent: its path values, parameters and the upload's stored name.
     public static func violations(_ call: ProxmoxAPICall, in endpoints: Endpoints = endpoints) -> [String: String] {
-        var parameters = call.pathValues.map { (name: $0.key, value: $0.value) } + call.parameters.map { (name: $0.name, value: $0.value) }
+        var parameters =
+            call.pathValues.map { (name: $0.key, value: $0.value) }
+            + call.parameters.map { (name: $0.name, value: $0.value) }
         if let upload = call.upload { parameters.append((name: "filename", value: upload.storedName)) }
         return violations(method: call.method.rawValue, endpoint: call.endpoint, parameters: parameters, in: endpoints)
     }
 
     /// The same, as sorted lines (`param: message`).
     public static func problems(_ call: ProxmoxAPICall, in endpoints: Endpoints = endpoints) -> [String] {
-        violations(call, in: endpoints).sorted { $0.key < $1.key }.map { $0.key.isEmpty ? $0.value : "\($0.key): \($0.value)" }
+        violations(call, in: endpoints).sorted { $0.key < $1.key }.map {
+            $0.key.isEmpty ? $0.value : "\($0.key): \($0.value)"
+        }
     }
 
     /// One value against its property schema: nil when it passes, else the message Proxmox gives.
@@ -78,12 +87,20 @@ public enum PublishedAPISchema {
         switch property["type"] as? String {
         case "integer":
             guard let number = Int(value) else { return "type check ('integer') failed - got '\(value)'" }
-            if let minimum = property["minimum"] as? Int, number < minimum { return "value must have a minimum value of \(minimum)" }
-            if let maximum = property["maximum"] as? Int, number > maximum { return "value must have a maximum value of \(maximum)" }
+            if let minimum = property["minimum"] as? Int, number < minimum {
+                return "value must have a minimum value of \(minimum)"
+            }
+            if let maximum = property["maximum"] as? Int, number > maximum {
+                return "value must have a maximum value of \(maximum)"
+            }
         case "number":
             guard let number = Double(value) else { return "type check ('number') failed - got '\(value)'" }
-            if let minimum = property["minimum"] as? Double, number < minimum { return "value must have a minimum value of \(minimum)" }
-            if let maximum = property["maximum"] as? Double, number > maximum { return "value must have a maximum value of \(maximum)" }
+            if let minimum = property["minimum"] as? Double, number < minimum {
+                return "value must have a minimum value of \(minimum)"
+            }
+            if let maximum = property["maximum"] as? Double, number > maximum {
+                return "value must have a maximum value of \(maximum)"
+            }
         case "boolean":
             guard ["1", "0", "true", "false", "yes", "no", "on", "off"].contains(value.lowercased()) else {
                 return "type check ('boolean') failed - got '\(value)'"
@@ -94,8 +111,12 @@ public enum PublishedAPISchema {
         if let choices = property["enum"] as? [String], !choices.contains(value) {
             return "value '\(value)' does not have a value in the enumeration '\(choices.joined(separator: ", "))'"
         }
-        if let minimum = property["minLength"] as? Int, value.count < minimum { return "value must be at least \(minimum) characters long" }
-        if let maximum = property["maxLength"] as? Int, value.count > maximum { return "value may only be \(maximum) characters long" }
+        if let minimum = property["minLength"] as? Int, value.count < minimum {
+            return "value must be at least \(minimum) characters long"
+        }
+        if let maximum = property["maxLength"] as? Int, value.count > maximum {
+            return "value may only be \(maximum) characters long"
+        }
         if let pattern = property["pattern"] as? String, !matches(value, perlPattern: pattern) {
             return "value does not match the regex pattern"
         }
@@ -138,9 +159,11 @@ public enum PublishedAPISchema {
         let contents = ["images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"]
         switch format {
         case "pve-node":
-            return matches(value, "[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?") ? nil : "value does not look like a valid node name"
+            return matches(value, "[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?")
+                ? nil : "value does not look like a valid node name"
         case "pve-storage-id":
-            return matches(value, "(?i)[a-z][a-z0-9_.-]*[a-z0-9]") ? nil : "storage ID '\(value)' contains illegal characters"
+            return matches(value, "(?i)[a-z][a-z0-9_.-]*[a-z0-9]")
+                ? nil : "storage ID '\(value)' contains illegal characters"
         case "pve-configid":
             return matches(value, "[a-z][a-z0-9_]+") ? nil : "invalid configuration ID '\(value)'"
         case "pve-storage-content":
@@ -154,13 +177,16 @@ public enum PublishedAPISchema {
         case "urlencoded":
             return value.removingPercentEncoding == nil ? "invalid urlencoded string: \(value)" : nil
         case "pve-tag-list":
-            return list(",; ").allSatisfy { matches($0, "(?i)[a-z0-9_][a-z0-9_+.-]*") } ? nil : "invalid tag in '\(value)'"
+            return list(",; ").allSatisfy { matches($0, "(?i)[a-z0-9_][a-z0-9_+.-]*") }
+                ? nil : "invalid tag in '\(value)'"
         case "address-list":
-            return list(",; ").allSatisfy { IPv4Address($0) != nil || IPv6Address($0) != nil } ? nil : "invalid address in '\(value)'"
+            return list(",; ").allSatisfy { IPv4Address($0) != nil || IPv6Address($0) != nil }
+                ? nil : "invalid address in '\(value)'"
         case "pve-volume-id":
             return matches(value, "[a-z][a-z0-9_.-]*[a-z0-9]:.+") ? nil : "unable to parse volume ID '\(value)'"
         case "mac-addr":
-            return matches(value, "(?i)[a-f0-9][02468ace](:[a-f0-9]{2}){5}") ? nil : "value does not look like a valid unicast MAC address"
+            return matches(value, "(?i)[a-f0-9][02468ace](:[a-f0-9]{2}){5}")
+                ? nil : "value does not look like a valid unicast MAC address"
         case "pve-bridge-id":
             return matches(value, "[-_.\\w\\d]+") ? nil : "invalid bridge ID '\(value)'"
         default:

@@ -9,7 +9,9 @@ public enum PyYAMLOracle {
             && (try? ProcessRunner.run(python, ["-c", "import yaml"]).exitCode) == 0
     }
 
-    public static func run<Input: Encodable, Output: Decodable>(_ mode: String, _ cases: Input, as: Output.Type) throws -> Output {
+    public static func run<Input: Encodable, Output: Decodable>(_ mode: String, _ cases: Input, as: Output.Type) throws
+        -> Output
+    {
         let directory = try TemporaryDirectory(prefix: "pyyaml-oracle")
         let input = directory.path("cases.json")
         let output = directory.path("out.json")
@@ -61,12 +63,19 @@ public indirect enum JSONValue: Codable, Equatable, CustomStringConvertible {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let bool = try? container.decode(Bool.self) { self = .bool(bool) }
-        else if let number = try? container.decode(Double.self) { self = .number(number) }
-        else if let string = try? container.decode(String.self) { self = .string(string) }
-        else if let array = try? container.decode([JSONValue].self) { self = .array(array) }
-        else { self = .object(try container.decode([String: JSONValue].self)) }
+        if container.decodeNil() {
+            self = .null
+        } else if let bool = try? container.decode(Bool.self) {
+            self = .bool(bool)
+        } else if let number = try? container.decode(Double.self) {
+            self = .number(number)
+        } else if let string = try? container.decode(String.self) {
+            self = .string(string)
+        } else if let array = try? container.decode([JSONValue].self) {
+            self = .array(array)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -17,24 +17,30 @@ public final class TestCertificates: @unchecked Sendable {
         guard ProcessRunner.isInstalled("openssl") else { throw TestFixtureError("openssl is not installed") }
         let directory = try TemporaryDirectory(prefix: "seedgen-certs")
         self.directory = directory
-        let caCertificate = directory.path("ca.pem"), leafCertificate = directory.path("leaf.pem"), leafKey = directory.path("leaf.key")
+        let caCertificate = directory.path("ca.pem"), leafCertificate = directory.path("leaf.pem"),
+            leafKey = directory.path("leaf.key")
         let otherCertificate = directory.path("other.pem")
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
         try Self.openssl(
             ["req", "-x509"] + ec + [
-                "-keyout", directory.path("ca.key").path, "-out", caCertificate.path, "-days", "2", "-subj", "/CN=seedgen test CA",
+                "-keyout", directory.path("ca.key").path, "-out", caCertificate.path, "-days", "2", "-subj",
+                "/CN=seedgen test CA",
                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
             ])
-        try Self.openssl(["req"] + ec + ["-keyout", leafKey.path, "-out", directory.path("leaf.csr").path, "-subj", "/CN=localhost"])
+        try Self.openssl(
+            ["req"] + ec + ["-keyout", leafKey.path, "-out", directory.path("leaf.csr").path, "-subj", "/CN=localhost"])
         let extensions = try directory.write(
-            "leaf.ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+            "leaf.ext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
         try Self.openssl([
-            "x509", "-req", "-in", directory.path("leaf.csr").path, "-CA", caCertificate.path, "-CAkey", directory.path("ca.key").path,
+            "x509", "-req", "-in", directory.path("leaf.csr").path, "-CA", caCertificate.path, "-CAkey",
+            directory.path("ca.key").path,
             "-CAcreateserial", "-out", leafCertificate.path, "-days", "2", "-extfile", extensions.path,
         ])
         try Self.openssl(
             ["req", "-x509"] + ec + [
-                "-keyout", directory.path("other.key").path, "-out", otherCertificate.path, "-days", "2", "-subj", "/CN=127.0.0.1",
+                "-keyout", directory.path("other.key").path, "-out", otherCertificate.path, "-days", "2", "-subj",
+                "/CN=127.0.0.1",
                 "-addext", "subjectAltName=IP:127.0.0.1",
             ])
         leafFingerprint = try Self.fingerprint(leafCertificate)
@@ -46,11 +52,14 @@ public final class TestCertificates: @unchecked Sendable {
 
     private static func openssl(_ arguments: [String]) throws {
         let result = try ProcessRunner.run("openssl", arguments)
-        guard result.exitCode == 0 else { throw TestFixtureError("openssl \(arguments.first ?? "") failed: \(result.stderr)") }
+        guard result.exitCode == 0 else {
+            throw TestFixtureError("openssl \(arguments.first ?? "") failed: \(result.stderr)")
+        }
     }
 
     private static func fingerprint(_ certificate: URL) throws -> String {
-        let result = try ProcessRunner.run("openssl", ["x509", "-in", certificate.path, "-noout", "-fingerprint", "-sha256"])
+        let result = try ProcessRunner.run(
+            "openssl", ["x509", "-in", certificate.path, "-noout", "-fingerprint", "-sha256"])
         guard result.exitCode == 0, let value = result.stdout.split(separator: "=", maxSplits: 1).last else {
             throw TestFixtureError("openssl x509 -fingerprint failed: \(result.stderr)")
         }

@@ -22,7 +22,9 @@ public enum TestPaths {
     /// Tests/Fixtures/reference, so a clone on its own (a new user's machine) still runs every test.
     public static var sharedReference: URL {
         let shared = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/reference")
-        if FileManager.default.fileExists(atPath: shared.appendingPathComponent("qm-options.json").path) { return shared }
+        if FileManager.default.fileExists(atPath: shared.appendingPathComponent("qm-options.json").path) {
+            return shared
+        }
         return packageRoot.appendingPathComponent("Tests/Fixtures/reference")
     }
 
@@ -47,7 +49,9 @@ extension TestPaths {
     /// `swift build --build-tests`); only `--skip-build` can find it missing or old.
     public static func seedgenBinaryProblem() -> String? {
         guard !FileManager.default.isExecutableFile(atPath: seedgenBinary.path) else { return nil }
-        return "\(seedgenBinary.path) does not exist: run `swift test` without --skip-build (it builds seedgen first), or `swift build`"
+        return
+            "\(seedgenBinary.path) does not exist: run `swift test` without --skip-build (it builds seedgen first), or "
+            + "`swift build`"
     }
 }
 

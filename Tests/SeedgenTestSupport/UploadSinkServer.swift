@@ -61,11 +61,14 @@ public final class UploadSinkServer: @unchecked Sendable {
             case .head: break
             case .body(let part): counter.add(part.readableBytes)
             case .end:
-                let body = ByteBuffer(string: #"{"data":"UPID:bench:00001000:00000001:6747A0F1:imgcopy::bench@pve!bench:"}"#)
+                let body = ByteBuffer(
+                    string: #"{"data":"UPID:bench:00001000:00000001:6747A0F1:imgcopy::bench@pve!bench:"}"#)
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: "application/json;charset=UTF-8")
                 headers.add(name: "Content-Length", value: String(body.readableBytes))
-                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+                context.write(
+                    wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))),
+                    promise: nil)
                 context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
                 context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
             }

@@ -7,14 +7,16 @@ import Testing
 /// extends:, Ansible variables, and checks across the files of one run.
 @Suite struct ComposeTests {
     @Test func extendsMergesMapsAndReplacesLists() throws {
-        let fixture = try SpecFixture("""
+        let fixture = try SpecFixture(
+            """
             extends: base/defaults.yaml
             name: db01
             vmid: 9201
             tags: [db, primary]
             hardware:
               memory: 16G
-            """, extraFiles: [
+            """,
+            extraFiles: [
                 "base/defaults.yaml": """
                 extends: root.yaml
                 tags: [base]
@@ -36,16 +38,19 @@ import Testing
     }
 
     @Test func extendsCycleAndMissingBaseArePositioned() throws {
-        let fixture = try SpecFixture("name: a\nvmid: 100\nextends: b.yaml\n", name: "a.yaml", extraFiles: ["b.yaml": "extends: a.yaml\n"])
+        let fixture = try SpecFixture(
+            "name: a\nvmid: 100\nextends: b.yaml\n", name: "a.yaml", extraFiles: ["b.yaml": "extends: a.yaml\n"])
         // The error sits on the link that closes the cycle: b.yaml's extends.
-        let cycle = try #require(fixture.load().diagnostics.first { $0.message.contains("extends cycle: a.yaml → b.yaml → a.yaml") })
+        let cycle = try #require(
+            fixture.load().diagnostics.first { $0.message.contains("extends cycle: a.yaml → b.yaml → a.yaml") })
         #expect(cycle.location == SourceLocation(file: fixture.directory.path("b.yaml").path, line: 1, column: 10))
         let missing = try SpecFixture("name: a\nvmid: 100\nextends: ⟨base⟩nope.yaml\n")
         missing.expectError("base", keyPath: "extends", contains: "base file not found", in: missing.load())
     }
 
     @Test func errorsInABaseFilePointAtTheBaseFile() throws {
-        let fixture = try SpecFixture("extends: base.yaml\nname: a\nvmid: 100\n", extraFiles: ["base.yaml": "hardware:\n  cores: many\n"])
+        let fixture = try SpecFixture(
+            "extends: base.yaml\nname: a\nvmid: 100\n", extraFiles: ["base.yaml": "hardware:\n  cores: many\n"])
         let result = fixture.load()
         let error = try #require(result.diagnostics.first { $0.keyPath == "hardware.cores" })
         #expect(error.location?.file.hasSuffix("base.yaml") == true)
@@ -53,7 +58,8 @@ import Testing
     }
 
     @Test func ansibleVariablesAreReadAsVMFiles() throws {
-        let fixture = try SpecFixture("""
+        let fixture = try SpecFixture(
+            """
             proxmox_vm_name: legacy01
             proxmox_vm_vmid: 9301
             proxmox_vm_cloud_image_url: https://images.example.invalid/noble.img
@@ -98,7 +104,8 @@ import Testing
     }
 
     @Test func ansiblePlaintextPasswordAndUnknownVariables() throws {
-        let fixture = try SpecFixture("""
+        let fixture = try SpecFixture(
+            """
             proxmox_vm_name: legacy01
             proxmox_vm_vmid: 9301
             proxmox_vm_cloud_init_password: ⟨pw⟩hunter2
@@ -106,14 +113,19 @@ import Testing
             """, name: "vars.yml")
         let result = fixture.load()
         fixture.expectError("pw", keyPath: "proxmox_vm_cloud_init_password", contains: "plaintext password", in: result)
-        fixture.expectError("typo", keyPath: "proxmox_vm_cloud_init_usr", contains: "unknown Ansible variable", in: result)
+        fixture.expectError(
+            "typo", keyPath: "proxmox_vm_cloud_init_usr", contains: "unknown Ansible variable", in: result)
         #expect(result.diagnostics.contains { $0.allowed == "did you mean 'proxmox_vm_cloud_init_user'?" })
     }
 
     @Test func duplicatesAcrossFilesAreReportedAtBothPlaces() throws {
         let directory = try TemporaryDirectory()
-        let a = try directory.write("a.yaml", "name: web01\nvmid: 9001\nnetwork:\n  interfaces:\n    - { mac: 'BC:24:11:00:00:01', ipv4: dhcp }\n")
-        let b = try directory.write("b.yaml", "name: web02\nvmid: 9001\nnetwork:\n  interfaces:\n    - { mac: 'BC:24:11:00:00:01', ipv4: dhcp }\n")
+        let a = try directory.write(
+            "a.yaml",
+            "name: web01\nvmid: 9001\nnetwork:\n  interfaces:\n    - { mac: 'BC:24:11:00:00:01', ipv4: dhcp }\n")
+        let b = try directory.write(
+            "b.yaml",
+            "name: web02\nvmid: 9001\nnetwork:\n  interfaces:\n    - { mac: 'BC:24:11:00:00:01', ipv4: dhcp }\n")
         let result = SpecLoader().loadAll([a.path, b.path])
         let vmidErrors = result.diagnostics.filter { $0.message.contains("duplicate VMID 9001") }
         #expect(Set(vmidErrors.compactMap { $0.location?.file }) == [a.path, b.path])
@@ -124,7 +136,10 @@ import Testing
 
     @Test func everySampleIsValid() throws {
         let files = try FileManager.default.subpathsOfDirectory(atPath: TestPaths.samples.path)
-            .filter { ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasSuffix("defaults.yaml") && !$0.hasPrefix("files/") }
+            .filter {
+                ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasSuffix("defaults.yaml")
+                    && !$0.hasPrefix("files/")
+            }
             .map { TestPaths.samples.appendingPathComponent($0).path }
         #expect(files.count >= 8)
         let result = SpecLoader.standard().loadAll(files)

@@ -5,7 +5,8 @@ import Testing
 
 @Suite struct CredentialsTests {
     @Test func passwordFileIsHashedWithSHA512CryptThatOpenSSLAgreesWith() throws {
-        let fixture = try SpecFixture("""
+        let fixture = try SpecFixture(
+            """
             name: a
             vmid: 100
             cloud_init:
@@ -20,7 +21,8 @@ import Testing
         // A real consumer recomputes it: openssl with the same salt must produce the same hash.
         #expect(ProcessRunner.isInstalled("openssl"), "openssl is needed (scripts/install-deps.sh)")
         let salt = hash.split(separator: "$")[1]
-        let openssl = try ProcessRunner.run("openssl", ["passwd", "-6", "-salt", String(salt), "-stdin"], stdin: Data("s3cret pa$$ word".utf8))
+        let openssl = try ProcessRunner.run(
+            "openssl", ["passwd", "-6", "-salt", String(salt), "-stdin"], stdin: Data("s3cret pa$$ word".utf8))
         #expect(openssl.exitCode == 0)
         #expect(openssl.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == hash)
         // Reproducible: the same input gives the same hash.
@@ -28,7 +30,8 @@ import Testing
     }
 
     @Test func passwordEnvIsHashedAndAMissingVariableIsAnError() throws {
-        let fixture = try SpecFixture("""
+        let fixture = try SpecFixture(
+            """
             name: a
             vmid: 100
             cloud_init:
@@ -37,11 +40,13 @@ import Testing
             """)
         let ok = try fixture.load(environment: ["OPS_PASSWORD": "from-env"]).get()
         #expect(ok.first?.cloudInit.users.first?.passwordHash?.hasPrefix("$6$") == true)
-        fixture.expectError("env", keyPath: "cloud_init.users[0].password_env", contains: "OPS_PASSWORD is not set", in: fixture.load())
+        fixture.expectError(
+            "env", keyPath: "cloud_init.users[0].password_env", contains: "OPS_PASSWORD is not set", in: fixture.load())
     }
 
     @Test func inlinePlaintextIsRefused() throws {
-        let fixture = try SpecFixture("""
+        let fixture = try SpecFixture(
+            """
             name: a
             vmid: 100
             cloud_init:
@@ -50,12 +55,16 @@ import Testing
                   ⟨pw⟩password: hunter2
             """)
         let result = fixture.load()
-        fixture.expectError("pw", keyPath: "cloud_init.users[0].password", contains: "plaintext password inline", in: result)
-        #expect(!result.diagnostics.map(\.description).joined().contains("hunter2"), "the plaintext must not be echoed back")
+        fixture.expectError(
+            "pw", keyPath: "cloud_init.users[0].password", contains: "plaintext password inline", in: result)
+        #expect(
+            !result.diagnostics.map(\.description).joined().contains("hunter2"), "the plaintext must not be echoed back"
+        )
     }
 
     @Test func badHashAndBadKeysAreReported() throws {
-        let fixture = try SpecFixture("""
+        let fixture = try SpecFixture(
+            """
             name: a
             vmid: 100
             cloud_init:
@@ -69,15 +78,22 @@ import Testing
                   ssh_authorized_keys_file: ⟨file⟩missing.pub
             """)
         let result = fixture.load()
-        fixture.expectError("hash", keyPath: "cloud_init.users[0].password_hash", contains: "not a crypt password hash", in: result)
-        fixture.expectError("notakey", keyPath: "cloud_init.users[0].ssh_authorized_keys[0]", contains: "no known key type", in: result)
-        fixture.expectError("mismatch", keyPath: "cloud_init.users[0].ssh_authorized_keys[1]", contains: "ssh-rsa key but the line says ssh-ed25519", in: result)
-        fixture.expectError("b64", keyPath: "cloud_init.users[0].ssh_authorized_keys[2]", contains: "not valid base64", in: result)
-        fixture.expectError("file", keyPath: "cloud_init.users[0].ssh_authorized_keys_file", contains: "file not found", in: result)
+        fixture.expectError(
+            "hash", keyPath: "cloud_init.users[0].password_hash", contains: "not a crypt password hash", in: result)
+        fixture.expectError(
+            "notakey", keyPath: "cloud_init.users[0].ssh_authorized_keys[0]", contains: "no known key type", in: result)
+        fixture.expectError(
+            "mismatch", keyPath: "cloud_init.users[0].ssh_authorized_keys[1]",
+            contains: "ssh-rsa key but the line says ssh-ed25519", in: result)
+        fixture.expectError(
+            "b64", keyPath: "cloud_init.users[0].ssh_authorized_keys[2]", contains: "not valid base64", in: result)
+        fixture.expectError(
+            "file", keyPath: "cloud_init.users[0].ssh_authorized_keys_file", contains: "file not found", in: result)
     }
 
     @Test func keysFromAFileAreValidatedLineByLine() throws {
-        let fixture = try SpecFixture("""
+        let fixture = try SpecFixture(
+            """
             name: a
             vmid: 100
             cloud_init:
@@ -85,7 +101,8 @@ import Testing
                 - { name: ops, ssh_authorized_keys_file: ⟨file⟩keys.pub }
             """, extraFiles: ["keys.pub": "# team keys\n\(validKey)\n\nssh-ed25519 AAAA broken\n"])
         let result = fixture.load()
-        fixture.expectError("file", keyPath: "cloud_init.users[0].ssh_authorized_keys_file", contains: "line 4", in: result)
+        fixture.expectError(
+            "file", keyPath: "cloud_init.users[0].ssh_authorized_keys_file", contains: "line 4", in: result)
     }
 
     @Test func realPublicKeysPassThePublicKeyCheck() throws {
@@ -93,9 +110,11 @@ import Testing
         let directory = try TemporaryDirectory()
         for type in ["ed25519", "rsa", "ecdsa"] {
             let key = directory.path("id_\(type)")
-            let made = try ProcessRunner.run("ssh-keygen", ["-q", "-t", type, "-N", "", "-C", "test key", "-f", key.path])
+            let made = try ProcessRunner.run(
+                "ssh-keygen", ["-q", "-t", type, "-N", "", "-C", "test key", "-f", key.path])
             #expect(made.exitCode == 0)
-            let line = try String(contentsOf: key.appendingPathExtension("pub"), encoding: .utf8).trimmingCharacters(in: .newlines)
+            let line = try String(contentsOf: key.appendingPathExtension("pub"), encoding: .utf8).trimmingCharacters(
+                in: .newlines)
             #expect(SSHPublicKey.problem(with: line) == nil, "\(type): \(line)")
         }
     }

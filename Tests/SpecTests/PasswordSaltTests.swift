@@ -7,8 +7,11 @@ import Testing
 /// optional site key, so a seed ISO gives no fast way to test password guesses.
 @Suite struct PasswordSaltTests {
     /// The hash seedgen makes for `password` of user `user` on VM `vmid`, via a vm.yaml like a user's.
-    func hash(password: String, vmid: Int = 100, user: String = "ops", environment: [String: String] = [:]) throws -> String {
-        let fixture = try SpecFixture("""
+    func hash(password: String, vmid: Int = 100, user: String = "ops", environment: [String: String] = [:]) throws
+        -> String
+    {
+        let fixture = try SpecFixture(
+            """
             name: a
             vmid: \(vmid)
             cloud_init:
@@ -59,7 +62,8 @@ import Testing
         let siteB = try hash(password: "shared", environment: ["SEEDGEN_SALT_KEY_FILE": keyB.path])
         #expect(Set([salt(of: plain), salt(of: siteA), salt(of: siteB)]).count == 3)
         #expect(try hash(password: "shared", environment: ["SEEDGEN_SALT_KEY_FILE": keyA.path]) == siteA)
-        #expect(salt(of: try hash(password: "other", environment: ["SEEDGEN_SALT_KEY_FILE": keyA.path])) == salt(of: siteA))
+        #expect(
+            salt(of: try hash(password: "other", environment: ["SEEDGEN_SALT_KEY_FILE": keyA.path])) == salt(of: siteA))
     }
 
     @Test func aMissingOrShortSiteKeyIsAnError() throws {
@@ -79,17 +83,24 @@ import Testing
         #expect(ProcessRunner.isInstalled("openssl"), "openssl is needed (scripts/install-deps.sh)")
         let directory = try TemporaryDirectory()
         let key = try directory.write("site.key", "a site key of more than sixteen bytes")
-        for (password, environment) in [("s3cret pa$$ word", [String: String]()), ("ünïcode", ["SEEDGEN_SALT_KEY_FILE": key.path])] {
+        for (password, environment) in [
+            ("s3cret pa$$ word", [String: String]()), ("ünïcode", ["SEEDGEN_SALT_KEY_FILE": key.path]),
+        ] {
             let made = try hash(password: password, environment: environment)
-            let openssl = try ProcessRunner.run("openssl", ["passwd", "-6", "-salt", salt(of: made), "-stdin"], stdin: Data(password.utf8))
+            let openssl = try ProcessRunner.run(
+                "openssl", ["passwd", "-6", "-salt", salt(of: made), "-stdin"], stdin: Data(password.utf8))
             #expect(openssl.exitCode == 0)
             #expect(openssl.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == made)
             // Python's crypt calls the system's crypt(3), as a login does: hashing the password with
             // the stored hash as setting must give the stored hash back.
             let script = "import crypt, sys; h = sys.argv[1]; print(crypt.crypt(sys.stdin.read(), h) == h)"
-            let python = try ProcessRunner.run("/usr/bin/python3", ["-W", "ignore", "-c", script, made], stdin: Data(password.utf8))
-            #expect(python.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "True", "\(python.stdout)\(python.stderr)")
-            let wrong = try ProcessRunner.run("/usr/bin/python3", ["-W", "ignore", "-c", script, made], stdin: Data("wrong".utf8))
+            let python = try ProcessRunner.run(
+                "/usr/bin/python3", ["-W", "ignore", "-c", script, made], stdin: Data(password.utf8))
+            #expect(
+                python.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "True",
+                "\(python.stdout)\(python.stderr)")
+            let wrong = try ProcessRunner.run(
+                "/usr/bin/python3", ["-W", "ignore", "-c", script, made], stdin: Data("wrong".utf8))
             #expect(wrong.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "False")
         }
     }

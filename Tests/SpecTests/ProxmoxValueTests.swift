@@ -89,11 +89,13 @@ import Testing
 /// What vm.yaml may now say because Proxmox accepts it, and what the stages make of it.
 @Suite struct ProxmoxLimitDecodingTests {
     @Test func mtuOneIsAcceptedAsProxmoxDoes() throws {
-        let fixture = try SpecFixture("name: web01\nvmid: 9001\nnetwork:\n  interfaces:\n    - bridge: vmbr0\n      mtu: 1\n")
+        let fixture = try SpecFixture(
+            "name: web01\nvmid: 9001\nnetwork:\n  interfaces:\n    - bridge: vmbr0\n      mtu: 1\n")
         let result = fixture.load()
         #expect(!result.hasErrors, "\(result.diagnostics.map(\.description))")
         #expect(result.specs.first?.network.interfaces.first?.mtu == 1)
-        let refused = try SpecFixture("name: web01\nvmid: 9001\nnetwork:\n  interfaces:\n    - bridge: vmbr0\n      mtu: ⟨mtu⟩0\n")
+        let refused = try SpecFixture(
+            "name: web01\nvmid: 9001\nnetwork:\n  interfaces:\n    - bridge: vmbr0\n      mtu: ⟨mtu⟩0\n")
         refused.expectError("mtu", keyPath: "network.interfaces[0].mtu", contains: "out of range", in: refused.load())
     }
 }

@@ -22,13 +22,23 @@ struct SpecFixture {
     }
 
     /// Expects exactly one error at marker `marker` on `keyPath` whose text contains `message`.
-    func expectError(_ marker: String, keyPath: String, contains message: String, in result: SpecLoader.Result, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+    func expectError(
+        _ marker: String, keyPath: String, contains message: String, in result: SpecLoader.Result,
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) {
         let position = marked.markers[marker]
-        let matching = result.diagnostics.filter { $0.severity == .error && $0.keyPath == keyPath && $0.message.contains(message) }
-        #expect(matching.count == 1, "no single error '\(message)' at \(keyPath); got:\n\(result.diagnostics.map(\.description).joined(separator: "\n"))", sourceLocation: sourceLocation)
+        let matching = result.diagnostics.filter {
+            $0.severity == .error && $0.keyPath == keyPath && $0.message.contains(message)
+        }
+        #expect(
+            matching.count == 1,
+            "no single error '\(message)' at \(keyPath); got:\n\(result.diagnostics.map(\.description).joined(separator: "\n"))",
+            sourceLocation: sourceLocation)
         if let diagnostic = matching.first, let position {
-            #expect(diagnostic.location?.line == position.line && diagnostic.location?.column == position.column,
-                    "\(diagnostic) is not at marker ⟨\(marker)⟩ \(position.line):\(position.column)", sourceLocation: sourceLocation)
+            #expect(
+                diagnostic.location?.line == position.line && diagnostic.location?.column == position.column,
+                "\(diagnostic) is not at marker ⟨\(marker)⟩ \(position.line):\(position.column)",
+                sourceLocation: sourceLocation)
             #expect(diagnostic.location?.file == file.path, sourceLocation: sourceLocation)
         }
     }

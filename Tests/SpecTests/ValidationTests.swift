@@ -19,7 +19,8 @@ import Testing
     }
 
     @Test func everyProblemIsReportedWithItsPosition() throws {
-        let fixture = try SpecFixture("""
+        let fixture = try SpecFixture(
+            """
             name: ⟨name⟩web_01
             vmid: ⟨vmid⟩42
             ⟨typo⟩hardwre: {}
@@ -50,7 +51,8 @@ import Testing
         fixture.expectError("cidr", keyPath: "network.interfaces[0].ipv4", contains: "not an IPv4 address", in: result)
         fixture.expectError("vlan", keyPath: "network.interfaces[0].vlan", contains: "out of range", in: result)
         fixture.expectError("gw", keyPath: "network.interfaces[1].gateway4", contains: "outside", in: result)
-        fixture.expectError("gwdhcp", keyPath: "network.interfaces[2].gateway4", contains: "needs a static ipv4", in: result)
+        fixture.expectError(
+            "gwdhcp", keyPath: "network.interfaces[2].gateway4", contains: "needs a static ipv4", in: result)
     }
 
     /// An unclosed bracket is reported where it opens (libyaml's context mark), where it was
@@ -70,16 +72,21 @@ import Testing
         let fixture = try SpecFixture("name: a\nvmid: 100\ndescription: ⟨quote⟩\"web frontend\nimage: debian-12\n\n")
         let result = fixture.load()
         fixture.expectError(
-            "quote", keyPath: "", contains: "this quoted scalar is never closed (reached the end of the file at 6:1)", in: result)
+            "quote", keyPath: "", contains: "this quoted scalar is never closed (reached the end of the file at 6:1)",
+            in: result)
         #expect(result.diagnostics.count == 1)
-        #expect(result.diagnostics.first?.description.hasSuffix(
-            "vm.yaml:3:14: error: this quoted scalar is never closed (reached the end of the file at 6:1)") == true)
+        #expect(
+            result.diagnostics.first?.description.hasSuffix(
+                "vm.yaml:3:14: error: this quoted scalar is never closed (reached the end of the file at 6:1)") == true)
     }
 
     @Test func unclosedFlowMappingIsReportedWhereItOpens() throws {
         let fixture = try SpecFixture("name: a\nhardware: ⟨brace⟩{memory: 2G, cores: 2\n")
         let result = fixture.load()
-        fixture.expectError("brace", keyPath: "", contains: "this flow mapping `{` is never closed (reached the end of the file at 3:1 without a `}`)", in: result)
+        fixture.expectError(
+            "brace", keyPath: "",
+            contains: "this flow mapping `{` is never closed (reached the end of the file at 3:1 without a `}`)",
+            in: result)
     }
 
     @Test func badIndentationNamesTheMappingItBreaks() throws {
@@ -87,7 +94,9 @@ import Testing
         let result = fixture.load()
         fixture.expectError(
             "line", keyPath: "",
-            contains: "this line is indented to column 2, but the mapping it continues (from 1:1) has its keys at column 1", in: result)
+            contains:
+                "this line is indented to column 2, but the mapping it continues (from 1:1) has its keys at column 1",
+            in: result)
     }
 
     @Test func duplicateKeysAreErrors() throws {
@@ -98,7 +107,8 @@ import Testing
     }
 
     @Test func duplicateMACInOneFile() throws {
-        let fixture = try SpecFixture("""
+        let fixture = try SpecFixture(
+            """
             name: a
             vmid: 100
             network:
@@ -106,7 +116,9 @@ import Testing
                 - { mac: "bc:24:11:00:00:01", ipv4: dhcp }
                 - { mac: ⟨second⟩"BC-24-11-00-00-01", ipv4: dhcp }
             """)
-        fixture.expectError("second", keyPath: "network.interfaces[1].mac", contains: "duplicate MAC BC:24:11:00:00:01", in: fixture.load())
+        fixture.expectError(
+            "second", keyPath: "network.interfaces[1].mac", contains: "duplicate MAC BC:24:11:00:00:01",
+            in: fixture.load())
     }
 
     @Test func derivedMACsAreStableUnicastAndDistinct() {
@@ -122,7 +134,8 @@ import Testing
     }
 
     @Test func ipv6GatewayRules() throws {
-        let fixture = try SpecFixture("""
+        let fixture = try SpecFixture(
+            """
             name: a
             vmid: 100
             network:
@@ -133,7 +146,8 @@ import Testing
             """)
         let result = fixture.load()
         fixture.expectError("out", keyPath: "network.interfaces[0].gateway6", contains: "outside", in: result)
-        fixture.expectError("nostatic", keyPath: "network.interfaces[2].gateway6", contains: "needs a static ipv6", in: result)
+        fixture.expectError(
+            "nostatic", keyPath: "network.interfaces[2].gateway6", contains: "needs a static ipv6", in: result)
         #expect(!result.diagnostics.contains { $0.keyPath == "network.interfaces[1].gateway6" })
     }
 
@@ -153,7 +167,8 @@ import Testing
     }
 
     @Test func imageMapRules() throws {
-        let fixture = try SpecFixture("""
+        let fixture = try SpecFixture(
+            """
             name: a
             vmid: 100
             image:
@@ -161,12 +176,14 @@ import Testing
               signature_url: ⟨sig⟩https://example.invalid/SHA256SUMS.gpg
             """)
         let result = fixture.load()
-        fixture.expectError("url", keyPath: "image.url", contains: "nothing verifies https://example.invalid/x.img", in: result)
+        fixture.expectError(
+            "url", keyPath: "image.url", contains: "nothing verifies https://example.invalid/x.img", in: result)
         fixture.expectError("sig", keyPath: "image.signature_url", contains: "checksums_url is missing", in: result)
     }
 
     @Test func octalPermissionsStayStrings() throws {
-        let fixture = try SpecFixture("""
+        let fixture = try SpecFixture(
+            """
             name: a
             vmid: 100
             cloud_init:
@@ -179,7 +196,8 @@ import Testing
     }
 
     @Test func hostileFreeTextIsKeptVerbatim() throws {
-        let fixture = try SpecFixture("""
+        let fixture = try SpecFixture(
+            """
             name: a
             vmid: 100
             description: "$(touch /tmp/canary) `id` 'q' \\"dq\\": # yes 0755 ünï"
@@ -192,7 +210,8 @@ import Testing
     @Test func modeSpecificHashRule() throws {
         let yescrypt = "$y$j9T$abcdefghijklmnopqrstuv$ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
         #expect(PasswordHash.scheme(of: yescrypt) == .yescrypt)
-        let fixture = try SpecFixture("""
+        let fixture = try SpecFixture(
+            """
             name: a
             vmid: 100
             cloud_init:
@@ -200,6 +219,8 @@ import Testing
               users:
                 - { name: ops, password_hash: ⟨hash⟩"\(yescrypt)" }
             """)
-        fixture.expectError("hash", keyPath: "cloud_init.users[0].password_hash", contains: "hashes a $y$ password again", in: fixture.load())
+        fixture.expectError(
+            "hash", keyPath: "cloud_init.users[0].password_hash", contains: "hashes a $y$ password again",
+            in: fixture.load())
     }
 }

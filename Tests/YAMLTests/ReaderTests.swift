@@ -1,6 +1,6 @@
 import Foundation
-import SeedgenYAML
 import SeedgenTestSupport
+import SeedgenYAML
 import Testing
 
 /// SeedgenYAML's value of a node in the oracle's normalised form (timestamps by kind only).
@@ -37,18 +37,27 @@ func withoutTimestampValues(_ value: JSONValue) -> JSONValue {
     /// Every plain scalar form the YAML 1.1 resolver distinguishes, and near misses of each.
     static let plainScalars: [String] = {
         var texts = [
-            "0755", "0o600", "0x1F", "0x_", "0b101", "0b", "1_000", "1:20", "1:60", "-1:20:30", "190:20:30.15", "+1", "-0", "0", "00",
-            "0_", "08", "09.5", "1e3", "1.5e3", "1.5e+3", "1.e+5", "1.", ".5", "._5", "._", ".", "+.inf", "-.Inf", ".INF", ".nan", ".NaN",
-            "-.nan", "~", "null", "Null", "NULL", "nUll", "", "yes", "Yes", "YES", "yEs", "no", "No", "NO", "true", "True", "TRUE",
+            "0755", "0o600", "0x1F", "0x_", "0b101", "0b", "1_000", "1:20", "1:60", "-1:20:30", "190:20:30.15", "+1",
+            "-0", "0", "00",
+            "0_", "08", "09.5", "1e3", "1.5e3", "1.5e+3", "1.e+5", "1.", ".5", "._5", "._", ".", "+.inf", "-.Inf",
+            ".INF", ".nan", ".NaN",
+            "-.nan", "~", "null", "Null", "NULL", "nUll", "", "yes", "Yes", "YES", "yEs", "no", "No", "NO", "true",
+            "True", "TRUE",
             "tRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N", "2001-12-14",
-            "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10 -5", "2001-12-15T02:59:43.1Z", "2001-12-14 21:59:43.10",
-            "2002-1-1", "2001-12-14T1:02:03", "2001-12-1", "1_0:2_0", "12:3", "0:0", "+0x1F", "-0b1_0", "0777_7", "1__2",
-            "3.14", "-3.14", "6.8523015e+5", "685.230_15e+03", "685_230.15", "<<", "=", "==", "a", "x1", "1x", "10:", "- 1",
-            "1 2", "12_", "_12", "0x", "0xg", "1e", "1.0e+", "1.0e+1.5", "12:60", "9223372036854775807", "-9223372036854775808",
+            "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10 -5", "2001-12-15T02:59:43.1Z",
+            "2001-12-14 21:59:43.10",
+            "2002-1-1", "2001-12-14T1:02:03", "2001-12-1", "1_0:2_0", "12:3", "0:0", "+0x1F", "-0b1_0", "0777_7",
+            "1__2",
+            "3.14", "-3.14", "6.8523015e+5", "685.230_15e+03", "685_230.15", "<<", "=", "==", "a", "x1", "1x", "10:",
+            "- 1",
+            "1 2", "12_", "_12", "0x", "0xg", "1e", "1.0e+", "1.0e+1.5", "12:60", "9223372036854775807",
+            "-9223372036854775808",
         ]
         texts += [
-            "ops", "vmbr0", "10.0.0.1/8", "fe80::1", "-", "+", "o", "t", "yesterday", "offline", "onion", "1024M", "2001:db8::1",
-            "0xfg", "0b12", "3T", "bc:24:11:00:00:01", "oFF", "nULL", "falsey", "Nulls", "truely", "yes!", "0.0.0.0", "1:2", "=x",
+            "ops", "vmbr0", "10.0.0.1/8", "fe80::1", "-", "+", "o", "t", "yesterday", "offline", "onion", "1024M",
+            "2001:db8::1",
+            "0xfg", "0b12", "3T", "bc:24:11:00:00:01", "oFF", "nULL", "falsey", "Nulls", "truely", "yes!", "0.0.0.0",
+            "1:2", "=x",
             "<", "~x", "ssh-ed25519 AAAA", "é", "🙂",
         ]
         for scalar in 0x21...0x7E where !"#&*!|>'\"%@`{}[],-?:".unicodeScalars.contains(UnicodeScalar(UInt8(scalar))) {
@@ -71,7 +80,10 @@ func withoutTimestampValues(_ value: JSONValue) -> JSONValue {
             } catch {
                 mine = nil
             }
-            #expect(mine == oracle.map(withoutTimestampValues), "\(document.debugDescription): PyYAML \(oracle.map(\.description) ?? "refuses it"), seedgen \(mine.map(\.description) ?? "refuses it")")
+            #expect(
+                mine == oracle.map(withoutTimestampValues),
+                "\(document.debugDescription): PyYAML \(oracle.map(\.description) ?? "refuses it"), seedgen \(mine.map(\.description) ?? "refuses it")"
+            )
         }
     }
 
@@ -125,7 +137,11 @@ func withoutTimestampValues(_ value: JSONValue) -> JSONValue {
 
     @Test func aliasBombsStop() throws {
         var text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
-        for level in 1..<9 { text += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        for level in 1..<9 {
+            text +=
+                "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ")
+                + "]\n"
+        }
         #expect(throws: YAMLReadError.self) { try YAMLReader.read(text) }
     }
 }

@@ -23,23 +23,24 @@ import Testing
             """
         let node = try #require(try YAMLReader.read(text))
         let written = try YAMLWriter.write(node)
-        #expect(written == """
-            octal: 0755
-            string_octal: 0o600
-            sexagesimal: 1:20
-            quoted_yes: 'yes'
-            date: 2001-12-14
-            binary: !!binary aGVsbG8=
-            int_from_string: 12
-            str_from_int: '12'
-            nothing: null
-            set: !!set
-              a: null
-              b: null
-            1: one
-            false: true
+        #expect(
+            written == """
+                octal: 0755
+                string_octal: 0o600
+                sexagesimal: 1:20
+                quoted_yes: 'yes'
+                date: 2001-12-14
+                binary: !!binary aGVsbG8=
+                int_from_string: 12
+                str_from_int: '12'
+                nothing: null
+                set: !!set
+                  a: null
+                  b: null
+                1: one
+                false: true
 
-            """)
+                """)
         let reread = try #require(try YAMLReader.read(written))
         #expect(reread == node)
     }
