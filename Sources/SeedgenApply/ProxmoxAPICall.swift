@@ -96,10 +96,19 @@ public struct ProxmoxAPICall: Sendable, Hashable, Codable {
     public var redactedDescription: String {
         var words = ["\(method.rawValue) \(path)"]
         for parameter in parameters {
-            words.append("\(parameter.name)=\(parameter.secret ? "<redacted>" : parameter.value)")
+            words.append(
+                "\(parameter.name)=\(parameter.secret ? "<redacted>" : Self.withoutCredentials(parameter.value))")
         }
         if let upload { words.append("filename=@\(upload.source) (stored as \(upload.storedName))") }
         return words.joined(separator: " ")
+    }
+
+    /// A URL's `user:password@` replaced by `<redacted>@` (a `download-url` source may carry them).
+    package static func withoutCredentials(_ value: String) -> String {
+        guard let scheme = value.range(of: "://"), let at = value[scheme.upperBound...].firstIndex(of: "@"),
+            !value[scheme.upperBound..<at].contains("/")
+        else { return value }
+        return String(value[..<scheme.upperBound]) + "<redacted>" + String(value[at...])
     }
 }
 
@@ -125,10 +134,14 @@ public enum ProxmoxAPIEncoding {
     /// The name Proxmox's upload handler would store a file under: it replaces every character
     /// outside `[A-Za-z0-9_.-]` with `_` (pve-storage `API2/Storage/Status.pm`).
     public static func normalizedUploadName(_ name: String) -> String {
-        String(String.UnicodeScalarView(name.unicodeScalars.map { scalar in
-            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "_.-".unicodeScalars.contains(scalar))
-                ? scalar : "_"
-        }))
+        String(
+            String.UnicodeScalarView(
+                name.unicodeScalars.map { scalar in
+                    scalar.isASCII
+                        && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar)
+                            || "_.-".unicodeScalars.contains(scalar))
+                        ? scalar : "_"
+                }))
     }
 }
 
@@ -150,15 +163,20 @@ public struct ProxmoxMultipartUpload: Sendable, Hashable {
     public let tail: Data
 
     public init(_ call: ProxmoxAPICall) throws {
-        guard let upload = call.upload else { throw SeedgenError.runtime(message: "apply: \(call.path) is not an upload") }
+        guard let upload = call.upload else {
+            throw SeedgenError.runtime(message: "apply: \(call.path) is not an upload")
+        }
         // The boundary comes from the file's digest, so the same upload is the same bytes; a file
         // cannot contain a boundary made from its own hash.
         boundary = "seedgen-" + upload.sha256.prefix(32)
         var head = ""
         for parameter in call.parameters {
-            head += "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(parameter.name)\"\r\n\r\n\(parameter.value)\r\n"
+            head +=
+                "--\(boundary)\r\nContent-Disposition: form-data; "
+                + "name=\"\(parameter.name)\"\r\n\r\n\(parameter.value)\r\n"
         }
-        head += "--\(boundary)\r\nContent-Disposition: form-data; name=\"filename\"; filename=\"\(upload.storedName)\"\r\n"
+        head +=
+            "--\(boundary)\r\nContent-Disposition: form-data; name=\"filename\"; filename=\"\(upload.storedName)\"\r\n"
         head += "Content-Type: application/octet-stream\r\n\r\n"
         self.head = Data(head.utf8)
         tail = Data("\r\n--\(boundary)--\r\n".utf8)

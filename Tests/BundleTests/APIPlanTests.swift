@@ -9,8 +9,10 @@ import Testing
 
 /// Perl's URI::Escape, which `qm` encodes the sshkeys file with and Proxmox's API decodes it with.
 private func perlURIEscape(_ function: String, _ text: String) throws -> String {
-    let result = try ProcessRunner.run("perl", ["-MURI::Escape", "-e", "binmode STDOUT; local $/; print \(function)(<STDIN>)"], stdin: Data(text.utf8))
-    try #require(result.exitCode == 0, "perl URI::Escape (Debian liburi-perl, scripts/install-deps.sh): \(result.stderr)")
+    let result = try ProcessRunner.run(
+        "perl", ["-MURI::Escape", "-e", "binmode STDOUT; local $/; print \(function)(<STDIN>)"], stdin: Data(text.utf8))
+    try #require(
+        result.exitCode == 0, "perl URI::Escape (Debian liburi-perl, scripts/install-deps.sh): \(result.stderr)")
     return result.stdout
 }
 
@@ -21,7 +23,10 @@ private func perlURIEscape(_ function: String, _ text: String) throws -> String 
         let spec = BundleFixture.spec(mode: mode, bios: bios)
         let fixture = try BundleFixture.make(spec: spec, in: work.path("out/web01"))
         let keys = ProxmoxBundle.pveSSHKeysFile(for: spec).map { String(decoding: $0, as: UTF8.self) }
-        return (ProxmoxAPIPlanner(plan: fixture.plan, node: "pve01", version: (version.0, version.1), sshKeys: keys), fixture)
+        return (
+            ProxmoxAPIPlanner(plan: fixture.plan, node: "pve01", version: (version.0, version.1), sshKeys: keys),
+            fixture
+        )
     }
 
     @Test(arguments: CloudInitMode.allCases.filter { $0 != .snippets }, [Firmware.seabios, .ovmf])
@@ -30,7 +35,9 @@ private func perlURIEscape(_ function: String, _ text: String) throws -> String 
         try #require(!schema.isEmpty, "Tests/Fixtures/pve-api/apidata-subset.json is missing")
         let work = try TemporaryDirectory()
         let (planner, _) = try planner(mode: mode, bios: bios, in: work)
-        let calls = try planner.firstDeploymentCalls() + planner.seedSwapCalls(oldSeedVolume: "local:iso/seedgen-9001-00000000.iso")
+        let calls =
+            try planner.firstDeploymentCalls()
+            + planner.seedSwapCalls(oldSeedVolume: "local:iso/seedgen-9001-00000000.iso")
         #expect(!calls.isEmpty)
         for call in calls {
             let problems = PublishedAPISchema.problems(call, in: schema)
@@ -47,18 +54,24 @@ private func perlURIEscape(_ function: String, _ text: String) throws -> String 
         let fixture = try BundleFixture.make(
             spec: BundleFixture.spec(bios: .ovmf), in: work.path("out/web01"), includeImage: false,
             imageURL: "https://cloud-images.example/noble-server-cloudimg-amd64.img")
-        let calls = try ProxmoxAPIPlanner(plan: fixture.plan, node: "pve01", version: (8, 4), nodeDownloads: true).firstDeploymentCalls()
+        let calls = try ProxmoxAPIPlanner(plan: fixture.plan, node: "pve01", version: (8, 4), nodeDownloads: true)
+            .firstDeploymentCalls()
         #expect(!calls.contains { $0.upload?.role == .image })
         let download = try #require(calls.first { $0.endpoint == "/nodes/{node}/storage/{storage}/download-url" })
-        #expect(download.method == .post && download.startsTask && download.pathValues == ["node": "pve01", "storage": "local"])
+        #expect(
+            download.method == .post && download.startsTask
+                && download.pathValues == ["node": "pve01", "storage": "local"])
         let image = try #require(fixture.plan.file(role: .image))
-        let options = Dictionary(download.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
+        let options = Dictionary(
+            download.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
         #expect(options["url"] == "https://cloud-images.example/noble-server-cloudimg-amd64.img")
         #expect(options["content"] == "import")
         #expect(options["checksum-algorithm"] == "sha256" && options["checksum"] == image.sha256)
         let filename = try #require(options["filename"])
         #expect(filename.hasSuffix(".qcow2") && "local:import/\(filename)" == image.volume, "\(filename)")
-        #expect(PublishedAPISchema.problems(download, in: schema).isEmpty, "\(PublishedAPISchema.problems(download, in: schema))")
+        #expect(
+            PublishedAPISchema.problems(download, in: schema).isEmpty,
+            "\(PublishedAPISchema.problems(download, in: schema))")
         // The VM imports from the volume the download makes.
         let create = try #require(calls.first { $0.endpoint == "/nodes/{node}/qemu" })
         #expect(create.parameters.contains { $0.value.contains("import-from=\(image.volume ?? "-"),") })
@@ -68,18 +81,20 @@ private func perlURIEscape(_ function: String, _ text: String) throws -> String 
         let work = try TemporaryDirectory()
         let (planner, fixture) = try planner(in: work)
         let calls = try planner.firstDeploymentCalls()
-        #expect(calls.map { "\($0.method.rawValue) \($0.endpoint)" } == [
-            "POST /nodes/{node}/storage/{storage}/upload",
-            "POST /nodes/{node}/storage/{storage}/upload",
-            "POST /nodes/{node}/qemu",
-            "PUT /nodes/{node}/qemu/{vmid}/resize",
-            "GET /nodes/{node}/qemu/{vmid}/config",
-            "POST /nodes/{node}/qemu/{vmid}/status/start",
-        ])
+        #expect(
+            calls.map { "\($0.method.rawValue) \($0.endpoint)" } == [
+                "POST /nodes/{node}/storage/{storage}/upload",
+                "POST /nodes/{node}/storage/{storage}/upload",
+                "POST /nodes/{node}/qemu",
+                "PUT /nodes/{node}/qemu/{vmid}/resize",
+                "GET /nodes/{node}/qemu/{vmid}/config",
+                "POST /nodes/{node}/qemu/{vmid}/status/start",
+            ])
         // Uploads: the fields in the order Proxmox's multipart parser requires, a name it keeps.
         let image = try #require(calls.first { $0.upload?.role == .image })
         #expect(image.parameters.map(\.name) == ["content", "checksum-algorithm", "checksum"])
-        #expect(image.parameters.map(\.value) == ["import", "sha256", try #require(fixture.plan.file(role: .image)).sha256])
+        #expect(
+            image.parameters.map(\.value) == ["import", "sha256", try #require(fixture.plan.file(role: .image)).sha256])
         let storedImage = try #require(image.upload?.storedName)
         #expect(storedImage.hasSuffix(".qcow2"), "Proxmox refuses .img in import storage: \(storedImage)")
         #expect(ProxmoxAPIEncoding.normalizedUploadName(storedImage) == storedImage)
@@ -118,7 +133,8 @@ private func perlURIEscape(_ function: String, _ text: String) throws -> String 
             index += 2
         }
         let create = try #require(try planner.firstDeploymentCalls().first { $0.endpoint == "/nodes/{node}/qemu" })
-        var apiOptions = Dictionary(create.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
+        var apiOptions = Dictionary(
+            create.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
         if mode == .pve {
             // qm reads the keys file and sends it URL-encoded: the API call carries that text.
             let keysPath = try #require(deployOptions["sshkeys"])
@@ -130,8 +146,14 @@ private func perlURIEscape(_ function: String, _ text: String) throws -> String 
         #expect(apiOptions == deployOptions)
         // Both pass Proxmox's qm option formats.
         // (sshkeys is the encoded text here, a file path for qm: compared above.)
-        let argv = ["qm", "create", "9001"] + create.parameters.filter { !["vmid", "sshkeys"].contains($0.name) }.flatMap { ["--\($0.name)", $0.value] }
-        #expect(QMOptionChecker.problems(in: argv, version: (8, 4)).isEmpty, "\(QMOptionChecker.problems(in: argv, version: (8, 4)))")
+        let argv =
+            ["qm", "create", "9001"]
+            + create.parameters.filter { !["vmid", "sshkeys"].contains($0.name) }.flatMap {
+                ["--\($0.name)", $0.value]
+            }
+        #expect(
+            QMOptionChecker.problems(in: argv, version: (8, 4)).isEmpty,
+            "\(QMOptionChecker.problems(in: argv, version: (8, 4)))")
     }
 
     @Test func sshKeysAreEncodedAsQmEncodesThemAndDecodeAsProxmoxDecodes() throws {
@@ -152,6 +174,19 @@ private func perlURIEscape(_ function: String, _ text: String) throws -> String 
         #expect(setPassword.redactedDescription.contains("cipassword=<redacted>"))
     }
 
+    /// A node download's source URL may carry credentials; the dry run and errors show it without.
+    @Test func credentialsInADownloadURLAreRedacted() {
+        let call = ProxmoxAPICall(
+            .post, "/nodes/{node}/storage/{storage}/download-url", ["node": "pve01", "storage": "local"],
+            parameters: [
+                .init("url", "https://mirror-user:s3cr3t@mirror.example.org/images/noble.img"),
+                .init("filename", "seedgen-abc.qcow2"),
+            ], startsTask: true, stepID: "place-image")
+        #expect(!call.redactedDescription.contains("s3cr3t") && !call.redactedDescription.contains("mirror-user"))
+        #expect(call.redactedDescription.contains("url=https://<redacted>@mirror.example.org/images/noble.img"))
+        #expect(ProxmoxAPICall.withoutCredentials("https://mirror.example.org/a@b") == "https://mirror.example.org/a@b")
+    }
+
     @Test(arguments: [(7, 4), (8, 3), (8, 2)])
     func nodesBeforePVE84AreReferredToDeploySh(version: (Int, Int)) throws {
         let work = try TemporaryDirectory()
@@ -159,7 +194,8 @@ private func perlURIEscape(_ function: String, _ text: String) throws -> String 
         #expect {
             try planner.firstDeploymentCalls()
         } throws: { error in
-            "\(error)".contains("8.4") && "\(error)".contains("deploy.sh") && "\(error)".contains("\(version.0).\(version.1)")
+            "\(error)".contains("8.4") && "\(error)".contains("deploy.sh")
+                && "\(error)".contains("\(version.0).\(version.1)")
         }
     }
 
@@ -175,9 +211,13 @@ private func perlURIEscape(_ function: String, _ text: String) throws -> String 
 
     @Test func pathSegmentsArePercentEncoded() {
         let call = ProxmoxAPICall(
-            .get, "/nodes/{node}/tasks/{upid}/status", ["node": "pve01", "upid": "UPID:pve01:0000A1B2:01:6747A0F1:qmcreate:9001:ci@pve!deploy:"],
+            .get, "/nodes/{node}/tasks/{upid}/status",
+            ["node": "pve01", "upid": "UPID:pve01:0000A1B2:01:6747A0F1:qmcreate:9001:ci@pve!deploy:"],
             startsTask: false, stepID: "wait")
-        #expect(call.path == "/nodes/pve01/tasks/UPID%3Apve01%3A0000A1B2%3A01%3A6747A0F1%3Aqmcreate%3A9001%3Aci%40pve%21deploy%3A/status")
+        #expect(
+            call.path
+                == "/nodes/pve01/tasks/UPID%3Apve01%3A0000A1B2%3A01%3A6747A0F1%3Aqmcreate%3A9001%3Aci%40pve%21deploy%3A/status"
+        )
     }
 }
 
@@ -185,10 +225,14 @@ private func perlURIEscape(_ function: String, _ text: String) throws -> String 
     private func needs(mode: CloudInitMode = .iso, nodeDownloads: Bool = false) throws -> [ProxmoxPrivilegeNeed] {
         let work = try TemporaryDirectory()
         let spec = BundleFixture.spec(mode: mode, bios: .ovmf)
-        let fixture = try BundleFixture.make(spec: spec, in: work.path("out/web01"), imageURL: "https://images.example/noble.img")
+        let fixture = try BundleFixture.make(
+            spec: spec, in: work.path("out/web01"), imageURL: "https://images.example/noble.img")
         let keys = ProxmoxBundle.pveSSHKeysFile(for: spec).map { String(decoding: $0, as: UTF8.self) }
-        let planner = ProxmoxAPIPlanner(plan: fixture.plan, node: "pve01", version: (8, 4), sshKeys: keys, nodeDownloads: nodeDownloads)
-        let calls = try planner.firstDeploymentCalls() + planner.seedSwapCalls(oldSeedVolume: "local:iso/seedgen-9001-00000000.iso")
+        let planner = ProxmoxAPIPlanner(
+            plan: fixture.plan, node: "pve01", version: (8, 4), sshKeys: keys, nodeDownloads: nodeDownloads)
+        let calls =
+            try planner.firstDeploymentCalls()
+            + planner.seedSwapCalls(oldSeedVolume: "local:iso/seedgen-9001-00000000.iso")
         return ProxmoxPrivileges.needs(for: calls, node: "pve01")
     }
 
@@ -200,15 +244,20 @@ private func perlURIEscape(_ function: String, _ text: String) throws -> String 
     /// on vmbr1. The sets are Proxmox's checks for exactly those calls (pve-api.md's table).
     @Test func isoModeNeedsExactlyWhatProxmoxChecks() throws {
         let needs = try needs()
-        #expect(Set(needs.map(\.path)) == [
-            "/vms/9001", "/storage/local", "/storage/local-lvm",
-            "/sdn/zones/localnetwork/vmbr0/20", "/sdn/zones/localnetwork/vmbr1",
-        ])
-        #expect(privileges(needs, "/vms/9001") == [
-            "VM.Allocate", "VM.Audit", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Disk", "VM.Config.Network",
-            "VM.Config.HWType", "VM.Config.Options", "VM.PowerMgmt", "VM.Config.CDROM",
-        ])
-        #expect(privileges(needs, "/storage/local") == ["Datastore.AllocateTemplate", "Datastore.Audit", "Datastore.Allocate"])
+        #expect(
+            Set(needs.map(\.path)) == [
+                "/vms/9001", "/storage/local", "/storage/local-lvm",
+                "/sdn/zones/localnetwork/vmbr0/20", "/sdn/zones/localnetwork/vmbr1",
+            ])
+        #expect(
+            privileges(needs, "/vms/9001") == [
+                "VM.Allocate", "VM.Audit", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Disk", "VM.Config.Network",
+                "VM.Config.HWType", "VM.Config.Options", "VM.PowerMgmt", "VM.Config.CDROM",
+            ])
+        #expect(
+            privileges(needs, "/storage/local") == [
+                "Datastore.AllocateTemplate", "Datastore.Audit", "Datastore.Allocate",
+            ])
         #expect(privileges(needs, "/storage/local-lvm") == ["Datastore.AllocateSpace"])
         #expect(privileges(needs, "/sdn/zones/localnetwork/vmbr0/20") == ["SDN.Use"])
         #expect(!needs.contains { $0.privileges.contains("Sys.AccessNetwork") })
@@ -248,7 +297,8 @@ private func perlURIEscape(_ function: String, _ text: String) throws -> String 
         for grant in grants {
             #expect(grant.hasSuffix("--users ci@pve --tokens 'ci@pve!deploy'"), "\(grant)")
         }
-        let sdnRole = ProxmoxPrivileges.grantCommands([needs.first { $0.path.hasPrefix("/sdn/") }!], tokenID: "ci@pve!deploy")
+        let sdnRole = ProxmoxPrivileges.grantCommands(
+            [needs.first { $0.path.hasPrefix("/sdn/") }!], tokenID: "ci@pve!deploy")
         #expect(sdnRole.first?.hasSuffix("--privs SDN.Use") == true, "\(sdnRole)")
         // A role is named by its privileges: the same set, the same name, run after run.
         #expect(commands == ProxmoxPrivileges.grantCommands(needs, tokenID: "ci@pve!deploy"))
