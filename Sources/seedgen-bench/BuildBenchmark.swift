@@ -103,8 +103,7 @@ struct BuildBenchmark: ParsableCommand {
         cloud_init:
           users:
             - name: ops
-              ssh_authorized_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILPF9XZLDWUasQx7m+swcssVUf/eUt5HNgr1qtNzkMBo "
-                  + "ops@laptop"]
+              ssh_authorized_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILPF9XZLDWUasQx7m+swcssVUf/eUt5HNgr1qtNzkMBo ops@laptop"]
           packages: [qemu-guest-agent]
 
         """
