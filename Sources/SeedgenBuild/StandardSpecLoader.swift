@@ -6,7 +6,8 @@ import SeedgenSpec
 
 extension SpecLoader {
     /// The loader every command uses: vm.yaml rules plus the checks of the later stages (catalog
-    /// names, what each cloud_init.mode can express), so `validate` finds what `build` would.
+    /// names, what each cloud_init.mode can express, the description's room), so `validate` finds
+    /// what `build` would.
     public static func standard(
         environment: [String: String] = ProcessInfo.processInfo.environment, catalog: ImageCatalog = .builtIn(),
         trustOnFirstUse: Bool = false, extraChecks: [@Sendable (VMSpec) -> [Diagnostic]] = []
@@ -14,7 +15,7 @@ extension SpecLoader {
         SpecLoader(
             options: Options(
                 environment: environment, knownImageNames: catalog.entries.map(\.name),
-                extraChecks: [ProxmoxBundle.modeDiagnostics(for:)] + extraChecks, imageCatalog: catalog,
+                extraChecks: [ProxmoxBundle.specDiagnostics(for:)] + extraChecks, imageCatalog: catalog,
                 trustOnFirstUse: trustOnFirstUse))
     }
 }

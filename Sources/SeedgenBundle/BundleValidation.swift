@@ -15,7 +15,8 @@ enum BundleValidation {
         TextPattern.matches(text, pattern)
     }
 
-    static func diagnostics(for spec: VMSpec, inputs: BundleInputs, description: String) -> [Diagnostic] {
+    /// The rules that need only the VM file (run by `validate` too): the description beside the marker.
+    static func specDiagnostics(for spec: VMSpec, description: String) -> [Diagnostic] {
         var collector = DiagnosticCollector()
         func error(_ keyPath: String, _ message: String, allowed: String? = nil) {
             collector.error(message, at: spec.location(of: keyPath), keyPath: keyPath, allowed: allowed)
@@ -32,6 +33,17 @@ enum BundleValidation {
                     + "\(ProxmoxDescription.proxmoxLimit) leaves room for \(room)",
                 allowed: "at most \(room) characters for this VM")
         }
+        return collector.diagnostics
+    }
+
+    /// The rules on what the other stages hand over: the image against the disk, its format and
+    /// digest, the seed ISO's name, the snippets' sizes.
+    static func diagnostics(for spec: VMSpec, inputs: BundleInputs) -> [Diagnostic] {
+        var collector = DiagnosticCollector()
+        func error(_ keyPath: String, _ message: String, allowed: String? = nil) {
+            collector.error(message, at: spec.location(of: keyPath), keyPath: keyPath, allowed: allowed)
+        }
+
         if let image = inputs.image, image.virtualSize > spec.hardware.disk.size.bytes {
             error(
                 "hardware.disk.size",

@@ -12,10 +12,8 @@ public enum ProxmoxBundle {
     /// `.runtime` when the build stage did not supply a file the mode needs.
     public static func plan(for spec: VMSpec, inputs: BundleInputs) throws -> BundlePlan {
         var collector = DiagnosticCollector()
-        collector.append(contentsOf: modeDiagnostics(for: spec))
-        collector.append(
-            contentsOf: BundleValidation.diagnostics(
-                for: spec, inputs: inputs, description: BundlePlanner.description(for: spec)))
+        collector.append(contentsOf: specDiagnostics(for: spec))
+        collector.append(contentsOf: BundleValidation.diagnostics(for: spec, inputs: inputs))
         try collector.throwIfErrors()
         return try BundlePlanner(spec: spec, inputs: inputs).makePlan()
     }
@@ -45,5 +43,13 @@ public enum ProxmoxBundle {
     /// What `cloud_init.mode` cannot express, positioned at the offending key.
     public static func modeDiagnostics(for spec: VMSpec) -> [Diagnostic] {
         BundleValidation.modeDiagnostics(for: spec)
+    }
+
+    /// Everything the bundle refuses that the VM file alone shows: what the mode cannot express and
+    /// a description with no room for seedgen's marker. `validate` runs these, so it finds what
+    /// `build` would.
+    public static func specDiagnostics(for spec: VMSpec) -> [Diagnostic] {
+        modeDiagnostics(for: spec)
+            + BundleValidation.specDiagnostics(for: spec, description: BundlePlanner.description(for: spec))
     }
 }

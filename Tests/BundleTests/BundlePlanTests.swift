@@ -175,7 +175,10 @@ import Testing
         let plan = try ProxmoxBundle.plan(for: spec, inputs: inputs(for: spec))
         let description = try #require(plan.vm.options.first { $0.key == "description" }?.value.literalValue)
         #expect(description.unicodeScalars.count == 8192)
+        #expect(ProxmoxBundle.specDiagnostics(for: spec).isEmpty)
         spec.description = String(repeating: "é", count: room + 1)
+        // The VM file alone shows it, so `validate` (which runs specDiagnostics) reports it too.
+        #expect(ProxmoxBundle.specDiagnostics(for: spec).contains { $0.keyPath == "description" })
         do {
             _ = try ProxmoxBundle.plan(for: spec, inputs: inputs(for: spec))
             Issue.record("a description one character over Proxmox's limit was accepted")

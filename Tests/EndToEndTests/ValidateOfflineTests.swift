@@ -4,6 +4,20 @@ import Testing
 
 /// `seedgen validate` finds every error `seedgen build --offline` finds, without the network.
 @Suite struct ValidateOfflineTests {
+    /// A description with no room left for seedgen's marker is refused by `validate` as by `build`,
+    /// positioned at the description (the room depends on the VM's name and vmid).
+    @Test func validateFindsADescriptionThatLeavesNoRoomForTheMarker() throws {
+        let directory = try TemporaryDirectory(prefix: "seedgen-validate-description")
+        let text = String(repeating: "x", count: 8160)
+        let file = try directory.write("web02.yaml", "name: web02\nvmid: 9002\ndescription: \(text)\n").path
+        for arguments in [["validate", file], ["build", file, "-o", directory.path("out").path]] {
+            let result = try seedgen(arguments)
+            #expect(result.exitCode == 2, "\(arguments[0]): \(result.stderr)")
+            #expect(result.stderr.contains("web02.yaml:3:14: error: description:"), "\(arguments[0]): \(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory.path("out").path))
+    }
+
     @Test func validateReportsTheImageErrorsBuildOfflineWouldFind() throws {
         try requireTool("qemu-img")
         let images = try LoopbackImages()
