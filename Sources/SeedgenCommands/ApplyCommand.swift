@@ -42,7 +42,10 @@ struct ApplyCommand: AsyncParsableCommand {
 
     @Flag(
         help:
-            "Let the node download each cloud image itself from its URL (download-url, sha256 pinned) instead of uploading it from here; needs Sys.AccessNetwork on the node."
+            """
+            Let the node download each cloud image itself from its URL (download-url, sha256 pinned) instead of \
+            uploading it from here; needs Sys.AccessNetwork on the node.
+            """
     )
     var nodeDownloads = false
 

@@ -15,7 +15,10 @@ struct BuildCommand: AsyncParsableCommand {
 
     @Argument(
         help:
-            "vm.yaml files (or Ansible proxmox_vm_* variable files, or playbooks: one VM per proxmox role task); quoted globs like 'fleet/*.yaml' are expanded."
+            """
+            vm.yaml files (or Ansible proxmox_vm_* variable files, or playbooks: one VM per proxmox role task); quoted \
+            globs like 'fleet/*.yaml' are expanded.
+            """
     )
     var files: [String]
 

@@ -30,7 +30,10 @@ struct ImageStoreOptions: ParsableArguments {
 
     @Option(
         help:
-            "PEM file of CA certificates trusted beside the system store, for downloads and apply's API (default: $SEEDGEN_CA_FILE)."
+            """
+            PEM file of CA certificates trusted beside the system store, for downloads and apply's API (default: \
+            $SEEDGEN_CA_FILE).
+            """
     )
     var caFile: String?
 

@@ -20,7 +20,10 @@ struct ImageLockCommand: AsyncParsableCommand {
 
     @Flag(
         help:
-            "Lock image URLs that nothing verifies: download them now and pin the digest seen (marked as first-use trust)."
+            """
+            Lock image URLs that nothing verifies: download them now and pin the digest seen (marked as first-use \
+            trust).
+            """
     )
     var trustOnFirstUse = false
 

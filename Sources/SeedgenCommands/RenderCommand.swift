@@ -32,7 +32,10 @@ struct RenderCommand: AsyncParsableCommand {
 
     @Flag(
         help:
-            "Print, per top-level user-data key, where it comes from: the built-in template (a structured field or its default), your template, cloud_init.extra."
+            """
+            Print, per top-level user-data key, where it comes from: the built-in template (a structured field or its \
+            default), your template, cloud_init.extra.
+            """
     )
     var explain = false
 

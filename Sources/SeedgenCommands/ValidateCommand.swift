@@ -22,7 +22,10 @@ struct ValidateCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Image cache directory whose images are checked (default: $SEEDGEN_CACHE, else $XDG_CACHE_HOME/seedgen, else ~/.cache/seedgen)."
+            """
+            Image cache directory whose images are checked (default: $SEEDGEN_CACHE, else $XDG_CACHE_HOME/seedgen, \
+            else ~/.cache/seedgen).
+            """
     )
     var cache: String?
 
