@@ -11,10 +11,6 @@ enum BundleValidation {
     static let sha256 = #"^[0-9a-f]{64}$"#
     static let posixUser = #"^[a-z_][a-z0-9_-]*$"#
 
-    package static func matches(_ text: String, _ pattern: String) -> Bool {
-        TextPattern.matches(text, pattern)
-    }
-
     /// The rules that need only the VM file (run by `validate` too): the description beside the marker.
     static func specDiagnostics(for spec: VMSpec, description: String) -> [Diagnostic] {
         var collector = DiagnosticCollector()
@@ -57,10 +53,12 @@ enum BundleValidation {
                     "image", "image format '\(image.format)' cannot be imported by seedgen's bundle",
                     allowed: "qcow2, raw")
             }
-            if !matches(image.sha256, sha256) { error("image", "the image's sha256 is not 64 lower-case hex digits") }
+            if !TextPattern.matches(image.sha256, sha256) {
+                error("image", "the image's sha256 is not 64 lower-case hex digits")
+            }
         }
         if spec.cloudInit.mode == .iso, let seed = inputs.seedISO {
-            if !matches(seed.name, seedISOName) || seed.name.contains("vm-\(spec.vmid)-cloudinit") {
+            if !TextPattern.matches(seed.name, seedISOName) || seed.name.contains("vm-\(spec.vmid)-cloudinit") {
                 error("cloud_init", "seed ISO name '\(seed.name)' is not seedgen-<vmid>-<hash8>.iso")
             }
         }
@@ -90,7 +88,7 @@ enum BundleValidation {
         }
         if cloudInit.users.count > 1 { unsupported("cloud_init.users[1]", "a second user") }
         if let user = cloudInit.users.first {
-            if !matches(user.name, posixUser) {
+            if !TextPattern.matches(user.name, posixUser) {
                 collector.error(
                     "'\(user.name)' is not a POSIX user name (Proxmox writes ciuser unquoted)",
                     at: spec.location(of: "cloud_init.users[0].name"), keyPath: "cloud_init.users[0].name",

@@ -53,12 +53,6 @@ public enum AddressRules {
         return parts.joined(separator: ":").uppercased()
     }
 
-    /// Multicast MACs have the low bit of the first octet set; Proxmox refuses them.
-    public static func isMulticastMAC(_ normalized: String) -> Bool {
-        guard let first = UInt8(normalized.prefix(2), radix: 16) else { return true }
-        return first & 1 == 1
-    }
-
     /// Proxmox's default MAC prefix (datacenter `mac_prefix`).
     public static let proxmoxMACPrefix = "BC:24:11"
 

@@ -126,7 +126,8 @@ import Testing
         #expect(Set(macs).count == 8)
         for mac in macs.map(\.text) {
             #expect(mac.hasPrefix("BC:24:11:"))
-            #expect(!AddressRules.isMulticastMAC(mac))
+            // Unicast: the first octet's lowest bit is 0 (Proxmox refuses multicast MACs).
+            #expect(UInt8(mac.prefix(2), radix: 16).map { $0 & 1 == 0 } == true)
             #expect(mac.range(of: "^[A-F0-9]{2}(:[A-F0-9]{2}){5}$", options: .regularExpression) != nil)
         }
         #expect(AddressRules.derivedMAC(vmid: 9001, index: 0) == macs[0])
