@@ -178,6 +178,13 @@ let package = Package(
             dependencies: [
                 "SeedgenCore", "SeedgenHTTP", "SeedgenTestSupport", .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        // The commands in-process: `ISOQuickStart` held to the argument parser it stands in for.
+        .testTarget(
+            name: "CommandTests",
+            dependencies: [
+                "SeedgenCommands", "SeedgenNoCloud", "SeedgenCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         // Runs the built `seedgen` binary on the samples, a fleet and faults.
         .testTarget(
             name: "EndToEndTests",

@@ -80,33 +80,43 @@ struct ISOCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrorsSynchronously(json: outputOptions.json) {
-            var arguments = SeedISOArguments()
-            arguments.positionals = positionals
-            arguments.output = output
-            arguments.userData = userData
-            arguments.metaData = metaData
-            arguments.networkConfig = networkConfig
-            arguments.vendorData = vendorData
-            arguments.volumeID = volumeID
-            arguments.instanceID = instanceID
-            arguments.hostname = hostname
-            arguments.dsmode = dsmode
-            arguments.interfaces = interfaces
-            arguments.filesystem = filesystem
-            arguments.diskFormat = diskFormat
-            let request = try SeedISORequest.resolve(arguments)
-            if outputOptions.json, request.output == "-" {
-                throw SeedgenError.usage("--json and an ISO on standard output ('-') cannot share stdout")
-            }
-            let result = try SeedISOPacker.pack(request, epoch: BuildEpoch.current())
-            for warning in result.warnings {
-                Terminal.standardError.write("warning: \(warning)\n")
-            }
-            if outputOptions.json {
-                StandardOutputJSON.write(encoded: try SeedISOReport.json(result))
-            } else if result.output != "-" {
-                Terminal.standardError.write("wrote \(result.output) (\(result.size) bytes, sha256 \(result.sha256))\n")
-            }
+            try Self.pack(seedISOArguments, json: outputOptions.json)
+        }
+    }
+
+    /// What the parsed options ask for, in the form the library takes.
+    var seedISOArguments: SeedISOArguments {
+        var arguments = SeedISOArguments()
+        arguments.positionals = positionals
+        arguments.output = output
+        arguments.userData = userData
+        arguments.metaData = metaData
+        arguments.networkConfig = networkConfig
+        arguments.vendorData = vendorData
+        arguments.volumeID = volumeID
+        arguments.instanceID = instanceID
+        arguments.hostname = hostname
+        arguments.dsmode = dsmode
+        arguments.interfaces = interfaces
+        arguments.filesystem = filesystem
+        arguments.diskFormat = diskFormat
+        return arguments
+    }
+
+    /// The command's work, shared by the parsed command and `ISOQuickStart`.
+    static func pack(_ arguments: SeedISOArguments, json: Bool) throws {
+        let request = try SeedISORequest.resolve(arguments)
+        if json, request.output == "-" {
+            throw SeedgenError.usage("--json and an ISO on standard output ('-') cannot share stdout")
+        }
+        let result = try SeedISOPacker.pack(request, epoch: BuildEpoch.current())
+        for warning in result.warnings {
+            Terminal.standardError.write("warning: \(warning)\n")
+        }
+        if json {
+            StandardOutputJSON.write(encoded: try SeedISOReport.json(result))
+        } else if result.output != "-" {
+            Terminal.standardError.write("wrote \(result.output) (\(result.size) bytes, sha256 \(result.sha256))\n")
         }
     }
 }

@@ -188,4 +188,45 @@ struct ISOCommandTests {
         #expect(notISO.exitCode == 1)
         #expect(notISO.stderr.contains("not a readable ISO 9660 image"))
     }
+
+    /// `seedgen iso` starts without the argument parser when it recognises the command line
+    /// (`ISOQuickStart`); after `--` it never does, so the same line with its positionals behind
+    /// `--` goes through the parser. Both must answer alike: exit code, stdout, stderr and bytes.
+    static let quickAndParsedLines: [(options: [String], positionals: [String], exitCode: Int32)] = [
+        (["-N", "network-config"], ["seed.iso", "user-data", "meta-data"], 0),
+        (["--json", "-N", "network-config", "-V", "vendor-data"], ["seed.iso", "user-data"], 0),
+        (["--volume-id=CIDATA", "-H", "web07", "-m", "local", "-v"], ["seed.iso", "user-data"], 0),
+        (["-o", "seed.iso", "--json"], ["inputs"], 0),
+        (["-o", "seed.iso", "--instance-id", "iid-7", "-H", "web07"], ["inputs"], 2),
+        (["--json"], ["seed.iso", "no-such-user-data"], 2),
+        ([], ["seed.iso", "no-such-user-data"], 2),
+        (["--volume-id", "SEED"], ["seed.iso", "user-data"], 2),
+        (["--json"], ["-", "user-data"], 2),
+        (["-f", "vfat"], ["seed.iso", "user-data"], 2),
+        (["--json"], ["seed.iso", "user-data", "meta-data", "one-too-many"], 2),
+        (["--json", "--user-data", "user-data"], ["seed.iso", "user-data"], 0),
+    ]
+
+    @Test(arguments: 0..<quickAndParsedLines.count)
+    func theQuickStartAnswersAsTheParserDoes(line: Int) throws {
+        try requireSeedgenBinary()
+        let (options, positionals, exitCode) = Self.quickAndParsedLines[line]
+        var results: [ProcessResult] = []
+        var images: [Data?] = []
+        for arguments in [options + positionals, options + ["--"] + positionals] {
+            let directory = try TemporaryDirectory()
+            try writeInputs(directory)
+            try Data("#cloud-config\nruncmd: [true]\n".utf8).write(to: directory.path("vendor-data"))
+            try FileManager.default.createDirectory(at: directory.path("inputs"), withIntermediateDirectories: false)
+            for file in sampleSeedFiles() { try file.data.write(to: directory.path("inputs/\(file.name)")) }
+            results.append(try ProcessRunner.seedgen(["iso"] + arguments, currentDirectory: directory.url))
+            images.append(try? Data(contentsOf: directory.path("seed.iso")))
+        }
+        let (quick, parsed) = (results[0], results[1])
+        #expect(quick.exitCode == exitCode, "\(options) \(positionals): \(quick.stderr)")
+        #expect(quick.exitCode == parsed.exitCode, "\(options) \(positionals)\n\(quick.stderr)\n\(parsed.stderr)")
+        #expect(quick.stdout == parsed.stdout, "\(options) \(positionals)")
+        #expect(quick.stderr == parsed.stderr, "\(options) \(positionals)")
+        #expect(images[0] == images[1], "\(options) \(positionals): the ISOs differ")
+    }
 }
