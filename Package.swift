@@ -182,7 +182,7 @@ let package = Package(
         .testTarget(
             name: "CommandTests",
             dependencies: [
-                "SeedgenCommands", "SeedgenNoCloud", "SeedgenCore",
+                "SeedgenCommands", "SeedgenNoCloud", "SeedgenCore", "SeedgenTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Runs the built `seedgen` binary on the samples, a fleet and faults.

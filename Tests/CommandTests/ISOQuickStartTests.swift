@@ -1,6 +1,7 @@
 import ArgumentParser
 import SeedgenCore
 import SeedgenNoCloud
+import SeedgenTestSupport
 import Testing
 
 @testable import SeedgenCommands
@@ -94,7 +95,7 @@ import Testing
             ["--progress", "bar"], ["--progress=auto"], ["--progress", "loud"], ["--"], ["-h"], ["-vv"],
             ["-N"], ["--bogus"], ["-o", "-N"], ["--hostname", "--json"], ["--hostname="], ["--output="],
         ]
-        var generator = SplitMix64(seed: 0x5EED_150)
+        var generator = SeededGenerator(state: 0x5EED_150)
         var recognisedCount = 0
         for _ in 0..<3000 {
             var line: [String] = []
@@ -139,18 +140,5 @@ import Testing
         #expect(ISOQuickStart.runIfRecognised(["seedgen", "build", "vm.yaml"]) == nil)
         #expect(ISOQuickStart.runIfRecognised(["seedgen", "--json", "iso", "seed.iso", "user-data"]) == nil)
         #expect(ISOQuickStart.runIfRecognised(["seedgen", "iso", "--help"]) == nil)
-    }
-}
-
-/// A small seeded generator (SplitMix64), so the generated lines are the same on every run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

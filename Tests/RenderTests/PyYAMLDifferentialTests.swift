@@ -4,18 +4,6 @@ import SeedgenSpec
 import SeedgenTestSupport
 import Testing
 
-/// SplitMix64: small, seedable, the same sequence on every platform.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476C_E484_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Random cloud-config documents as a user writes them: YAML 1.1 plain scalars of every type,
 /// quoted and tagged scalars, block scalars, flow collections, anchors, aliases, merge keys and
 /// keys that are not strings, nested.
