@@ -15,9 +15,9 @@ import SeedgenNoCloud
 /// command's own option names, each at most once, as `--name value`, `--name=value` (not empty)
 /// or `-x value`; `--json`; `-v`; positionals) and answers nil for anything else (`--help`, `--`,
 /// joined short options, a value that looks like an option, a repeated option, an unknown name),
-/// which then goes to the argument parser as before. `ISOQuickStartTests` holds it to the parser: for every
-/// command line it recognises, the parser must produce the same arguments, and every option name
-/// in `seedgen iso --help` must be one it knows.
+/// which then goes to the argument parser as before. `ISOQuickStartTests` holds it to the
+/// parser: for every command line it recognises, the parser must produce the same arguments, and
+/// every option name in `seedgen iso --help` must be one it knows.
 public enum ISOQuickStart {
     /// What a recognised command line asks for.
     struct Invocation: Equatable {
