@@ -36,10 +36,16 @@ func reportingErrors<T>(json: Bool = false, _ body: () async throws -> T) async 
     do {
         return try await body()
     } catch let error as SeedgenError {
-        Terminal.standardError.write(error.description + "\n")
-        if json, !StandardOutputJSON.wasWritten { StandardOutputJSON.write(ErrorReport(error)) }
+        report(error, json: json)
         throw ExitCode(error.exitCode)
     }
+}
+
+/// Prints a `SeedgenError` on stderr and, under `--json`, as an `ErrorReport` on stdout unless a
+/// result object is already there: what every command does with its errors (SPEC §3).
+func report(_ error: SeedgenError, json: Bool) {
+    Terminal.standardError.write(error.description + "\n")
+    if json, !StandardOutputJSON.wasWritten { StandardOutputJSON.write(ErrorReport(error)) }
 }
 
 /// `reportingErrors` for a synchronous command.
@@ -47,8 +53,7 @@ func reportingErrorsSynchronously<T>(json: Bool = false, _ body: () throws -> T)
     do {
         return try body()
     } catch let error as SeedgenError {
-        Terminal.standardError.write(error.description + "\n")
-        if json, !StandardOutputJSON.wasWritten { StandardOutputJSON.write(ErrorReport(error)) }
+        report(error, json: json)
         throw ExitCode(error.exitCode)
     }
 }

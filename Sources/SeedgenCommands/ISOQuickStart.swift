@@ -79,8 +79,7 @@ public enum ISOQuickStart {
             try ISOCommand.pack(invocation.arguments, json: invocation.json)
             return 0
         } catch let error as SeedgenError {
-            Terminal.standardError.write(error.description + "\n")
-            if invocation.json, !StandardOutputJSON.wasWritten { StandardOutputJSON.write(ErrorReport(error)) }
+            report(error, json: invocation.json)
             return error.exitCode
         } catch {
             // What the parser's `exit(withError:)` prints and returns for an error of another kind.
